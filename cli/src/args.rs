@@ -1,0 +1,80 @@
+//! The command line: global options shared by every subcommand and the subcommand list.
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// GitOps for Kubeflow Pipelines v1: render pipelines to committed Argo Workflow YAML, run them once,
+/// and reconcile declared experiments and recurring runs into the KFP API.
+#[derive(Debug, Parser)]
+#[command(name = "kfp-gitops", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Base URL of the KFP API, e.g. `https://kubeflow.example.com/pipeline` or `http://ml-pipeline:8888`
+    #[arg(long, global = true, env = "KFP_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// Kubernetes namespace (Kubeflow profile) to work in
+    #[arg(
+        long,
+        short = 'n',
+        global = true,
+        env = "KFP_NAMESPACE",
+        value_name = "NS"
+    )]
+    pub namespace: Option<String>,
+
+    /// Log level: error, warn, info, debug or trace (RUST_LOG, when set, takes precedence)
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn")]
+    pub log_level: LogLevel,
+
+    /// More log output; repeat for more (-v = info, -vv = debug, -vvv = trace)
+    #[arg(long, short = 'v', global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Output format for results
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub output: OutputFormat,
+
+    /// Never use colours (also when NO_COLOR is set)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable text
+    Text,
+    /// Machine-readable JSON on stdout
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the manual page (roff)
+    Man,
+}

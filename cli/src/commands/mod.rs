@@ -1,0 +1,17 @@
+//! One module per subcommand; each exposes its clap `Args` and a `run` function.
+
+pub mod completions;
+pub mod man;
+
+use crate::args::Command;
+use crate::failure::{Failure, Status};
+use crate::output::Context;
+
+/// Runs the chosen subcommand.
+pub fn dispatch(command: Command, ctx: &Context) -> Result<Status, Failure> {
+    match command {
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => man::run(),
+    }
+    .map_err(|failure| failure.with_output(ctx.format))
+}

@@ -1,0 +1,39 @@
+//! Diagnostic logging on stderr through `tracing`. `RUST_LOG` wins over `--log-level` and `-v`.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{GlobalArgs, LogLevel};
+
+pub fn init(global: &GlobalArgs) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::new(directives),
+        _ => EnvFilter::new(effective_level(global.log_level, global.verbose)),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+}
+
+/// `-v` raises the level above `--log-level`, one step per repetition.
+fn effective_level(base: LogLevel, verbose: u8) -> &'static str {
+    let levels = ["error", "warn", "info", "debug", "trace"];
+    let index = base as usize + usize::from(verbose);
+    levels[index.min(levels.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbose_flags_raise_the_level_and_saturate_at_trace() {
+        assert_eq!(effective_level(LogLevel::Warn, 0), "warn");
+        assert_eq!(effective_level(LogLevel::Warn, 1), "info");
+        assert_eq!(effective_level(LogLevel::Warn, 2), "debug");
+        assert_eq!(effective_level(LogLevel::Warn, 9), "trace");
+        assert_eq!(effective_level(LogLevel::Error, 0), "error");
+    }
+}

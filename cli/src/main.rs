@@ -1,0 +1,30 @@
+//! `kfp-gitops`: the command-line front end. It parses arguments, composes the library crates and is the
+//! only place that prints or chooses an exit code (see [`failure`]).
+
+// The binary is the one place in the workspace allowed to talk to the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
+
+mod args;
+mod commands;
+mod failure;
+mod logging;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = output::Context::from_global(&cli.global);
+    logging::init(&cli.global);
+    match commands::dispatch(cli.command, &ctx) {
+        Ok(status) => status.into(),
+        Err(failure) => {
+            failure.report(&ctx);
+            failure.exit_code()
+        }
+    }
+}

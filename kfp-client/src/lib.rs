@@ -1,0 +1,9 @@
+//! Typed client for the Kubeflow Pipelines (KFP) v1beta1 REST API.
+//!
+//! This crate is the only place in kfp-gitops that knows how KFP speaks on the wire: the models mirror the
+//! JSON the API server emits (snake_case names, int64 as strings, omitted defaults, RFC 3339 times), the
+//! `KfpApi` trait names every call the rest of the workspace makes, and the HTTP client implements it with
+//! authentication, timeouts, retries and paging.
+//!
+//! What it must never do: print, exit the process, or let a token, password or cookie reach a log line, an
+//! error message or `Debug` output.

@@ -1,0 +1,104 @@
+//! `cargo xtask ci`: the ordered list of checks CI runs. Each step is printed before it runs; the first
+//! failing step stops the run and is named in the error.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::{cargo, project_root, venv};
+
+/// One CI step: a name for humans and what it does.
+struct Step {
+    name: &'static str,
+    run: fn(&Path) -> Result<(), String>,
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "fmt",
+        run: |root| cargo_step(root, &["fmt", "--all", "--check"], &[]),
+    },
+    Step {
+        name: "clippy",
+        run: |root| {
+            cargo_step(
+                root,
+                &[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--locked",
+                    "--",
+                    "-D",
+                    "warnings",
+                ],
+                &[],
+            )
+        },
+    },
+    Step {
+        name: "python venv",
+        run: |root| venv::ensure(root).map(|_| ()),
+    },
+    Step {
+        name: "test",
+        run: |root| cargo_step(root, &["test", "--workspace", "--locked"], &[]),
+    },
+    Step {
+        name: "doc",
+        run: |root| {
+            cargo_step(
+                root,
+                &["doc", "--workspace", "--no-deps", "--locked"],
+                &[("RUSTDOCFLAGS", "-D warnings")],
+            )
+        },
+    },
+];
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(unknown) = args.first() {
+        return Err(format!("`ci` takes no arguments, got `{unknown}`"));
+    }
+    let root = project_root();
+    let started = Instant::now();
+    for (index, step) in STEPS.iter().enumerate() {
+        println!("==> [{}/{}] {}", index + 1, STEPS.len(), step.name);
+        let step_started = Instant::now();
+        (step.run)(&root).map_err(|err| format!("CI step `{}` failed: {err}", step.name))?;
+        println!(
+            "    {} ok ({:.1}s)",
+            step.name,
+            step_started.elapsed().as_secs_f64()
+        );
+    }
+    println!(
+        "==> all {} CI steps passed in {:.0}s",
+        STEPS.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs `cargo <args>` in the workspace root with extra environment variables.
+pub fn cargo_step(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let mut command = Command::new(cargo());
+    command.args(args).current_dir(root);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    run_command(&mut command)
+}
+
+/// Runs a command with inherited stdio and turns a non-zero exit into an error naming the command.
+pub fn run_command(command: &mut Command) -> Result<(), String> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .map_err(|err| format!("could not start {shown}: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} exited with {status}"))
+    }
+}

@@ -1,0 +1,56 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! * `cargo xtask ci`   — every check CI runs, in order, stopping at the first failure.
+//! * `cargo xtask venv` — creates (or reuses) the Python venv under `target/` with the packages of
+//!   `tests/python/requirements.txt` and prints the path of its `python`.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
+
+mod ci;
+mod venv;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci      run every CI check (fmt, clippy, python venv, tests, docs)
+  venv    create or reuse the Python venv under target/ and print its python
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("venv") => {
+            venv::ensure(&project_root()).map(|python| println!("{}", python.display()))
+        }
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The cargo that started us, so a pinned toolchain is honoured.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
