@@ -7,3 +7,14 @@
 //!
 //! What it must never do: print, exit the process, or let a token, password or cookie reach a log line, an
 //! error message or `Debug` output.
+
+mod api;
+mod error;
+pub mod models;
+mod wire;
+
+pub use api::{
+    KfpApi, ListOptions, ListScope, MAX_PAGE_SIZE, find_experiment_by_name, for_each_page,
+    list_all, list_all_experiments, list_all_jobs, list_all_pipelines, list_all_runs,
+};
+pub use error::{Error, Result, TransportKind};

@@ -1,0 +1,247 @@
+//! The [`KfpApi`] trait, list options and the helpers that walk every page of a list call.
+
+use crate::error::{Error, Result};
+use crate::models::{
+    Experiment, Filter, Healthz, Job, Page, Pipeline, ResourceKey, Run, RunDetail,
+};
+
+/// The largest page the server returns (it clamps bigger requests).
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// Options of one list call: paging, sorting, filter and the `resource_reference_key` scope.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListOptions {
+    /// Token of the page to fetch; `None` for the first page.
+    pub page_token: Option<String>,
+    /// Page size; `None` = server default (20). Values above 200 are clamped by the server.
+    pub page_size: Option<u32>,
+    /// `"field"`, `"field asc"` or `"field desc"`.
+    pub sort_by: Option<String>,
+    /// Filter predicates (AND-ed).
+    pub filter: Option<Filter>,
+    /// Scope: NAMESPACE (required for most lists in multi-user mode) or EXPERIMENT.
+    pub resource_key: Option<ResourceKey>,
+}
+
+impl ListOptions {
+    /// Options scoped to a namespace.
+    pub fn namespace(namespace: impl Into<String>) -> Self {
+        Self {
+            resource_key: Some(ResourceKey::namespace(namespace)),
+            ..Self::default()
+        }
+    }
+
+    /// Options scoped to an experiment.
+    pub fn experiment(experiment_id: impl Into<String>) -> Self {
+        Self {
+            resource_key: Some(ResourceKey::experiment(experiment_id)),
+            ..Self::default()
+        }
+    }
+
+    /// Options for `scope`.
+    pub fn scoped(scope: &ListScope) -> Self {
+        Self {
+            resource_key: scope.resource_key(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the filter.
+    #[must_use]
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// Sets the page size.
+    #[must_use]
+    pub fn with_page_size(mut self, page_size: u32) -> Self {
+        self.page_size = Some(page_size);
+        self
+    }
+
+    /// Sets the sort order.
+    #[must_use]
+    pub fn with_sort_by(mut self, sort_by: impl Into<String>) -> Self {
+        self.sort_by = Some(sort_by.into());
+        self
+    }
+
+    /// Sets the page token.
+    #[must_use]
+    pub fn with_page_token(mut self, token: impl Into<String>) -> Self {
+        self.page_token = Some(token.into());
+        self
+    }
+}
+
+/// Which objects a listing covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListScope {
+    /// No `resource_reference_key` (single-user mode only for jobs and runs).
+    Everything,
+    /// A namespace (Kubeflow profile).
+    Namespace(String),
+    /// One experiment.
+    Experiment(String),
+}
+
+impl ListScope {
+    /// The `resource_reference_key` for this scope.
+    pub fn resource_key(&self) -> Option<ResourceKey> {
+        match self {
+            Self::Everything => None,
+            Self::Namespace(ns) => Some(ResourceKey::namespace(ns.clone())),
+            Self::Experiment(id) => Some(ResourceKey::experiment(id.clone())),
+        }
+    }
+}
+
+/// Every call kfp-gitops makes to the KFP v1beta1 API. Object safe: code takes `&dyn KfpApi` so that tests and
+/// embedders can substitute their own implementation.
+pub trait KfpApi: Send + Sync {
+    /// `GET /healthz`.
+    fn healthz(&self) -> Result<Healthz>;
+
+    /// `POST /experiments`.
+    fn create_experiment(&self, experiment: &Experiment) -> Result<Experiment>;
+    /// `GET /experiments/{id}`.
+    fn get_experiment(&self, id: &str) -> Result<Experiment>;
+    /// `GET /experiments` (one page).
+    fn list_experiments(&self, options: &ListOptions) -> Result<Page<Experiment>>;
+    /// `DELETE /experiments/{id}`.
+    fn delete_experiment(&self, id: &str) -> Result<()>;
+    /// `POST /experiments/{id}:archive`.
+    fn archive_experiment(&self, id: &str) -> Result<()>;
+    /// `POST /experiments/{id}:unarchive`.
+    fn unarchive_experiment(&self, id: &str) -> Result<()>;
+
+    /// `POST /jobs`.
+    fn create_job(&self, job: &Job) -> Result<Job>;
+    /// `GET /jobs/{id}`.
+    fn get_job(&self, id: &str) -> Result<Job>;
+    /// `GET /jobs` (one page).
+    fn list_jobs(&self, options: &ListOptions) -> Result<Page<Job>>;
+    /// `DELETE /jobs/{id}`.
+    fn delete_job(&self, id: &str) -> Result<()>;
+    /// `POST /jobs/{id}/enable` (idempotent).
+    fn enable_job(&self, id: &str) -> Result<()>;
+    /// `POST /jobs/{id}/disable` (idempotent).
+    fn disable_job(&self, id: &str) -> Result<()>;
+
+    /// `POST /runs`.
+    fn create_run(&self, run: &Run) -> Result<RunDetail>;
+    /// `GET /runs/{id}`.
+    fn get_run(&self, id: &str) -> Result<RunDetail>;
+    /// `GET /runs` (one page).
+    fn list_runs(&self, options: &ListOptions) -> Result<Page<Run>>;
+    /// `POST /runs/{id}/terminate`.
+    fn terminate_run(&self, id: &str) -> Result<()>;
+    /// `POST /runs/{id}:archive`.
+    fn archive_run(&self, id: &str) -> Result<()>;
+    /// `POST /runs/{id}:unarchive`.
+    fn unarchive_run(&self, id: &str) -> Result<()>;
+    /// `DELETE /runs/{id}`.
+    fn delete_run(&self, id: &str) -> Result<()>;
+
+    /// `POST /pipelines/upload` (multipart, field `uploadfile`). `file_name`'s extension tells the server the
+    /// format (`.yaml`, `.json`; otherwise zip/tar.gz by magic bytes).
+    fn upload_pipeline(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Result<Pipeline>;
+    /// `GET /pipelines` (one page).
+    fn list_pipelines(&self, options: &ListOptions) -> Result<Page<Pipeline>>;
+    /// `GET /pipelines/{id}`.
+    fn get_pipeline(&self, id: &str) -> Result<Pipeline>;
+    /// `DELETE /pipelines/{id}`.
+    fn delete_pipeline(&self, id: &str) -> Result<()>;
+}
+
+/// Walks every page of a list call starting from `options`, handing each page's items to `visit`, so that a
+/// caller can keep a summary per page instead of the whole listing. `page_size` defaults to 200.
+///
+/// Stops with an error if the server hands back a page token it already gave (a server bug that would
+/// otherwise loop forever).
+pub fn for_each_page<T>(
+    options: &ListOptions,
+    mut fetch: impl FnMut(&ListOptions) -> Result<Page<T>>,
+    mut visit: impl FnMut(Vec<T>) -> Result<()>,
+) -> Result<()> {
+    let mut options = options.clone();
+    options.page_size.get_or_insert(MAX_PAGE_SIZE);
+    let mut seen_tokens = std::collections::HashSet::new();
+    loop {
+        let page = fetch(&options)?;
+        let next = page.next_page_token;
+        visit(page.items)?;
+        if next.is_empty() {
+            return Ok(());
+        }
+        if !seen_tokens.insert(next.clone()) {
+            return Err(Error::Decode {
+                method: "GET".into(),
+                path: "(list)".into(),
+                status: 200,
+                message: "the server returned the same next_page_token twice".into(),
+            });
+        }
+        // The server takes sort and filter from the token and rejects a request where they differ, so
+        // only the first request carries them.
+        options.page_token = Some(next);
+        options.sort_by = None;
+        options.filter = None;
+    }
+}
+
+/// Collects every page of a list call into one vector.
+pub fn list_all<T>(
+    options: &ListOptions,
+    fetch: impl FnMut(&ListOptions) -> Result<Page<T>>,
+) -> Result<Vec<T>> {
+    let mut all = Vec::new();
+    for_each_page(options, fetch, |items| {
+        all.extend(items);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Every experiment of `namespace` (`None` = single-user mode, where the SDK sends an empty NAMESPACE key).
+pub fn list_all_experiments(api: &dyn KfpApi, namespace: Option<&str>) -> Result<Vec<Experiment>> {
+    let options = ListOptions::namespace(namespace.unwrap_or_default());
+    list_all(&options, |o| api.list_experiments(o))
+}
+
+/// Every job in `scope`.
+pub fn list_all_jobs(api: &dyn KfpApi, scope: &ListScope) -> Result<Vec<Job>> {
+    list_all(&ListOptions::scoped(scope), |o| api.list_jobs(o))
+}
+
+/// Every run in `scope`.
+pub fn list_all_runs(api: &dyn KfpApi, scope: &ListScope) -> Result<Vec<Run>> {
+    list_all(&ListOptions::scoped(scope), |o| api.list_runs(o))
+}
+
+/// Every pipeline visible without a namespace (shared pipelines).
+pub fn list_all_pipelines(api: &dyn KfpApi) -> Result<Vec<Pipeline>> {
+    list_all(&ListOptions::default(), |o| api.list_pipelines(o))
+}
+
+/// Finds an experiment by exact name in `namespace` (`None` = single-user). The server's name filter may be
+/// case-insensitive (MySQL collation), so the answer is checked for an exact match.
+pub fn find_experiment_by_name(
+    api: &dyn KfpApi,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Option<Experiment>> {
+    let options = ListOptions::namespace(namespace.unwrap_or_default())
+        .with_filter(Filter::name_equals(name));
+    let found = list_all(&options, |o| api.list_experiments(o))?;
+    Ok(found.into_iter().find(|e| e.name == name))
+}

@@ -1,0 +1,171 @@
+//! The one error type of the client. Every variant names the request (method and path, never the query's
+//! secrets — there are none in KFP URLs — and never a header) and keeps what the server said.
+
+use std::path::PathBuf;
+
+/// What went wrong with a KFP API call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The API answered with an error status (4xx/5xx) and, usually, a JSON error body.
+    #[error("{method} {path} failed with HTTP {status}: {message}")]
+    Api {
+        /// HTTP status code.
+        status: u16,
+        /// Request method.
+        method: String,
+        /// Request path (without query).
+        path: String,
+        /// The server's user-facing message (`details[].error_message`, `message`, `error`, or the body text).
+        message: String,
+        /// The server's full internal error chain, when it adds to `message`.
+        details: Option<String>,
+        /// The gRPC code from the error body, when present.
+        code: Option<i32>,
+    },
+
+    /// The request did not reach KFP because the gateway wants a login: a redirect, a 401/403 from the
+    /// gateway, or an HTML page where JSON was expected.
+    #[error("{method} {path}: not authenticated: {reason}")]
+    NotAuthenticated {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// What was seen (e.g. "redirect to https://host/dex/auth").
+        reason: String,
+        /// How to authenticate.
+        hint: String,
+    },
+
+    /// The Dex/oauth2-proxy login itself failed (wrong credentials, unexpected page, ...).
+    #[error("login to {url} failed: {reason}")]
+    Login {
+        /// The URL of the failing step (no query, no secrets).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// No answer: connection refused or reset, DNS failure, TLS failure, timeout.
+    #[error("{method} {path}: {message}")]
+    Transport {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// The kind of failure.
+        kind: TransportKind,
+        /// Human description (from the HTTP library).
+        message: String,
+        /// Whether the request may have reached the server (so a create may have been applied).
+        may_have_been_sent: bool,
+    },
+
+    /// A 2xx answer whose body is not what the endpoint returns.
+    #[error("{method} {path}: unexpected response body: {message}")]
+    Decode {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The parse error.
+        message: String,
+    },
+
+    /// The bearer-token file could not be read.
+    #[error("cannot read the KFP token file {}", path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The client configuration is unusable (bad URL, unreadable CA certificate, ...).
+    #[error("invalid KFP client configuration: {0}")]
+    Config(String),
+}
+
+/// Classes of [`Error::Transport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// Could not connect (refused, unreachable, DNS): the request was certainly not sent.
+    Connect,
+    /// A timeout.
+    Timeout,
+    /// TLS handshake or certificate problem.
+    Tls,
+    /// The connection broke while sending or receiving.
+    Io,
+    /// Any other failure of the HTTP layer.
+    Other,
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Tls => "tls",
+            Self::Io => "io",
+            Self::Other => "other",
+        })
+    }
+}
+
+impl Error {
+    /// The HTTP status of an [`Error::Api`] (or [`Error::Decode`]) answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } | Self::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the server said the resource does not exist (HTTP 404).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// Whether the server said the name already exists (HTTP 409).
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409)
+    }
+
+    /// Whether the request may have been applied although no (successful) answer arrived: a timeout or a
+    /// broken connection after the request was sent, or a gateway error (502/503/504) which a proxy may produce
+    /// after forwarding the request. A caller that created something must re-list before creating again.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            Self::Transport {
+                may_have_been_sent, ..
+            } => *may_have_been_sent,
+            Self::Api { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+
+    /// Whether the failure is about authentication (gateway login needed, login failed, or a token problem).
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            Self::NotAuthenticated { .. } | Self::Login { .. } | Self::TokenFile { .. }
+        ) || self.status() == Some(401)
+    }
+
+    /// A hint on what to do about the error, when there is a useful one.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::NotAuthenticated { hint, .. } => Some(hint),
+            _ => None,
+        }
+    }
+}
+
+/// The result type of the client.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
