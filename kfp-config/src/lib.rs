@@ -7,3 +7,8 @@
 //!
 //! What it must never do: talk to the KFP API, print, or exit the process. Fetching a source may do network
 //! and file I/O, but loading never changes anything outside its cache directory.
+
+pub mod workflow;
+pub mod yaml;
+
+pub use workflow::{PipelineInput, Workflow, WorkflowDigest, WorkflowError};
