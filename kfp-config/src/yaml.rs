@@ -108,6 +108,11 @@ pub fn to_json_value(text: &str) -> Result<serde_json::Value, YamlError> {
     from_str::<serde_json::Value>(text)
 }
 
+/// Writes a value as a YAML document (for human-facing output such as diffs of normalized workflows).
+pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, YamlError> {
+    serde_saphyr::to_string(value).map_err(|err| YamlError::without_position(err.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,110 @@
+//! What to render: a named command run in a working directory that writes one output folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The placeholder substituted by the folder the render command must write into.
+pub const OUTPUT_PLACEHOLDER: &str = "{output}";
+
+/// The environment variable holding the folder the render command must write into.
+pub const OUTPUT_ENV: &str = "KFP_GITOPS_OUTPUT";
+
+/// The output folder used when a target names none.
+pub const DEFAULT_OUTPUT: &str = "RENDERED_PIPELINE";
+
+/// One render target: `command` runs in `workdir` and writes a rendered pipeline (`workflow.yaml` and
+/// optionally `params/`) into the folder given by [`OUTPUT_PLACEHOLDER`] / [`OUTPUT_ENV`].
+///
+/// Paths are used as given; callers resolve them (the project file makes them relative to its folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderTarget {
+    /// Name shown in reports.
+    pub name: String,
+    /// Working directory of the command.
+    pub workdir: PathBuf,
+    /// Program and arguments; every `{output}` inside an argument is replaced by the temporary output folder.
+    pub command: Vec<String>,
+    /// The committed output folder this target keeps up to date.
+    pub output: PathBuf,
+}
+
+impl RenderTarget {
+    /// A target with every field given.
+    pub fn new(
+        name: impl Into<String>,
+        workdir: impl Into<PathBuf>,
+        command: Vec<String>,
+        output: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            workdir: workdir.into(),
+            command,
+            output: output.into(),
+        }
+    }
+
+    /// The command's arguments with `{output}` replaced by `output`.
+    pub fn command_for(&self, output: &Path) -> Vec<String> {
+        let output = output.to_string_lossy();
+        self.command
+            .iter()
+            .map(|arg| arg.replace(OUTPUT_PLACEHOLDER, &output))
+            .collect()
+    }
+}
+
+/// A shared flag that asks running renders to stop: their commands are killed and their temporary
+/// folders removed. Cloning shares the flag.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every render watching this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_output_placeholder_is_substituted() {
+        let target = RenderTarget::new(
+            "t",
+            ".",
+            vec![
+                "python".into(),
+                "--output={output}".into(),
+                "{output}/x{output}".into(),
+            ],
+            "out",
+        );
+        assert_eq!(
+            target.command_for(Path::new("/tmp/o")),
+            ["python", "--output=/tmp/o", "/tmp/o/x/tmp/o"]
+        );
+    }
+
+    #[test]
+    fn a_cancelled_token_is_seen_by_its_clones() {
+        let token = CancelToken::new();
+        let clone = token.clone();
+        assert!(!clone.is_cancelled());
+        token.cancel();
+        assert!(clone.is_cancelled());
+    }
+}
