@@ -41,6 +41,10 @@ const STEPS: &[Step] = &[
         run: |root| venv::ensure(root).map(|_| ()),
     },
     Step {
+        name: "manifests",
+        run: crate::manifests::run,
+    },
+    Step {
         name: "test",
         run: |root| cargo_step(root, &["test", "--workspace", "--locked"], &[]),
     },

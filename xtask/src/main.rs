@@ -1,12 +1,15 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 //!
 //! * `cargo xtask ci`   — every check CI runs, in order, stopping at the first failure.
+//! * `cargo xtask manifests` — renders `deploy/kubernetes` with kubectl's kustomize and validates it
+//!   offline; checks the GitHub workflows, the GitLab CI example and the Dockerfile.
 //! * `cargo xtask venv` — creates (or reuses) the Python venv under `target/` with the packages of
 //!   `tests/python/requirements.txt` and prints the path of its `python`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
 mod ci;
+mod manifests;
 mod venv;
 
 use std::path::{Path, PathBuf};
@@ -16,14 +19,16 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      run every CI check (fmt, clippy, python venv, tests, docs)
+  ci      run every CI check (fmt, clippy, python venv, manifests, tests, docs)
   venv    create or reuse the Python venv under target/ and print its python
+  manifests  render and validate deploy/kubernetes offline; check the workflows and the Dockerfile
 ";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("manifests") => manifests::run(&project_root()),
         Some("venv") => {
             venv::ensure(&project_root()).map(|python| println!("{}", python.display()))
         }
