@@ -9,12 +9,23 @@
 //! error message or `Debug` output.
 
 mod api;
+mod config;
+mod dex;
 mod error;
+mod http;
 pub mod models;
+mod secret;
 mod wire;
 
 pub use api::{
     KfpApi, ListOptions, ListScope, MAX_PAGE_SIZE, find_experiment_by_name, for_each_page,
     list_all, list_all_experiments, list_all_jobs, list_all_pipelines, list_all_runs,
 };
+pub use config::{
+    AuthConfig, ClientConfig, DexAuthType, DexConfig, ENV_DEX_AUTH_TYPE, ENV_DEX_PASSWORD,
+    ENV_DEX_USERNAME, ENV_TOKEN, ENV_TOKEN_PATH, IN_CLUSTER_TOKEN_PATH, RetryPolicy, Timeouts,
+    TlsOptions,
+};
 pub use error::{Error, Result, TransportKind};
+pub use http::{API_PREFIX, HttpKfpClient};
+pub use secret::Secret;

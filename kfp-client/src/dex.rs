@@ -1,0 +1,180 @@
+//! The Dex static-credentials login behind oauth2-proxy or oidc-authservice (CONTRACT §8.2), done the way a
+//! browser would: every redirect followed by hand with the agent's one cookie jar, so that cookies set on
+//! intermediate hops (CSRF, Dex request state) come back on the next ones.
+
+use ureq::Agent;
+use ureq::http::header::LOCATION;
+use url::Url;
+
+use crate::config::DexConfig;
+use crate::error::{Error, Result};
+use crate::http::without_query;
+
+/// Redirects followed in one step before giving up.
+const MAX_HOPS: usize = 20;
+/// Largest login page read.
+const MAX_PAGE_BYTES: u64 = 4 << 20;
+
+/// What the login found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoginOutcome {
+    /// The cookie jar holds a session.
+    LoggedIn,
+    /// The API URL answered without sending us to a login: no session needed.
+    Unsecured,
+}
+
+struct Hop {
+    url: Url,
+    status: u16,
+    redirected: bool,
+}
+
+fn login_error(url: &Url, reason: impl Into<String>) -> Error {
+    Error::Login {
+        url: without_query(url.as_str()).to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Sends `method` to `url` and follows redirects by hand (a 301/302/303 turns a POST into a GET).
+fn follow(agent: &Agent, url: Url, form: Option<String>) -> Result<Hop> {
+    let mut current = url;
+    let mut form = form;
+    let mut redirected = false;
+    for _ in 0..MAX_HOPS {
+        let result = match &form {
+            Some(body) => agent
+                .post(current.as_str())
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(body.as_bytes()),
+            None => agent.get(current.as_str()).call(),
+        };
+        let mut response =
+            result.map_err(|err| login_error(&current, format!("request failed: {err}")))?;
+        let status = response.status().as_u16();
+        tracing::debug!(url = %without_query(current.as_str()), status, "Dex login step");
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    login_error(&current, format!("HTTP {status} without a Location"))
+                })?;
+            let next = current
+                .join(location)
+                .map_err(|err| login_error(&current, format!("bad redirect target: {err}")))?;
+            if !matches!(status, 307 | 308) {
+                form = None;
+            }
+            current = next;
+            redirected = true;
+            continue;
+        }
+        // Drain the page so that the connection can be reused; its content does not matter.
+        let _ = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_PAGE_BYTES)
+            .read_to_vec();
+        return Ok(Hop {
+            url: current,
+            status,
+            redirected,
+        });
+    }
+    Err(login_error(&current, "too many redirects"))
+}
+
+fn is_login_path(path: &str) -> bool {
+    // `/auth/<connector>/login`, e.g. `/dex/auth/local/login`.
+    path.ends_with("/login") && path.contains("/auth/")
+}
+
+/// Logs in to Dex as `config.username`, leaving the session cookies in `agent`'s jar.
+pub(crate) fn login(agent: &Agent, api_url: &str, config: &DexConfig) -> Result<LoginOutcome> {
+    let start = Url::parse(api_url).map_err(|err| Error::Config(err.to_string()))?;
+
+    // 1. The API URL sends an unauthenticated browser to the login.
+    let mut hop = follow(agent, start, None)?;
+    if !hop.redirected && hop.status != 403 {
+        tracing::info!(
+            status = hop.status,
+            "{api_url} did not ask for a login; continuing without a Dex session"
+        );
+        return Ok(LoginOutcome::Unsecured);
+    }
+    if hop.status == 403 {
+        // oauth2-proxy's sign-in page: start the flow explicitly.
+        let mut start_url = hop.url.clone();
+        let rd = hop.url.path().to_owned();
+        start_url.set_path("/oauth2/start");
+        start_url.set_query(None);
+        start_url.query_pairs_mut().append_pair("rd", &rd);
+        hop = follow(agent, start_url, None)?;
+    }
+    if hop.status != 200 {
+        return Err(login_error(
+            &hop.url,
+            format!("expected the Dex login page, got HTTP {}", hop.status),
+        ));
+    }
+
+    // 2. The connector picker: choose local or ldap.
+    let mut login_url = hop.url;
+    if login_url.path().ends_with("/auth") {
+        let path = format!("{}/{}", login_url.path(), config.auth_type);
+        login_url.set_path(&path);
+    }
+
+    // 3. Reach the login form.
+    if !is_login_path(login_url.path()) {
+        let hop = follow(agent, login_url, None)?;
+        if hop.status != 200 {
+            return Err(login_error(
+                &hop.url,
+                format!(
+                    "expected the Dex login form of the `{}` connector, got HTTP {} (check --dex-auth-type)",
+                    config.auth_type, hop.status
+                ),
+            ));
+        }
+        login_url = hop.url;
+    }
+
+    // 4. Post the credentials. Dex answers a wrong password by showing the form again, without a redirect.
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("login", &config.username)
+        .append_pair("password", config.password.expose())
+        .finish();
+    let hop = follow(agent, login_url.clone(), Some(form))?;
+    if !hop.redirected {
+        return Err(login_error(
+            &login_url,
+            format!(
+                "Dex did not accept the username or password of {} (connector `{}`)",
+                config.username, config.auth_type
+            ),
+        ));
+    }
+    if hop.status != 200 {
+        return Err(login_error(
+            &hop.url,
+            format!("HTTP {} after posting the credentials", hop.status),
+        ));
+    }
+
+    // 5. The approval screen of setups without `skipApprovalScreen`.
+    if hop.url.path().ends_with("/approval") {
+        let approval = follow(agent, hop.url, Some("approval=approve".to_owned()))?;
+        if approval.status != 200 {
+            return Err(login_error(
+                &approval.url,
+                format!("HTTP {} after approving the login", approval.status),
+            ));
+        }
+    }
+    tracing::info!(user = %config.username, "logged in to Dex");
+    Ok(LoginOutcome::LoggedIn)
+}
