@@ -6,6 +6,8 @@
 
 mod args;
 mod commands;
+#[allow(dead_code)] // wired to `watch` next
+mod daemon;
 mod failure;
 mod logging;
 mod output;

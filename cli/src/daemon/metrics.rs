@@ -1,0 +1,214 @@
+//! The daemon's Prometheus metrics (OpenMetrics text on `/metrics`).
+
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::CycleOutcome;
+
+type Labels = Vec<(String, String)>;
+
+/// The kinds of action an apply reports.
+const ACTION_KINDS: &[&str] = &[
+    "create",
+    "disable",
+    "enable",
+    "delete",
+    "create_experiment",
+    "unarchive_experiment",
+];
+
+/// Content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Every metric of the daemon. Counters get their `_total` suffix from the encoder.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<Labels, Counter>,
+    actions: Family<Labels, Counter>,
+    action_failures: Family<Labels, Counter>,
+    drift: Counter,
+    last_success: Gauge<f64, AtomicU64>,
+    duration: Histogram,
+    managed_jobs: Family<Labels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let reconciles = Family::<Labels, Counter>::default();
+        registry.register(
+            "kfp_gitops_reconcile",
+            "Reconcile cycles, by result (success, failure, or interrupted by a shutdown)",
+            reconciles.clone(),
+        );
+        let actions = Family::<Labels, Counter>::default();
+        registry.register(
+            "kfp_gitops_actions",
+            "Actions applied to KFP, by kind (create, disable, enable, delete, create_experiment, unarchive_experiment)",
+            actions.clone(),
+        );
+        let action_failures = Family::<Labels, Counter>::default();
+        registry.register(
+            "kfp_gitops_action_failures",
+            "Actions that failed, by kind",
+            action_failures.clone(),
+        );
+        let drift = Counter::default();
+        registry.register(
+            "kfp_gitops_drift",
+            "Differences from git found in the cluster that were not caused by a config change (a version disabled, deleted or edited outside git; two enabled versions)",
+            drift.clone(),
+        );
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "kfp_gitops_last_success_timestamp_seconds",
+            "Unix time of the end of the last successful reconcile cycle",
+            last_success.clone(),
+        );
+        // 50 ms .. ~7 min.
+        let duration = Histogram::new(exponential_buckets(0.05, 2.0, 14));
+        registry.register(
+            "kfp_gitops_reconcile_duration_seconds",
+            "Duration of reconcile cycles",
+            duration.clone(),
+        );
+        let managed_jobs = Family::<Labels, Gauge>::default();
+        registry.register(
+            "kfp_gitops_managed_jobs",
+            "Recurring runs declared in git, by namespace",
+            managed_jobs.clone(),
+        );
+        // Series that exist from the start, at 0, so `increase()` and absence alerts work before the
+        // first event.
+        for result in ["success", "failure", "interrupted"] {
+            let _ = reconciles.get_or_create(&vec![("result".to_owned(), result.to_owned())]);
+        }
+        for kind in ACTION_KINDS {
+            let _ = actions.get_or_create(&vec![("kind".to_owned(), (*kind).to_owned())]);
+            let _ = action_failures.get_or_create(&vec![("kind".to_owned(), (*kind).to_owned())]);
+        }
+        Self {
+            registry,
+            reconciles,
+            actions,
+            action_failures,
+            drift,
+            last_success,
+            duration,
+            managed_jobs,
+        }
+    }
+
+    /// Records one finished cycle.
+    pub fn record(&self, outcome: &CycleOutcome, duration: Duration, finished: SystemTime) {
+        self.reconciles
+            .get_or_create(&vec![("result".to_owned(), outcome.result().to_owned())])
+            .inc();
+        self.duration.observe(duration.as_secs_f64());
+        for namespace in &outcome.namespaces {
+            for (kind, count) in &namespace.actions {
+                self.actions
+                    .get_or_create(&vec![("kind".to_owned(), kind.clone())])
+                    .inc_by(*count);
+            }
+            for (kind, count) in &namespace.failed_actions {
+                self.action_failures
+                    .get_or_create(&vec![("kind".to_owned(), kind.clone())])
+                    .inc_by(*count);
+            }
+            self.drift.inc_by(namespace.drift);
+            if let Some(jobs) = namespace.managed_jobs {
+                self.managed_jobs
+                    .get_or_create(&vec![("namespace".to_owned(), namespace.namespace.clone())])
+                    .set(i64::try_from(jobs).unwrap_or(i64::MAX));
+            }
+        }
+        if outcome.is_success() {
+            let seconds = finished
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |since| since.as_secs_f64());
+            self.last_success.set(seconds);
+        }
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::daemon::NamespaceOutcome;
+
+    fn outcome(failed: bool) -> CycleOutcome {
+        CycleOutcome {
+            revision: Some("abc".to_owned()),
+            error: None,
+            interrupted: false,
+            namespaces: vec![NamespaceOutcome {
+                namespace: "team-1".to_owned(),
+                managed_jobs: Some(3),
+                actions: BTreeMap::from([("create".to_owned(), 2), ("enable".to_owned(), 2)]),
+                failed_actions: if failed {
+                    BTreeMap::from([("delete".to_owned(), 1)])
+                } else {
+                    BTreeMap::new()
+                },
+                drift: 1,
+                error: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_cycle_is_counted_with_its_actions_drift_jobs_and_success_time() {
+        let metrics = Metrics::new();
+        let finished = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        metrics.record(&outcome(false), Duration::from_millis(120), finished);
+        metrics.record(
+            &outcome(true),
+            Duration::from_millis(80),
+            finished + Duration::from_secs(60),
+        );
+        let text = metrics.encode();
+        for line in [
+            "kfp_gitops_reconcile_total{result=\"success\"} 1",
+            "kfp_gitops_reconcile_total{result=\"failure\"} 1",
+            "kfp_gitops_actions_total{kind=\"create\"} 4",
+            "kfp_gitops_actions_total{kind=\"enable\"} 4",
+            "kfp_gitops_action_failures_total{kind=\"delete\"} 1",
+            "kfp_gitops_drift_total 2",
+            // The failed cycle does not move the last success.
+            "kfp_gitops_last_success_timestamp_seconds 1700000000.0",
+            "kfp_gitops_reconcile_duration_seconds_count 2",
+            "kfp_gitops_managed_jobs{namespace=\"team-1\"} 3",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in:\n{text}"
+            );
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}

@@ -1,0 +1,81 @@
+//! Graceful shutdown: SIGTERM or SIGINT asks the daemon to stop; the reconcile in progress finishes the
+//! actions of the job it is working on, then the process exits 0. A second signal exits at once.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+/// A shared "please stop" flag that sleeping threads can wait on.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    inner: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every holder to stop and wakes up those waiting.
+    pub fn trigger(&self) {
+        let (flag, wakeup) = &*self.inner;
+        *flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        wakeup.notify_all();
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        *self.inner.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps up to `timeout`; returns early (with `true`) when shutdown is triggered.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let (flag, wakeup) = &*self.inner;
+        let guard = flag.lock().unwrap_or_else(PoisonError::into_inner);
+        let (guard, _) = wakeup
+            .wait_timeout_while(guard, timeout, |stopped| !*stopped)
+            .unwrap_or_else(PoisonError::into_inner);
+        *guard
+    }
+
+    /// Routes SIGTERM, SIGINT (and SIGHUP) here. The first signal triggers a graceful shutdown; a
+    /// second one ends the process immediately with 130, for an operator who does not want to wait.
+    pub fn install_signal_handlers(&self) -> Result<(), ctrlc::Error> {
+        let shutdown = self.clone();
+        let received = AtomicU32::new(0);
+        ctrlc::set_handler(move || {
+            if received.fetch_add(1, Ordering::SeqCst) == 0 {
+                tracing::info!(
+                    "shutdown requested: finishing the current job's actions, then exiting (signal again to exit now)"
+                );
+                shutdown.trigger();
+            } else {
+                tracing::warn!("second shutdown signal: exiting immediately");
+                #[allow(clippy::exit)] // the one deliberate hard exit, on the operator's request
+                std::process::exit(130);
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_returns_false_when_nobody_asks_to_stop() {
+        let shutdown = Shutdown::new();
+        assert!(!shutdown.wait(Duration::from_millis(1)));
+        assert!(!shutdown.is_triggered());
+    }
+
+    #[test]
+    fn a_trigger_from_another_thread_ends_the_wait() {
+        let shutdown = Shutdown::new();
+        let remote = shutdown.clone();
+        let thread = std::thread::spawn(move || remote.trigger());
+        // An hour: the test only finishes because the trigger wakes the waiter.
+        assert!(shutdown.wait(Duration::from_secs(3600)));
+        thread.join().unwrap();
+        assert!(shutdown.is_triggered());
+    }
+}
