@@ -1,7 +1,34 @@
 //! Planning and applying: turning declared experiments and recurring runs into KFP API calls.
 //!
-//! `plan` is a pure function of (desired state, observed state, clock, options): plain data in, a plan out,
-//! no I/O, so every decision can be tested as a table. `apply` walks a plan through a [`kfp_client`] API in
-//! the safe order (create the new version paused, disable the others, enable it, delete old versions).
+//! [`plan()`] is a pure function of (desired state, observed state, clock, options): plain data in, a [`Plan`] out,
+//! no I/O, so every decision can be tested as a table. [`observe()`] reads the observed state with the minimum
+//! number of requests (the pages of one experiment listing and one job listing). [`apply()`] walks a plan
+//! through a [`kfp_client::KfpApi`] in the safe order: create the new version paused, disable the others,
+//! enable it, delete old versions.
+//!
+//! A recurring run `nightly` exists in KFP as *versions*: jobs named `GIT::nightly__{timestamp}` (see
+//! [`naming`]), compatible with the reference scripts.
 //!
 //! What it must never do: read the clock or the network inside `plan`, print, or exit the process.
+
+pub mod apply;
+pub mod desired_shim;
+pub mod diff;
+pub mod model;
+pub mod naming;
+pub mod observe;
+pub mod observed;
+pub mod planner;
+
+pub use apply::{ApplyOptions, ApplyReport, JobReport, Outcome, StepReport, apply, apply_many};
+pub use model::{
+    Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
+    NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, Reason, RestartCause, VersionRef,
+    VersionSummary, Warning,
+};
+pub use observe::{ObserveError, observe, observe_many};
+pub use observed::{
+    ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule, ObservedTrigger,
+    ObservedWorkflow,
+};
+pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};

@@ -1,0 +1,515 @@
+//! Applying a plan through the KFP API, in the safe order and with the reconcile invariants:
+//!
+//! * a new version is created disabled; every other enabled version is disabled before it is enabled, so two
+//!   versions of one job are never enabled at the same time;
+//! * old versions are deleted only after their replacement exists;
+//! * the first failed action of a job stops that job; other jobs go on;
+//! * deleting (or disabling) a version that is already gone counts as done;
+//! * a create that failed ambiguously (no answer, but it may have been applied) is followed by a look-up of the
+//!   version by name, adopting it if it exists, so no duplicate version is made.
+//!
+//! Any failure leaves a state from which planning and applying again converges.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kfp_client::models::{
+    CronSchedule, Experiment, Filter, Job, Parameter as KfpParameter, PeriodicSchedule,
+    PipelineSpec, ResourceReference, Trigger,
+};
+use kfp_client::{KfpApi, ListOptions, for_each_page};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    Action, ExperimentAction, ExperimentPlan, JobPlan, NewVersion, Plan, PlannedSchedule,
+};
+use crate::observe::scope;
+
+/// Settings of [`apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// How many jobs of a namespace are worked on at the same time (at least 1).
+    pub concurrency: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { concurrency: 4 }
+    }
+}
+
+/// What happened to one planned action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The call succeeded.
+    Done,
+    /// The object was already gone (delete, disable): nothing left to do.
+    AlreadyGone,
+    /// The create's answer was lost, but the object exists: it was adopted.
+    Adopted,
+    /// The call failed; the job's remaining actions were skipped.
+    Failed {
+        /// The error, with its causes.
+        message: String,
+    },
+    /// Not attempted because an earlier action of the same job (or its experiment) failed.
+    Skipped,
+}
+
+impl Outcome {
+    /// Whether the action's effect is in place.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Done | Self::AlreadyGone | Self::Adopted)
+    }
+}
+
+/// One action and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// `create`, `disable`, `enable`, `delete`, `create_experiment`, `unarchive_experiment`.
+    pub action: String,
+    /// The display name of the version (or experiment) acted on.
+    pub target: String,
+    /// Its KFP id when known (for a created version: the new id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// The steps done for one job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobReport {
+    /// The logical job name.
+    pub name: String,
+    /// Its steps, in order.
+    pub steps: Vec<StepReport>,
+}
+
+/// What [`apply`] did to one namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    /// The namespace.
+    pub namespace: String,
+    /// Experiment steps.
+    pub experiments: Vec<StepReport>,
+    /// Job steps, in plan order.
+    pub jobs: Vec<JobReport>,
+}
+
+impl ApplyReport {
+    /// Whether every action succeeded.
+    pub fn is_success(&self) -> bool {
+        self.steps().all(|step| step.outcome.is_success())
+    }
+
+    /// Every step, experiments first.
+    pub fn steps(&self) -> impl Iterator<Item = &StepReport> {
+        self.experiments
+            .iter()
+            .chain(self.jobs.iter().flat_map(|job| job.steps.iter()))
+    }
+
+    /// Number of actions that failed (skipped ones not counted).
+    pub fn failed_count(&self) -> usize {
+        self.steps()
+            .filter(|step| matches!(step.outcome, Outcome::Failed { .. }))
+            .count()
+    }
+}
+
+/// Applies `plan` (experiments first, then jobs concurrently, each job's actions in order).
+pub fn apply(plan: &Plan, api: &dyn KfpApi, options: &ApplyOptions) -> ApplyReport {
+    let mut experiment_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let experiments: Vec<StepReport> = plan
+        .experiments
+        .iter()
+        .map(|experiment| {
+            let (step, id) = apply_experiment(&plan.namespace, experiment, api);
+            experiment_ids.insert(experiment.name.clone(), id);
+            step
+        })
+        .collect();
+
+    let results: Vec<Mutex<Option<JobReport>>> =
+        plan.jobs.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let workers = options.concurrency.max(1).min(plan.jobs.len().max(1));
+    std::thread::scope(|threads| {
+        for _ in 0..workers {
+            threads.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = plan.jobs.get(index) else {
+                        break;
+                    };
+                    let report = apply_job(&plan.namespace, job, &experiment_ids, api);
+                    if let Ok(mut slot) = results[index].lock() {
+                        *slot = Some(report);
+                    }
+                }
+            });
+        }
+    });
+    let jobs = results
+        .into_iter()
+        .zip(&plan.jobs)
+        .map(|(slot, job)| {
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| JobReport {
+                    name: job.name.clone(),
+                    steps: job
+                        .actions
+                        .iter()
+                        .map(|action| StepReport {
+                            action: action.verb().to_owned(),
+                            target: action.version_name().to_owned(),
+                            id: None,
+                            outcome: Outcome::Failed {
+                                message: "the worker applying this job stopped unexpectedly"
+                                    .to_owned(),
+                            },
+                        })
+                        .collect(),
+                })
+        })
+        .collect();
+    ApplyReport {
+        namespace: plan.namespace.clone(),
+        experiments,
+        jobs,
+    }
+}
+
+/// Applies several namespace plans in parallel (one thread per namespace), keeping the input order.
+pub fn apply_many(plans: &[Plan], api: &dyn KfpApi, options: &ApplyOptions) -> Vec<ApplyReport> {
+    std::thread::scope(|threads| {
+        let handles: Vec<_> = plans
+            .iter()
+            .map(|plan| threads.spawn(move || apply(plan, api, options)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(plans)
+            .map(|(handle, plan)| {
+                handle.join().unwrap_or_else(|_| ApplyReport {
+                    namespace: plan.namespace.clone(),
+                    experiments: Vec::new(),
+                    jobs: vec![JobReport {
+                        name: String::new(),
+                        steps: vec![StepReport {
+                            action: "apply".to_owned(),
+                            target: plan.namespace.clone(),
+                            id: None,
+                            outcome: Outcome::Failed {
+                                message: "applying the namespace stopped unexpectedly".to_owned(),
+                            },
+                        }],
+                    }],
+                })
+            })
+            .collect()
+    })
+}
+
+/// The error and its causes on one line.
+fn describe(err: &kfp_client::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+fn apply_experiment(
+    namespace: &str,
+    experiment: &ExperimentPlan,
+    api: &dyn KfpApi,
+) -> (StepReport, Option<String>) {
+    match &experiment.action {
+        ExperimentAction::Create { description } => {
+            let body = Experiment {
+                name: experiment.name.clone(),
+                description: description.clone().unwrap_or_default(),
+                resource_references: if namespace.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![ResourceReference::namespace_owner(namespace)]
+                },
+                ..Experiment::default()
+            };
+            let step = |id: Option<String>, outcome| StepReport {
+                action: "create_experiment".to_owned(),
+                target: experiment.name.clone(),
+                id,
+                outcome,
+            };
+            match api.create_experiment(&body) {
+                Ok(created) => (
+                    step(Some(created.id.clone()), Outcome::Done),
+                    Some(created.id),
+                ),
+                // Lost answer, or created meanwhile by someone else: the experiment may well exist.
+                Err(err) if err.is_ambiguous() || err.is_conflict() => {
+                    match find_experiment(namespace, &experiment.name, api) {
+                        Ok(Some(id)) => (step(Some(id.clone()), Outcome::Adopted), Some(id)),
+                        _ => (
+                            step(
+                                None,
+                                Outcome::Failed {
+                                    message: describe(&err),
+                                },
+                            ),
+                            None,
+                        ),
+                    }
+                }
+                Err(err) => (
+                    step(
+                        None,
+                        Outcome::Failed {
+                            message: describe(&err),
+                        },
+                    ),
+                    None,
+                ),
+            }
+        }
+        ExperimentAction::Unarchive { id } => {
+            let outcome = match api.unarchive_experiment(id) {
+                Ok(()) => Outcome::Done,
+                Err(err) => Outcome::Failed {
+                    message: describe(&err),
+                },
+            };
+            (
+                StepReport {
+                    action: "unarchive_experiment".to_owned(),
+                    target: experiment.name.clone(),
+                    id: Some(id.clone()),
+                    outcome,
+                },
+                Some(id.clone()),
+            )
+        }
+    }
+}
+
+fn find_experiment(
+    namespace: &str,
+    name: &str,
+    api: &dyn KfpApi,
+) -> Result<Option<String>, kfp_client::Error> {
+    let options = ListOptions::scoped(&scope(namespace)).with_filter(Filter::name_equals(name));
+    let mut found = None;
+    for_each_page(
+        &options,
+        |page| api.list_experiments(page),
+        |items| {
+            if found.is_none() {
+                found = items.into_iter().find(|e| e.name == name).map(|e| e.id);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(found)
+}
+
+/// The ids of the jobs of `namespace` named exactly `name`.
+fn find_jobs_named(
+    namespace: &str,
+    name: &str,
+    api: &dyn KfpApi,
+) -> Result<Vec<String>, kfp_client::Error> {
+    let options = ListOptions::scoped(&scope(namespace)).with_filter(Filter::name_equals(name));
+    let mut found = Vec::new();
+    for_each_page(
+        &options,
+        |page| api.list_jobs(page),
+        |items| {
+            found.extend(
+                items
+                    .into_iter()
+                    .filter(|job| job.name == name)
+                    .map(|job| job.id),
+            );
+            Ok(())
+        },
+    )?;
+    Ok(found)
+}
+
+fn apply_job(
+    namespace: &str,
+    job: &JobPlan,
+    experiment_ids: &BTreeMap<String, Option<String>>,
+    api: &dyn KfpApi,
+) -> JobReport {
+    let mut steps = Vec::with_capacity(job.actions.len());
+    let mut created_id: Option<String> = None;
+    let mut stopped = false;
+    for action in &job.actions {
+        let mut step = StepReport {
+            action: action.verb().to_owned(),
+            target: action.version_name().to_owned(),
+            id: None,
+            outcome: Outcome::Skipped,
+        };
+        if stopped {
+            steps.push(step);
+            continue;
+        }
+        match action {
+            Action::CreateVersion { version } => {
+                let (outcome, id) = create_version(namespace, version, experiment_ids, api);
+                step.outcome = outcome;
+                step.id.clone_from(&id);
+                created_id = id;
+            }
+            Action::Disable { version }
+            | Action::Enable { version }
+            | Action::Delete { version } => {
+                let id = version.id.clone().or_else(|| created_id.clone());
+                step.id.clone_from(&id);
+                step.outcome = match id {
+                    None => Outcome::Failed {
+                        message: format!("version {} was not created", version.name),
+                    },
+                    Some(id) => call(action, &id, api),
+                };
+            }
+        }
+        stopped = !step.outcome.is_success();
+        steps.push(step);
+    }
+    JobReport {
+        name: job.name.clone(),
+        steps,
+    }
+}
+
+fn call(action: &Action, id: &str, api: &dyn KfpApi) -> Outcome {
+    let result = match action {
+        Action::Disable { .. } => api.disable_job(id),
+        Action::Enable { .. } => api.enable_job(id),
+        Action::Delete { .. } => api.delete_job(id),
+        Action::CreateVersion { .. } => return Outcome::Skipped,
+    };
+    match result {
+        Ok(()) => Outcome::Done,
+        // A version that is gone is neither enabled nor in need of deletion.
+        Err(err) if err.is_not_found() && !matches!(action, Action::Enable { .. }) => {
+            Outcome::AlreadyGone
+        }
+        Err(err) => Outcome::Failed {
+            message: describe(&err),
+        },
+    }
+}
+
+fn create_version(
+    namespace: &str,
+    version: &NewVersion,
+    experiment_ids: &BTreeMap<String, Option<String>>,
+    api: &dyn KfpApi,
+) -> (Outcome, Option<String>) {
+    let experiment_id = version
+        .experiment_id
+        .clone()
+        .or_else(|| experiment_ids.get(&version.experiment).cloned().flatten());
+    let Some(experiment_id) = experiment_id else {
+        return (
+            Outcome::Failed {
+                message: format!(
+                    "experiment {:?} does not exist (creating it failed)",
+                    version.experiment
+                ),
+            },
+            None,
+        );
+    };
+    let body = job_body(version, &experiment_id);
+    match api.create_job(&body) {
+        Ok(created) => (Outcome::Done, Some(created.id)),
+        Err(err) if err.is_ambiguous() => match find_jobs_named(namespace, &version.name, api) {
+            Ok(ids) if !ids.is_empty() => (Outcome::Adopted, ids.into_iter().next()),
+            Ok(_) => (
+                Outcome::Failed {
+                    message: format!(
+                        "{}; the version was not created (checked by listing), the next apply creates it",
+                        describe(&err)
+                    ),
+                },
+                None,
+            ),
+            Err(list_err) => (
+                Outcome::Failed {
+                    message: format!(
+                        "{}; whether the version was created is unknown ({}); the next apply adopts it if it was",
+                        describe(&err),
+                        describe(&list_err)
+                    ),
+                },
+                None,
+            ),
+        },
+        Err(err) => (
+            Outcome::Failed {
+                message: describe(&err),
+            },
+            None,
+        ),
+    }
+}
+
+/// The KFP job for a new version: always created disabled.
+pub fn job_body(version: &NewVersion, experiment_id: &str) -> Job {
+    let trigger = match &version.schedule {
+        PlannedSchedule::Cron(cron) => Trigger {
+            cron_schedule: Some(CronSchedule {
+                start_time: version.start,
+                end_time: version.end,
+                cron: cron.clone(),
+            }),
+            periodic_schedule: None,
+        },
+        PlannedSchedule::Interval(seconds) => Trigger {
+            cron_schedule: None,
+            periodic_schedule: Some(PeriodicSchedule {
+                start_time: version.start,
+                end_time: version.end,
+                interval_second: i64::try_from(*seconds).unwrap_or(i64::MAX),
+            }),
+        },
+    };
+    Job {
+        name: version.name.clone(),
+        description: version.description.clone().unwrap_or_default(),
+        pipeline_spec: PipelineSpec {
+            workflow_manifest: version.workflow_manifest.clone(),
+            parameters: version
+                .parameters
+                .iter()
+                .map(|parameter| KfpParameter::new(parameter.name.clone(), parameter.value.clone()))
+                .collect(),
+            ..PipelineSpec::default()
+        },
+        resource_references: vec![ResourceReference::experiment_owner(experiment_id)],
+        service_account: version.service_account.clone(),
+        max_concurrency: version.max_concurrency,
+        trigger,
+        enabled: false,
+        no_catchup: !version.catchup,
+        ..Job::default()
+    }
+}

@@ -1,0 +1,414 @@
+//! The plan: what `apply` will do to one namespace, and why.
+//!
+//! A plan is plain, serializable data. It carries everything `apply` needs — including the complete definition
+//! of every version to create — so a plan saved with `plan --out` is applied exactly as it was shown.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Version of the JSON form of [`Plan`] / [`PlanFile`]; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The plan for one namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The namespace (Kubeflow profile); empty for a single-user KFP.
+    pub namespace: String,
+    /// Fingerprint of the observed state the plan was computed from (see `ObservedNamespace::fingerprint`).
+    pub fingerprint: String,
+    /// The clock reading the plan was computed with.
+    pub planned_at: Timestamp,
+    /// Experiments to create or unarchive, in order.
+    pub experiments: Vec<ExperimentPlan>,
+    /// Recurring runs with something to do or report, in config order, then orphans by name.
+    pub jobs: Vec<JobPlan>,
+    /// Names of the recurring runs that are up to date.
+    pub unchanged: Vec<String>,
+    /// Things the user should know that no action will fix.
+    pub warnings: Vec<Warning>,
+}
+
+impl Plan {
+    /// True when applying the plan would make no API call.
+    pub fn is_empty(&self) -> bool {
+        self.experiments.is_empty() && self.jobs.iter().all(|job| job.actions.is_empty())
+    }
+
+    /// Number of API calls applying the plan takes.
+    pub fn action_count(&self) -> usize {
+        self.experiments.len() + self.jobs.iter().map(|job| job.actions.len()).sum::<usize>()
+    }
+}
+
+/// Several namespace plans as saved by `plan --out FILE`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// Always [`FORMAT_VERSION`] when written; checked when read.
+    pub format_version: u32,
+    /// One plan per namespace.
+    pub plans: Vec<Plan>,
+}
+
+impl PlanFile {
+    /// Wraps plans with the current format version.
+    pub fn new(plans: Vec<Plan>) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            plans,
+        }
+    }
+}
+
+/// Something to do to an experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperimentPlan {
+    /// The experiment name.
+    pub name: String,
+    /// What to do.
+    pub action: ExperimentAction,
+}
+
+/// An experiment action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ExperimentAction {
+    /// Create the missing experiment.
+    Create {
+        /// Its description.
+        description: Option<String>,
+    },
+    /// Unarchive the archived experiment.
+    Unarchive {
+        /// Its KFP id.
+        id: String,
+    },
+}
+
+/// What happens to one logical recurring run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobChange {
+    /// No version exists yet: the first one is created.
+    Create,
+    /// The latest version differs from the config: a new version replaces it.
+    Replace,
+    /// The latest version is up to date; only enabled states or history change.
+    Update,
+    /// The job is no longer in the config; its versions are disabled or deleted (`--prune`).
+    Prune,
+    /// The job is no longer in the config; reported only.
+    Orphan,
+}
+
+/// The plan for one logical recurring run (all its versions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPlan {
+    /// The logical job name (`job.name`).
+    pub name: String,
+    /// What kind of change this is.
+    pub change: JobChange,
+    /// Why anything happens: differences from the config and drift.
+    pub reasons: Vec<Reason>,
+    /// Field-level differences between the latest version and the config (for `Replace`).
+    pub diffs: Vec<FieldDiff>,
+    /// Unified diff of the normalized workflow, when the workflow changed and the old one was fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_diff: Option<String>,
+    /// The observed versions, newest first.
+    pub versions: Vec<VersionSummary>,
+    /// Actions in the order they must run.
+    pub actions: Vec<Action>,
+}
+
+/// One observed version of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionSummary {
+    /// KFP id.
+    pub id: String,
+    /// KFP display name.
+    pub name: String,
+    /// Whether it is enabled.
+    pub enabled: bool,
+}
+
+/// A job action. Versions created by the plan itself have no id yet: `id` is `None` for them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create a new version, disabled.
+    CreateVersion {
+        /// The full definition of the version.
+        version: Box<NewVersion>,
+    },
+    /// Disable a version.
+    Disable {
+        /// The version.
+        version: VersionRef,
+    },
+    /// Enable a version.
+    Enable {
+        /// The version.
+        version: VersionRef,
+    },
+    /// Delete a version.
+    Delete {
+        /// The version.
+        version: VersionRef,
+    },
+}
+
+impl Action {
+    /// Short verb used in reports: `create`, `disable`, `enable`, `delete`.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::CreateVersion { .. } => "create",
+            Self::Disable { .. } => "disable",
+            Self::Enable { .. } => "enable",
+            Self::Delete { .. } => "delete",
+        }
+    }
+
+    /// The KFP display name of the version the action is about.
+    pub fn version_name(&self) -> &str {
+        match self {
+            Self::CreateVersion { version } => &version.name,
+            Self::Disable { version } | Self::Enable { version } | Self::Delete { version } => {
+                &version.name
+            }
+        }
+    }
+}
+
+/// A reference to a version: an existing one (with id) or the one this plan creates (without).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRef {
+    /// KFP id, `None` for the version created by the same plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// KFP display name.
+    pub name: String,
+}
+
+/// Everything needed to create one version of a recurring run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewVersion {
+    /// KFP display name `GIT::{job}__{timestamp}`.
+    pub name: String,
+    /// Description (absent = none).
+    pub description: Option<String>,
+    /// Experiment name.
+    pub experiment: String,
+    /// Experiment id when the experiment exists at planning time; otherwise it is created first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_id: Option<String>,
+    /// Service account (config value or the default runner service account).
+    pub service_account: String,
+    /// Maximum number of concurrent runs.
+    pub max_concurrency: i64,
+    /// Parameters in config order, values as strings.
+    pub parameters: Vec<Parameter>,
+    /// `catchup` from the config (KFP's `no_catchup` is its negation).
+    pub catchup: bool,
+    /// Start of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    /// End of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+    /// Cron expression or interval.
+    pub schedule: PlannedSchedule,
+    /// Whether the version is enabled after the plan (it is always created disabled).
+    pub enabled: bool,
+    /// The workflow manifest sent to KFP (compact JSON).
+    pub workflow_manifest: String,
+    /// Digest of the normalized workflow.
+    pub workflow_digest: String,
+    /// Where the pipeline came from, for messages.
+    pub source: String,
+}
+
+/// A pipeline parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parameter {
+    /// Name.
+    pub name: String,
+    /// Value (absent in KFP = `""`).
+    pub value: String,
+}
+
+/// The schedule of a new version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlannedSchedule {
+    /// A robfig/cron expression (6 fields or a descriptor).
+    Cron(String),
+    /// A period in seconds.
+    Interval(u64),
+}
+
+/// One field that differs between the latest version and the config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDiff {
+    /// The field, e.g. `max_concurrency`, `parameters.msg`, `trigger.cron`, `workflow`.
+    pub field: String,
+    /// The value in KFP (`None` = absent).
+    pub observed: Option<String>,
+    /// The value in the config (`None` = absent).
+    pub desired: Option<String>,
+}
+
+/// Why a job has actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// The job has no version yet.
+    NoVersion,
+    /// The latest version differs from the config in the listed fields.
+    Differs {
+        /// Names of the fields that differ.
+        fields: Vec<String>,
+    },
+    /// The config says enabled, the latest version is disabled.
+    LatestDisabled,
+    /// The config says disabled, the latest version is enabled.
+    LatestEnabled,
+    /// Versions other than the latest are enabled (only one may run).
+    OtherVersionsEnabled {
+        /// How many.
+        count: usize,
+    },
+    /// More non-latest versions exist than `keep_history` allows.
+    HistoryBeyondKeep {
+        /// How many are deleted.
+        count: usize,
+        /// The `keep_history` setting.
+        keep_history: i64,
+    },
+    /// The job is no longer declared in the config.
+    NotInConfig,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoVersion => write!(f, "no version exists in KFP yet"),
+            Self::Differs { fields } => {
+                write!(
+                    f,
+                    "the latest version differs from the config: {}",
+                    fields.join(", ")
+                )
+            }
+            Self::LatestDisabled => {
+                write!(
+                    f,
+                    "the config says enabled, but the latest version is disabled in KFP"
+                )
+            }
+            Self::LatestEnabled => {
+                write!(
+                    f,
+                    "the config says disabled, but the latest version is enabled in KFP"
+                )
+            }
+            Self::OtherVersionsEnabled { count } => write!(
+                f,
+                "{count} older version{} enabled (drift: only one version may be enabled)",
+                if *count == 1 { " is" } else { "s are" }
+            ),
+            Self::HistoryBeyondKeep {
+                count,
+                keep_history,
+            } => write!(
+                f,
+                "{count} old version{} beyond keep_history = {keep_history}",
+                if *count == 1 { "" } else { "s" }
+            ),
+            Self::NotInConfig => write!(f, "no longer declared in the config"),
+        }
+    }
+}
+
+/// Something the user should know that the plan does not (or cannot) fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "warning", rename_all = "snake_case")]
+pub enum Warning {
+    /// KFP cannot update an experiment's description.
+    ExperimentDescriptionDiffers {
+        /// Experiment name.
+        experiment: String,
+        /// Description in KFP.
+        observed: String,
+        /// Description in the config.
+        desired: String,
+    },
+    /// A job not managed by kfp-gitops has the display name of a managed job.
+    UnmanagedJobWithSameName {
+        /// The job name.
+        job: String,
+        /// KFP id of the unmanaged job.
+        id: String,
+    },
+    /// A replaced version restarts its schedule from now.
+    ScheduleRestarts {
+        /// The job name.
+        job: String,
+        /// `catchup` or `interval`.
+        cause: RestartCause,
+    },
+    /// Pruning would remove every recurring run of a namespace whose config declares none.
+    EmptyPruneRefused {
+        /// How many orphaned jobs were left alone.
+        orphans: usize,
+    },
+}
+
+/// Why a replaced version restarts its schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartCause {
+    /// `catchup: true`: the new version has never run, so it back-fills from its start.
+    Catchup,
+    /// `interval_seconds`: the interval counts from the creation of the new version.
+    Interval,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ExperimentDescriptionDiffers {
+                experiment,
+                observed,
+                desired,
+            } => write!(
+                f,
+                "experiment {experiment:?}: description in KFP is {observed:?}, the config says {desired:?}; \
+                 KFP cannot update an experiment's description (recreate the experiment to change it)"
+            ),
+            Self::UnmanagedJobWithSameName { job, id } => write!(
+                f,
+                "recurring run {job:?}: KFP also has a job named exactly {job:?} (id {id}) that is not managed \
+                 by kfp-gitops; it is left alone"
+            ),
+            Self::ScheduleRestarts { job, cause } => match cause {
+                RestartCause::Catchup => write!(
+                    f,
+                    "recurring run {job:?}: catchup is true, so the new version may back-fill every run since \
+                     its start date"
+                ),
+                RestartCause::Interval => write!(
+                    f,
+                    "recurring run {job:?}: the interval of the new version counts from its creation, so the \
+                     schedule restarts from now"
+                ),
+            },
+            Self::EmptyPruneRefused { orphans } => write!(
+                f,
+                "the config declares no recurring runs, so pruning would remove all {orphans} of them; \
+                 nothing is pruned (pass --allow-empty-prune if that is intended)"
+            ),
+        }
+    }
+}

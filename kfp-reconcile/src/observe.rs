@@ -1,0 +1,183 @@
+//! Reading the observed state of a namespace: one paged listing of its experiments and one of its jobs.
+
+use kfp_client::models::{Experiment, Job};
+use kfp_client::{KfpApi, ListOptions, ListScope, for_each_page};
+use kfp_config::workflow::Workflow;
+
+use crate::observed::{
+    ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule, ObservedTrigger,
+    ObservedWorkflow,
+};
+
+/// Why the observed state could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// Listing the namespace's experiments failed.
+    #[error("cannot list the experiments of namespace {namespace:?}")]
+    Experiments {
+        /// The namespace.
+        namespace: String,
+        /// The API error.
+        #[source]
+        source: Box<kfp_client::Error>,
+    },
+    /// Listing the namespace's jobs failed.
+    #[error("cannot list the recurring runs of namespace {namespace:?}")]
+    Jobs {
+        /// The namespace.
+        namespace: String,
+        /// The API error.
+        #[source]
+        source: Box<kfp_client::Error>,
+    },
+}
+
+/// The listing scope of a namespace: an empty namespace means a single-user KFP, listed without a scope.
+pub(crate) fn scope(namespace: &str) -> ListScope {
+    if namespace.is_empty() {
+        ListScope::Everything
+    } else {
+        ListScope::Namespace(namespace.to_owned())
+    }
+}
+
+/// Lists the experiments and jobs of `namespace` (pages of 200; nothing else is requested).
+///
+/// Each job is reduced to what planning compares as soon as its page arrives, so memory holds one page of
+/// manifests at most.
+pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, ObserveError> {
+    let options = ListOptions::scoped(&scope(namespace));
+    let mut experiments = Vec::new();
+    for_each_page(
+        &options,
+        |page| api.list_experiments(page),
+        |items| {
+            experiments.extend(items.iter().map(observe_experiment));
+            Ok(())
+        },
+    )
+    .map_err(|source| ObserveError::Experiments {
+        namespace: namespace.to_owned(),
+        source: Box::new(source),
+    })?;
+    let mut jobs = Vec::new();
+    for_each_page(
+        &options,
+        |page| api.list_jobs(page),
+        |items| {
+            jobs.extend(items.iter().map(observe_job));
+            Ok(())
+        },
+    )
+    .map_err(|source| ObserveError::Jobs {
+        namespace: namespace.to_owned(),
+        source: Box::new(source),
+    })?;
+    Ok(ObservedNamespace {
+        namespace: namespace.to_owned(),
+        experiments,
+        jobs,
+    })
+}
+
+/// Observes several namespaces in parallel (one thread each), keeping the input order.
+pub fn observe_many(
+    api: &dyn KfpApi,
+    namespaces: &[String],
+) -> Vec<Result<ObservedNamespace, ObserveError>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = namespaces
+            .iter()
+            .map(|namespace| scope.spawn(move || observe(api, namespace)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(namespaces)
+            .map(|(handle, namespace)| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(ObserveError::Jobs {
+                        namespace: namespace.clone(),
+                        source: Box::new(kfp_client::Error::Config(
+                            "the listing thread panicked".to_owned(),
+                        )),
+                    })
+                })
+            })
+            .collect()
+    })
+}
+
+/// The planning view of an experiment.
+pub fn observe_experiment(experiment: &Experiment) -> ObservedExperiment {
+    ObservedExperiment {
+        id: experiment.id.clone(),
+        name: experiment.name.clone(),
+        description: experiment.description.clone(),
+        archived: experiment.is_archived(),
+    }
+}
+
+/// The planning view of a job: its fields, with the workflow manifest reduced to a digest.
+pub fn observe_job(job: &Job) -> ObservedJob {
+    let (start, end, schedule) = match (&job.trigger.cron_schedule, &job.trigger.periodic_schedule)
+    {
+        (Some(cron), _) if !cron.cron.is_empty() => (
+            cron.start_time,
+            cron.end_time,
+            ObservedSchedule::Cron(cron.cron.clone()),
+        ),
+        (_, Some(periodic)) if periodic.interval_second != 0 => (
+            periodic.start_time,
+            periodic.end_time,
+            ObservedSchedule::Interval(periodic.interval_second),
+        ),
+        (Some(cron), _) => (cron.start_time, cron.end_time, ObservedSchedule::None),
+        (None, Some(periodic)) => (
+            periodic.start_time,
+            periodic.end_time,
+            ObservedSchedule::None,
+        ),
+        (None, None) => (None, None, ObservedSchedule::None),
+    };
+    let manifest = &job.pipeline_spec.workflow_manifest;
+    let workflow = if manifest.is_empty() {
+        ObservedWorkflow::Unreadable("the job has no workflow manifest".to_owned())
+    } else {
+        match Workflow::parse_json(manifest) {
+            Ok(workflow) => ObservedWorkflow::Digest(workflow.digest().0),
+            Err(err) => ObservedWorkflow::Unreadable(err.to_string()),
+        }
+    };
+    ObservedJob {
+        id: job.id.clone(),
+        name: job.name.clone(),
+        description: job.description.clone(),
+        experiment_id: job.experiment_id().map(str::to_owned),
+        enabled: job.enabled,
+        max_concurrency: job.max_concurrency,
+        service_account: job.service_account.clone(),
+        parameters: job
+            .pipeline_spec
+            .parameters
+            .iter()
+            .map(|parameter| (parameter.name.clone(), parameter.value.clone()))
+            .collect(),
+        no_catchup: job.no_catchup,
+        trigger: ObservedTrigger {
+            start,
+            end,
+            schedule,
+        },
+        workflow,
+        created_at: job.created_at,
+    }
+}
+
+impl ObserveError {
+    /// The API error underneath.
+    pub fn api_error(&self) -> &kfp_client::Error {
+        match self {
+            Self::Experiments { source, .. } | Self::Jobs { source, .. } => source,
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! The pure planner: desired state + observed state + clock -> [`Plan`].
+
+use std::collections::BTreeMap;
+
+use crate::desired_shim::{DesiredNamespace, DesiredRecurringRun, Schedule};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    Action, ExperimentAction, ExperimentPlan, FieldDiff, JobChange, JobPlan, NewVersion, Parameter,
+    Plan, PlannedSchedule, Reason, RestartCause, VersionRef, VersionSummary, Warning,
+};
+use crate::naming::{self, VersionName};
+use crate::observed::{ObservedJob, ObservedNamespace, ObservedSchedule, ObservedWorkflow};
+
+/// The service account used when a recurring run names none (Kubeflow's per-profile runner).
+pub const DEFAULT_RUNNER_SA: &str = "default-editor";
+
+/// What to do with orphans: managed versions of jobs no longer in the config.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneMode {
+    /// Report them only.
+    #[default]
+    None,
+    /// Disable their enabled versions.
+    Disable,
+    /// Disable their enabled versions, then delete every version.
+    Delete,
+}
+
+/// Settings of [`plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Service account of recurring runs that name none (`--default-runner-sa`).
+    pub default_runner_sa: String,
+    /// What to do with orphans (`--prune`).
+    pub prune: PruneMode,
+    /// Allow pruning every recurring run of a namespace whose config declares none (`--allow-empty-prune`).
+    pub allow_empty_prune: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self {
+            default_runner_sa: DEFAULT_RUNNER_SA.to_owned(),
+            prune: PruneMode::None,
+            allow_empty_prune: false,
+        }
+    }
+}
+
+/// A managed version found in KFP.
+#[derive(Debug, Clone, Copy)]
+struct Version<'a> {
+    stamp: Timestamp,
+    job: &'a ObservedJob,
+}
+
+impl Version<'_> {
+    fn summary(&self) -> VersionSummary {
+        VersionSummary {
+            id: self.job.id.clone(),
+            name: self.job.name.clone(),
+            enabled: self.job.enabled,
+        }
+    }
+
+    fn reference(&self) -> VersionRef {
+        VersionRef {
+            id: Some(self.job.id.clone()),
+            name: self.job.name.clone(),
+        }
+    }
+}
+
+/// Computes what must change so that KFP matches `desired`.
+///
+/// Pure: the result depends only on the arguments. `now` stamps the names of new versions (bumped past the
+/// newest existing version when needed).
+pub fn plan(
+    desired: &DesiredNamespace,
+    observed: &ObservedNamespace,
+    now: Timestamp,
+    options: &PlanOptions,
+) -> Plan {
+    let mut warnings = Vec::new();
+    let experiments = plan_experiments(desired, observed, &mut warnings);
+
+    let (mut groups, unmanaged) = group_versions(observed);
+    let mut jobs = Vec::new();
+    let mut unchanged = Vec::new();
+    for run in &desired.recurring_runs {
+        for job in unmanaged.iter().filter(|job| job.name == run.name) {
+            warnings.push(Warning::UnmanagedJobWithSameName {
+                job: run.name.clone(),
+                id: job.id.clone(),
+            });
+        }
+        let versions = groups.remove(&run.name).unwrap_or_default();
+        let job_plan = plan_job(run, &versions, observed, now, options);
+        if job_plan.change == JobChange::Replace && job_plan.actions.iter().any(is_create) {
+            if run.trigger.catchup {
+                warnings.push(Warning::ScheduleRestarts {
+                    job: run.name.clone(),
+                    cause: RestartCause::Catchup,
+                });
+            }
+            if matches!(run.trigger.schedule, Schedule::Interval(_)) {
+                warnings.push(Warning::ScheduleRestarts {
+                    job: run.name.clone(),
+                    cause: RestartCause::Interval,
+                });
+            }
+        }
+        if job_plan.actions.is_empty() {
+            unchanged.push(run.name.clone());
+        } else {
+            jobs.push(job_plan);
+        }
+    }
+
+    let mut prune = options.prune;
+    if prune != PruneMode::None
+        && desired.recurring_runs.is_empty()
+        && !groups.is_empty()
+        && !options.allow_empty_prune
+    {
+        warnings.push(Warning::EmptyPruneRefused {
+            orphans: groups.len(),
+        });
+        prune = PruneMode::None;
+    }
+    for (name, versions) in &groups {
+        jobs.push(plan_orphan(name, versions, prune));
+    }
+
+    Plan {
+        namespace: desired.namespace.clone(),
+        fingerprint: observed.fingerprint(),
+        planned_at: now,
+        experiments,
+        jobs,
+        unchanged,
+        warnings,
+    }
+}
+
+fn is_create(action: &Action) -> bool {
+    matches!(action, Action::CreateVersion { .. })
+}
+
+fn plan_experiments(
+    desired: &DesiredNamespace,
+    observed: &ObservedNamespace,
+    warnings: &mut Vec<Warning>,
+) -> Vec<ExperimentPlan> {
+    let mut plans = Vec::new();
+    for experiment in &desired.experiments {
+        let desired_description = experiment.description.clone().unwrap_or_default();
+        match observed.experiment_by_name(&experiment.name) {
+            None => plans.push(ExperimentPlan {
+                name: experiment.name.clone(),
+                action: ExperimentAction::Create {
+                    description: experiment.description.clone(),
+                },
+            }),
+            Some(found) => {
+                if found.archived {
+                    plans.push(ExperimentPlan {
+                        name: experiment.name.clone(),
+                        action: ExperimentAction::Unarchive {
+                            id: found.id.clone(),
+                        },
+                    });
+                }
+                if found.description != desired_description {
+                    warnings.push(Warning::ExperimentDescriptionDiffers {
+                        experiment: experiment.name.clone(),
+                        observed: found.description.clone(),
+                        desired: desired_description,
+                    });
+                }
+            }
+        }
+    }
+    plans
+}
+
+/// Managed versions grouped by logical job name (newest first), and the unmanaged jobs.
+fn group_versions(
+    observed: &ObservedNamespace,
+) -> (BTreeMap<String, Vec<Version<'_>>>, Vec<&ObservedJob>) {
+    let mut groups: BTreeMap<String, Vec<Version<'_>>> = BTreeMap::new();
+    let mut unmanaged = Vec::new();
+    for job in &observed.jobs {
+        match naming::parse_version_name(&job.name) {
+            Some(VersionName {
+                job: name,
+                timestamp,
+            }) => groups.entry(name).or_default().push(Version {
+                stamp: timestamp,
+                job,
+            }),
+            None => unmanaged.push(job),
+        }
+    }
+    for versions in groups.values_mut() {
+        // Equal names are possible (KFP names are not unique): the later-created one counts as newer.
+        versions.sort_by(|a, b| {
+            (b.stamp, b.job.created_at, &b.job.id).cmp(&(a.stamp, a.job.created_at, &a.job.id))
+        });
+    }
+    (groups, unmanaged)
+}
+
+fn plan_job(
+    run: &DesiredRecurringRun,
+    versions: &[Version<'_>],
+    observed: &ObservedNamespace,
+    now: Timestamp,
+    options: &PlanOptions,
+) -> JobPlan {
+    let experiment_id = observed
+        .experiment_by_name(&run.experiment)
+        .map(|experiment| experiment.id.clone());
+    let desired_digest = run.workflow.digest().0;
+    let diffs = match versions.first() {
+        Some(latest) => compare(
+            run,
+            latest.job,
+            experiment_id.as_deref(),
+            &desired_digest,
+            observed,
+            options,
+        ),
+        None => Vec::new(),
+    };
+    let up_to_date = !versions.is_empty() && diffs.is_empty();
+
+    let mut reasons = Vec::new();
+    let mut actions = Vec::new();
+    let non_latest: &[Version<'_>];
+    let change;
+    if up_to_date {
+        let latest = &versions[0];
+        non_latest = &versions[1..];
+        let others_enabled: Vec<&Version<'_>> =
+            non_latest.iter().filter(|v| v.job.enabled).collect();
+        if !others_enabled.is_empty() {
+            reasons.push(Reason::OtherVersionsEnabled {
+                count: others_enabled.len(),
+            });
+        }
+        actions.extend(others_enabled.iter().map(|v| Action::Disable {
+            version: v.reference(),
+        }));
+        if run.enabled && !latest.job.enabled {
+            reasons.push(Reason::LatestDisabled);
+            actions.push(Action::Enable {
+                version: latest.reference(),
+            });
+        } else if !run.enabled && latest.job.enabled {
+            reasons.push(Reason::LatestEnabled);
+            actions.push(Action::Disable {
+                version: latest.reference(),
+            });
+        }
+        change = JobChange::Update;
+    } else {
+        non_latest = versions;
+        let newest = versions.first().map(|v| v.stamp);
+        let stamp = naming::next_version_timestamp(now, newest);
+        let new_version = new_version(
+            run,
+            naming::version_name(&run.name, stamp),
+            experiment_id,
+            desired_digest,
+            options,
+        );
+        let new_ref = VersionRef {
+            id: None,
+            name: new_version.name.clone(),
+        };
+        if versions.is_empty() {
+            reasons.push(Reason::NoVersion);
+            change = JobChange::Create;
+        } else {
+            reasons.push(Reason::Differs {
+                fields: diffs.iter().map(|diff| diff.field.clone()).collect(),
+            });
+            let older_enabled = versions[1..].iter().filter(|v| v.job.enabled).count();
+            if older_enabled > 0 {
+                reasons.push(Reason::OtherVersionsEnabled {
+                    count: older_enabled,
+                });
+            }
+            change = JobChange::Replace;
+        }
+        actions.push(Action::CreateVersion {
+            version: Box::new(new_version),
+        });
+        actions.extend(
+            versions
+                .iter()
+                .filter(|v| v.job.enabled)
+                .map(|v| Action::Disable {
+                    version: v.reference(),
+                }),
+        );
+        if run.enabled {
+            actions.push(Action::Enable { version: new_ref });
+        }
+    }
+
+    if let Ok(keep) = usize::try_from(run.keep_history)
+        && non_latest.len() > keep
+    {
+        let doomed = &non_latest[keep..];
+        reasons.push(Reason::HistoryBeyondKeep {
+            count: doomed.len(),
+            keep_history: run.keep_history,
+        });
+        actions.extend(doomed.iter().rev().map(|v| Action::Delete {
+            version: v.reference(),
+        }));
+    }
+
+    JobPlan {
+        name: run.name.clone(),
+        change,
+        reasons,
+        diffs,
+        workflow_diff: None,
+        versions: versions.iter().map(Version::summary).collect(),
+        actions,
+    }
+}
+
+fn plan_orphan(name: &str, versions: &[Version<'_>], prune: PruneMode) -> JobPlan {
+    let mut actions: Vec<Action> = Vec::new();
+    if prune != PruneMode::None {
+        actions.extend(
+            versions
+                .iter()
+                .filter(|v| v.job.enabled)
+                .map(|v| Action::Disable {
+                    version: v.reference(),
+                }),
+        );
+    }
+    if prune == PruneMode::Delete {
+        actions.extend(versions.iter().rev().map(|v| Action::Delete {
+            version: v.reference(),
+        }));
+    }
+    JobPlan {
+        name: name.to_owned(),
+        change: if actions.is_empty() {
+            JobChange::Orphan
+        } else {
+            JobChange::Prune
+        },
+        reasons: vec![Reason::NotInConfig],
+        diffs: Vec::new(),
+        workflow_diff: None,
+        versions: versions.iter().map(Version::summary).collect(),
+        actions,
+    }
+}
+
+fn service_account(run: &DesiredRecurringRun, options: &PlanOptions) -> String {
+    run.service_account
+        .clone()
+        .filter(|sa| !sa.is_empty())
+        .unwrap_or_else(|| options.default_runner_sa.clone())
+}
+
+fn new_version(
+    run: &DesiredRecurringRun,
+    name: String,
+    experiment_id: Option<String>,
+    workflow_digest: String,
+    options: &PlanOptions,
+) -> NewVersion {
+    NewVersion {
+        name,
+        description: run.description.clone(),
+        experiment: run.experiment.clone(),
+        experiment_id,
+        service_account: service_account(run, options),
+        max_concurrency: i64::from(run.max_concurrency),
+        parameters: run
+            .parameters
+            .iter()
+            .map(|(name, value)| Parameter {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        catchup: run.trigger.catchup,
+        start: run.trigger.start,
+        end: run.trigger.end,
+        schedule: match &run.trigger.schedule {
+            Schedule::Cron(cron) => PlannedSchedule::Cron(cron.clone()),
+            Schedule::Interval(seconds) => PlannedSchedule::Interval(*seconds),
+        },
+        enabled: run.enabled,
+        workflow_manifest: run.workflow.to_manifest_json(),
+        workflow_digest,
+        source: run.source.clone(),
+    }
+}
+
+/// The fields in which `latest` differs from `run` (empty = up to date).
+fn compare(
+    run: &DesiredRecurringRun,
+    latest: &ObservedJob,
+    experiment_id: Option<&str>,
+    desired_digest: &str,
+    observed: &ObservedNamespace,
+    options: &PlanOptions,
+) -> Vec<FieldDiff> {
+    let mut diffs = Vec::new();
+    let mut push = |field: &str, observed: Option<String>, desired: Option<String>| {
+        diffs.push(FieldDiff {
+            field: field.to_owned(),
+            observed,
+            desired,
+        });
+    };
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+
+    let desired_description = run.description.as_deref().unwrap_or_default();
+    if latest.description != desired_description {
+        push(
+            "description",
+            non_empty(&latest.description),
+            non_empty(desired_description),
+        );
+    }
+
+    if experiment_id.is_none() || latest.experiment_id.as_deref() != experiment_id {
+        let observed_name = latest.experiment_id.as_ref().map(|id| {
+            observed
+                .experiments
+                .iter()
+                .find(|experiment| &experiment.id == id)
+                .map_or_else(|| format!("id {id}"), |experiment| experiment.name.clone())
+        });
+        push("experiment", observed_name, Some(run.experiment.clone()));
+    }
+
+    let max_concurrency = i64::from(run.max_concurrency);
+    if latest.max_concurrency != max_concurrency {
+        push(
+            "max_concurrency",
+            Some(latest.max_concurrency.to_string()),
+            Some(max_concurrency.to_string()),
+        );
+    }
+
+    let sa = service_account(run, options);
+    if latest.service_account != sa {
+        push(
+            "service_account",
+            non_empty(&latest.service_account),
+            Some(sa),
+        );
+    }
+
+    let observed_params: BTreeMap<&str, &str> = latest
+        .parameters
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let desired_params: BTreeMap<&str, &str> = run
+        .parameters
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let mut names: Vec<&str> = observed_params
+        .keys()
+        .chain(desired_params.keys())
+        .copied()
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let (old, new) = (observed_params.get(name), desired_params.get(name));
+        if old != new {
+            push(
+                &format!("parameters.{name}"),
+                old.map(|v| (*v).to_owned()),
+                new.map(|v| (*v).to_owned()),
+            );
+        }
+    }
+
+    let observed_catchup = !latest.no_catchup;
+    if observed_catchup != run.trigger.catchup {
+        push(
+            "trigger.catchup",
+            Some(observed_catchup.to_string()),
+            Some(run.trigger.catchup.to_string()),
+        );
+    }
+    let desired_start = run.trigger.start.map(naming::truncate_to_second);
+    if latest.trigger.start != desired_start {
+        push(
+            "trigger.start_date",
+            latest.trigger.start.map(|t| t.to_string()),
+            desired_start.map(|t| t.to_string()),
+        );
+    }
+    let desired_end = run.trigger.end.map(naming::truncate_to_second);
+    if latest.trigger.end != desired_end {
+        push(
+            "trigger.end_date",
+            latest.trigger.end.map(|t| t.to_string()),
+            desired_end.map(|t| t.to_string()),
+        );
+    }
+
+    let (observed_cron, observed_interval) = match &latest.trigger.schedule {
+        ObservedSchedule::None => (None, None),
+        ObservedSchedule::Cron(cron) => (Some(cron.clone()), None),
+        ObservedSchedule::Interval(seconds) => (None, Some(*seconds)),
+    };
+    let (desired_cron, desired_interval) = match &run.trigger.schedule {
+        Schedule::Cron(cron) => (Some(cron.clone()), None),
+        Schedule::Interval(seconds) => (None, i64::try_from(*seconds).ok()),
+    };
+    if observed_cron != desired_cron {
+        push("trigger.cron", observed_cron, desired_cron);
+    }
+    if observed_interval != desired_interval {
+        push(
+            "trigger.interval_seconds",
+            observed_interval.map(|s| s.to_string()),
+            desired_interval.map(|s| s.to_string()),
+        );
+    }
+
+    match &latest.workflow {
+        ObservedWorkflow::Digest(digest) if digest == desired_digest => {}
+        ObservedWorkflow::Digest(digest) => push(
+            "workflow",
+            Some(format!("sha256:{}", short(digest))),
+            Some(format!("sha256:{}", short(desired_digest))),
+        ),
+        ObservedWorkflow::Unreadable(why) => push(
+            "workflow",
+            Some(format!("unreadable ({why})")),
+            Some(format!("sha256:{}", short(desired_digest))),
+        ),
+    }
+    diffs
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
+}
