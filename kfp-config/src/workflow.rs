@@ -382,7 +382,8 @@ fn describe(value: Option<&Value>) -> String {
 pub struct CompareOptions {
     /// Mapping keys ignored at any depth (default: [`VOLATILE_KEYS`]).
     pub ignore_keys: Vec<String>,
-    /// Two numbers, at least one of them a float, are equal when they differ by at most this much.
+    /// Two numbers, at least one of them a float, are equal when they differ by at most this much (times
+    /// the larger magnitude when that exceeds 1, since JSON parsers may round the last bit differently).
     pub float_tolerance: f64,
 }
 
@@ -507,7 +508,10 @@ fn compare_at(
         (Value::Number(left), Value::Number(right)) => {
             let equal = if left.is_f64() || right.is_f64() {
                 match (left.as_f64(), right.as_f64()) {
-                    (Some(l), Some(r)) => (l - r).abs() <= options.float_tolerance,
+                    // Relative for large magnitudes: parsers may differ in the last bit of a float.
+                    (Some(l), Some(r)) => {
+                        (l - r).abs() <= options.float_tolerance * l.abs().max(r.abs()).max(1.0)
+                    }
                     _ => false,
                 }
             } else {
@@ -741,6 +745,16 @@ mod tests {
         assert_eq!(compare(&json!(1.0), &json!(1.00001), &options).len(), 1);
         assert_eq!(compare(&json!(1), &json!(1.0), &options).len(), 0);
         assert_eq!(compare(&json!("1"), &json!(1), &options).len(), 1);
+        assert_eq!(
+            compare(
+                &json!(123456789.1234568),
+                &json!(123456789.12345679),
+                &options
+            )
+            .len(),
+            0
+        );
+        assert_eq!(compare(&json!(1e20), &json!(1.0001e20), &options).len(), 1);
     }
 
     #[test]

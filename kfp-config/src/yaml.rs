@@ -1,14 +1,23 @@
-//! The one wrapper around `serde-saphyr`: every YAML document the project reads goes through here.
+//! The one wrapper around `serde-saphyr` (and its parser, `granit-parser`): every YAML document the
+//! project reads goes through here.
 //!
-//! The options are chosen so that an untyped tree means what the KFP v1 SDK (PyYAML, YAML 1.1) meant when
-//! it wrote the file: only `true`/`false` spellings are booleans (so KFP's `{name: n}` stays the string
-//! `n`), and numbers with leading zeros or underscores stay strings instead of turning into octal or
-//! grouped numbers. Errors carry the line and column the parser reports.
+//! Untyped trees are built from the parser's events with the scalar resolution of PyYAML's `safe_load`
+//! (YAML 1.1), because the KFP v1 SDK sends `json.dumps(yaml.safe_load(file))` as a pipeline's manifest:
+//! our manifest of the same file must mean the same thing. PyYAML writes strings that its own resolver
+//! would read as something else in quotes, but writes plain what YAML 1.2 would turn into numbers
+//! (`1e3`, `0o17`, `1.8.22`); reading those as PyYAML does keeps them strings. Only PyYAML's boolean
+//! spellings are booleans (`n`, `y` stay strings; `yes`/`on` are `true` as in PyYAML), and `0755` is
+//! octal and `1_000` is a thousand, as in PyYAML. Every node carries its line and column, so
+//! configuration checks can point at the exact place of a problem, and duplicate keys are kept in the
+//! tree so that each of them can be reported.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter as _, Options};
 
 /// A YAML document that could not be parsed (or did not have the expected shape).
@@ -47,6 +56,22 @@ impl YamlError {
         }
     }
 
+    fn from_scan(err: &ScanError) -> Self {
+        Self {
+            message: err.info().escape_debug().to_string(),
+            line: Some(err.marker().line() as u64),
+            column: Some(err.marker().col() as u64 + 1),
+        }
+    }
+
+    fn at(message: impl Into<String>, line: usize, column: usize) -> Self {
+        Self {
+            message: message.into(),
+            line: Some(line as u64),
+            column: Some(column as u64),
+        }
+    }
+
     fn without_position(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
@@ -56,23 +81,14 @@ impl YamlError {
     }
 }
 
-/// How duplicate mapping keys are treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Duplicates {
-    /// A duplicate key is a parse error.
-    Reject,
-}
-
-pub(crate) fn options(duplicates: Duplicates) -> Options {
+fn options() -> Options {
     let mut options = Options::default();
     options.strict_booleans = true;
     options.leading_zero_numbers_as_strings = true;
     options.underscored_numbers_as_strings = true;
     options.legacy_octal_numbers = false;
     options.with_snippet = false;
-    options.duplicate_keys = match duplicates {
-        Duplicates::Reject => DuplicateKeyPolicy::Error,
-    };
+    options.duplicate_keys = DuplicateKeyPolicy::Error;
     options
 }
 
@@ -84,33 +100,639 @@ pub fn is_blank(text: &str) -> bool {
     })
 }
 
-/// Parses one YAML document into `T`, rejecting duplicate keys.
+/// Parses one YAML document into `T` through serde, rejecting duplicate keys; YAML 1.1 boolean
+/// spellings other than `true`/`false` are not booleans, and numbers with leading zeros or underscores
+/// are not numbers.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    from_str_with(text, Duplicates::Reject)
+    serde_saphyr::from_str_with_options(text, options()).map_err(|err| YamlError::from_saphyr(&err))
 }
 
-pub(crate) fn from_str_with<T: DeserializeOwned>(
-    text: &str,
-    duplicates: Duplicates,
-) -> Result<T, YamlError> {
-    serde_saphyr::from_str_with_options(text, options(duplicates))
-        .map_err(|err| YamlError::from_saphyr(&err))
-}
-
-/// Parses one YAML document into an untyped, order-preserving JSON tree.
+/// Parses one YAML document into an untyped, order-preserving JSON tree, with the meaning PyYAML's
+/// `safe_load` followed by `json.dumps` gives it (mapping keys become strings as `json.dumps` writes
+/// them).
 ///
-/// An empty document (nothing but whitespace and comments) is an error: no caller has a use for it and
-/// the message is clearer here than a `null` failing a later check.
-pub fn to_json_value(text: &str) -> Result<serde_json::Value, YamlError> {
+/// Errors: invalid YAML, more than one document, an empty document, a duplicate key, a non-finite float
+/// (not representable in JSON) or a mapping used as a key.
+pub fn to_json_value(text: &str) -> Result<Value, YamlError> {
+    parse_node(text)?.to_json()
+}
+
+/// One node of a parsed YAML document with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The resolved value.
+    pub value: NodeValue,
+    /// 1-based line where the node starts.
+    pub line: usize,
+    /// 1-based column where the node starts.
+    pub column: usize,
+}
+
+/// The value of a [`Node`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    /// `~`, `null`, an empty value.
+    Null,
+    /// `true`/`false` (and PyYAML's `yes`/`no`/`on`/`off` spellings).
+    Bool(bool),
+    /// An integer or float.
+    Number(Number),
+    /// A string: quoted, a block scalar, or a plain scalar that resolves to nothing else. Plain YAML
+    /// timestamps stay strings (PyYAML would make them dates, which JSON cannot hold).
+    String(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, entries in file order; duplicate keys are kept (see [`Node::duplicate_keys`]).
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// The mapping entries, if this is a mapping.
+    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+        match &self.value {
+            NodeValue::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The items, if this is a sequence.
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            NodeValue::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The text, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            NodeValue::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// True for `null`, `~` and empty values.
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, NodeValue::Null)
+    }
+
+    /// The value of the last entry whose key is the string `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .rev()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, value)| value)
+    }
+
+    /// A short description of the node's type, for messages ("a string", "a list", ...).
+    pub fn type_name(&self) -> &'static str {
+        match &self.value {
+            NodeValue::Null => "null",
+            NodeValue::Bool(_) => "a boolean",
+            NodeValue::Number(number) if number.is_f64() => "a float",
+            NodeValue::Number(_) => "an integer",
+            NodeValue::String(_) => "a string",
+            NodeValue::Seq(_) => "a list",
+            NodeValue::Map(_) => "a mapping",
+        }
+    }
+
+    /// The mapping key as `json.dumps` writes it (`1` → `"1"`, `true` → `"true"`, `~` → `"null"`); `None`
+    /// for sequences and mappings.
+    pub fn key_string(&self) -> Option<String> {
+        match &self.value {
+            NodeValue::Null => Some("null".to_owned()),
+            NodeValue::Bool(value) => Some(value.to_string()),
+            NodeValue::Number(number) => Some(python_number_key(number)),
+            NodeValue::String(text) => Some(text.clone()),
+            NodeValue::Seq(_) | NodeValue::Map(_) => None,
+        }
+    }
+
+    /// For every mapping in the tree, the keys that repeat an earlier key of the same mapping: (key,
+    /// the repeated key node). Depth-first, in file order.
+    pub fn duplicate_keys(&self) -> Vec<(String, &Node)> {
+        let mut found = Vec::new();
+        self.collect_duplicates(&mut found);
+        found
+    }
+
+    fn collect_duplicates<'a>(&'a self, found: &mut Vec<(String, &'a Node)>) {
+        match &self.value {
+            NodeValue::Map(entries) => {
+                let mut seen = std::collections::HashSet::new();
+                for (key, value) in entries {
+                    if let Some(text) = key.key_string()
+                        && !seen.insert(text.clone())
+                    {
+                        found.push((text, key));
+                    }
+                    key.collect_duplicates(found);
+                    value.collect_duplicates(found);
+                }
+            }
+            NodeValue::Seq(items) => items.iter().for_each(|item| item.collect_duplicates(found)),
+            _ => {}
+        }
+    }
+
+    /// The JSON tree: errors on duplicate keys, on mappings and lists used as keys.
+    pub fn to_json(&self) -> Result<Value, YamlError> {
+        Ok(match &self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(value) => Value::Bool(*value),
+            NodeValue::Number(number) => Value::Number(number.clone()),
+            NodeValue::String(text) => Value::String(text.clone()),
+            NodeValue::Seq(items) => {
+                Value::Array(items.iter().map(Node::to_json).collect::<Result<_, _>>()?)
+            }
+            NodeValue::Map(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    let Some(text) = key.key_string() else {
+                        return Err(YamlError::at(
+                            format!("{} cannot be used as a mapping key", key.type_name()),
+                            key.line,
+                            key.column,
+                        ));
+                    };
+                    if map.contains_key(&text) {
+                        return Err(YamlError::at(
+                            format!("duplicate mapping key `{text}`"),
+                            key.line,
+                            key.column,
+                        ));
+                    }
+                    map.insert(text, value.to_json()?);
+                }
+                Value::Object(map)
+            }
+        })
+    }
+}
+
+/// Python's `str()` of a number, as `json.dumps` uses for keys: floats always show a fraction or exponent.
+fn python_number_key(number: &Number) -> String {
+    match number.as_f64() {
+        Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() < 1e16 => {
+            format!("{float:.1}")
+        }
+        _ => number.to_string(),
+    }
+}
+
+/// Parses exactly one YAML document into a [`Node`] tree (duplicate keys kept, merge keys `<<` applied).
+pub fn parse_node(text: &str) -> Result<Node, YamlError> {
     if is_blank(text) {
         return Err(YamlError::without_position("the document is empty"));
     }
-    from_str::<serde_json::Value>(text)
+    let mut builder = Builder {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        nodes: 0,
+    };
+    let mut document = None;
+    loop {
+        let (event, span) = builder.next()?;
+        match event {
+            Event::StreamStart | Event::DocumentEnd | Event::Comment(..) => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(..) => {
+                if document.is_some() {
+                    return Err(YamlError::at(
+                        "expected one YAML document, found several (separated by `---`)",
+                        span.start.line(),
+                        span.start.col() + 1,
+                    ));
+                }
+                let (event, span) = builder.next_node_event()?;
+                document = Some(builder.node(event, span)?);
+            }
+            other => {
+                return Err(YamlError::at(
+                    format!("unexpected YAML event {other:?}"),
+                    span.start.line(),
+                    1,
+                ));
+            }
+        }
+    }
+    document.ok_or_else(|| YamlError::without_position("the document is empty"))
 }
 
-/// Writes a value as a YAML document (for human-facing output such as diffs of normalized workflows).
-pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, YamlError> {
-    serde_saphyr::to_string(value).map_err(|err| YamlError::without_position(err.to_string()))
+/// Stops documents made of aliases from expanding without bound (a "billion laughs" file).
+const MAX_NODES: usize = 5_000_000;
+
+struct Builder<'input> {
+    parser: Parser<'input, serde_saphyr::granit_parser::StrInput<'input>>,
+    anchors: HashMap<usize, (Node, usize)>,
+    nodes: usize,
+}
+
+impl<'input> Builder<'input> {
+    fn next(&mut self) -> Result<(Event<'input>, Span), YamlError> {
+        match self.parser.next_event() {
+            Some(Ok(event)) => Ok(event),
+            Some(Err(err)) => Err(YamlError::from_scan(&err)),
+            None => Err(YamlError::without_position(
+                "unexpected end of the YAML stream",
+            )),
+        }
+    }
+
+    /// The next event that starts or ends a node (comments and anchor metadata skipped).
+    fn next_node_event(&mut self) -> Result<(Event<'input>, Span), YamlError> {
+        loop {
+            let (event, span) = self.next()?;
+            if !matches!(event, Event::Comment(..) | Event::Anchor(..)) {
+                return Ok((event, span));
+            }
+        }
+    }
+
+    fn count(&mut self, span: &Span) -> Result<(), YamlError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(YamlError::at(
+                format!("the document expands to more than {MAX_NODES} nodes (aliases)"),
+                span.start.line(),
+                span.start.col() + 1,
+            ));
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, event: Event<'input>, span: Span) -> Result<Node, YamlError> {
+        let line = span.start.line();
+        let column = span.start.col() + 1;
+        self.count(&span)?;
+        let (value, anchor) = match event {
+            Event::Scalar(text, style, anchor, tag) => (
+                resolve_scalar(&text, style, tag.as_deref(), line, column)?,
+                anchor,
+            ),
+            Event::SequenceStart(_, anchor, _) => {
+                let mut items = Vec::new();
+                loop {
+                    let (event, span) = self.next_node_event()?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(event, span)?);
+                }
+                (NodeValue::Seq(items), anchor)
+            }
+            Event::MappingStart(_, anchor, _) => (NodeValue::Map(self.mapping()?), anchor),
+            Event::Alias(id) => {
+                let Some((target, size)) = self.anchors.get(&id) else {
+                    return Err(YamlError::at("unknown anchor", line, column));
+                };
+                // Counted before copying, so that an alias bomb fails before it allocates.
+                self.nodes += size;
+                if self.nodes > MAX_NODES {
+                    return Err(YamlError::at(
+                        format!("the document expands to more than {MAX_NODES} nodes (aliases)"),
+                        line,
+                        column,
+                    ));
+                }
+                let target = target.clone();
+                return Ok(Node {
+                    value: target.value,
+                    line,
+                    column,
+                });
+            }
+            Event::UnresolvedAlias(name) => {
+                return Err(YamlError::at(
+                    format!("unknown anchor `{name}`"),
+                    line,
+                    column,
+                ));
+            }
+            other => {
+                return Err(YamlError::at(
+                    format!("unexpected YAML event {other:?}"),
+                    line,
+                    column,
+                ));
+            }
+        };
+        let node = Node {
+            value,
+            line,
+            column,
+        };
+        if anchor != 0 {
+            self.anchors
+                .insert(anchor, (node.clone(), count_nodes(&node)));
+        }
+        Ok(node)
+    }
+
+    fn mapping(&mut self) -> Result<Vec<(Node, Node)>, YamlError> {
+        let mut entries: Vec<(Node, Node)> = Vec::new();
+        let mut merged: Vec<(Node, Node)> = Vec::new();
+        loop {
+            let (event, span) = self.next_node_event()?;
+            if matches!(event, Event::MappingEnd) {
+                break;
+            }
+            let is_merge =
+                matches!(&event, Event::Scalar(text, ScalarStyle::Plain, _, None) if text == "<<");
+            let key = self.node(event, span)?;
+            let (event, span) = self.next_node_event()?;
+            let value = self.node(event, span)?;
+            if is_merge {
+                merge_into(&mut merged, &value)?;
+            } else {
+                entries.push((key, value));
+            }
+        }
+        if merged.is_empty() {
+            return Ok(entries);
+        }
+        // Explicit keys win over merged ones, as in PyYAML.
+        let explicit: std::collections::HashSet<String> = entries
+            .iter()
+            .filter_map(|(key, _)| key.key_string())
+            .collect();
+        merged.retain(|(key, _)| {
+            key.key_string()
+                .is_none_or(|text| !explicit.contains(&text))
+        });
+        merged.extend(entries);
+        Ok(merged)
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.value {
+        NodeValue::Seq(items) => items.iter().map(count_nodes).sum(),
+        NodeValue::Map(entries) => entries
+            .iter()
+            .map(|(key, value)| count_nodes(key) + count_nodes(value))
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// Applies one `<<` value: a mapping, or a list of mappings where earlier ones win.
+fn merge_into(merged: &mut Vec<(Node, Node)>, value: &Node) -> Result<(), YamlError> {
+    let sources: Vec<&Node> = match &value.value {
+        NodeValue::Map(_) => vec![value],
+        NodeValue::Seq(items) => items.iter().collect(),
+        _ => {
+            return Err(YamlError::at(
+                "a merge key `<<` needs a mapping or a list of mappings",
+                value.line,
+                value.column,
+            ));
+        }
+    };
+    for source in sources {
+        let Some(entries) = source.as_map() else {
+            return Err(YamlError::at(
+                "a merge key `<<` needs a mapping or a list of mappings",
+                source.line,
+                source.column,
+            ));
+        };
+        for (key, value) in entries {
+            let text = key.key_string();
+            if text.is_none()
+                || !merged
+                    .iter()
+                    .any(|(existing, _)| existing.key_string() == text)
+            {
+                merged.push((key.clone(), value.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn resolve_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    line: usize,
+    column: usize,
+) -> Result<NodeValue, YamlError> {
+    let core_tag = tag.and_then(Tag::core_suffix);
+    if let Some(suffix) = core_tag {
+        let invalid = || YamlError::at(format!("`{text}` is not a valid !!{suffix}"), line, column);
+        return match suffix {
+            "str" => Ok(NodeValue::String(text.to_owned())),
+            "null" => Ok(NodeValue::Null),
+            "bool" => resolve_bool(text).map(NodeValue::Bool).ok_or_else(invalid),
+            "int" => resolve_int(text).ok_or_else(invalid),
+            "float" => match resolve_float(text).or_else(|| resolve_int(text).map(to_float)) {
+                Some(value) => finite(value, text, line, column),
+                None => Err(invalid()),
+            },
+            _ => Ok(NodeValue::String(text.to_owned())),
+        };
+    }
+    if style != ScalarStyle::Plain || tag.is_some() {
+        return Ok(NodeValue::String(text.to_owned()));
+    }
+    if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        return Ok(NodeValue::Null);
+    }
+    if let Some(value) = resolve_bool(text) {
+        return Ok(NodeValue::Bool(value));
+    }
+    if let Some(value) = resolve_int(text) {
+        return Ok(value);
+    }
+    if let Some(value) = resolve_float(text) {
+        return finite(value, text, line, column);
+    }
+    Ok(NodeValue::String(text.to_owned()))
+}
+
+fn to_float(value: NodeValue) -> NodeValue {
+    match value {
+        NodeValue::Number(number) => number
+            .as_f64()
+            .and_then(Number::from_f64)
+            .map_or(NodeValue::Number(number), NodeValue::Number),
+        other => other,
+    }
+}
+
+fn finite(
+    value: NodeValue,
+    text: &str,
+    line: usize,
+    column: usize,
+) -> Result<NodeValue, YamlError> {
+    match value {
+        NodeValue::Null => Err(YamlError::at(
+            format!(
+                "`{text}` is not a finite number, which JSON cannot represent; quote it to keep it as a string"
+            ),
+            line,
+            column,
+        )),
+        other => Ok(other),
+    }
+}
+
+fn resolve_bool(text: &str) -> Option<bool> {
+    match text {
+        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Some(true),
+        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+fn split_sign(text: &str) -> (bool, &str) {
+    match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    }
+}
+
+/// PyYAML's int resolver: `0b…`, `0…` octal, decimal, `0x…`, and base-60 `1:30`; underscores allowed.
+fn resolve_int(text: &str) -> Option<NodeValue> {
+    let (negative, body) = split_sign(text);
+    let all = |s: &str, f: fn(u8) -> bool| !s.is_empty() && s.bytes().all(|b| b == b'_' || f(b));
+    let (radix, digits_text) = if let Some(rest) = body.strip_prefix("0b") {
+        if !all(rest, |b| b == b'0' || b == b'1') {
+            return None;
+        }
+        (2, rest)
+    } else if let Some(rest) = body.strip_prefix("0x") {
+        if !all(rest, |b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        (16, rest)
+    } else if body == "0" {
+        (10, body)
+    } else if let Some(rest) = body.strip_prefix('0') {
+        if !all(rest, |b| (b'0'..=b'7').contains(&b)) {
+            return None;
+        }
+        (8, rest)
+    } else if body.starts_with(|c: char| ('1'..='9').contains(&c))
+        && all(body, |b| b.is_ascii_digit())
+    {
+        (10, body)
+    } else if body.starts_with(|c: char| ('1'..='9').contains(&c)) && body.contains(':') {
+        let mut parts = body.split(':');
+        let first = parts.next()?;
+        if !all(first, |b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut total: i128 = first.replace('_', "").parse().ok()?;
+        for part in parts {
+            if part.is_empty() || part.len() > 2 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let value: i128 = part.parse().ok()?;
+            if value > 59 || (part.len() == 2 && part.as_bytes()[0] > b'5') {
+                return None;
+            }
+            total = total.checked_mul(60)?.checked_add(value)?;
+        }
+        return Some(int_value(if negative { -total } else { total }));
+    } else {
+        return None;
+    };
+    let digits = digits_text.replace('_', "");
+    if digits.is_empty() {
+        return Some(int_value(0));
+    }
+    let magnitude = i128::from_str_radix(&digits, radix).ok()?;
+    Some(int_value(if negative { -magnitude } else { magnitude }))
+}
+
+fn int_value(value: i128) -> NodeValue {
+    if let Ok(value) = i64::try_from(value) {
+        NodeValue::Number(value.into())
+    } else if let Ok(value) = u64::try_from(value) {
+        NodeValue::Number(value.into())
+    } else {
+        // Beyond 64 bits JSON numbers lose precision anyway; keep the magnitude.
+        #[allow(clippy::cast_precision_loss)]
+        Number::from_f64(value as f64).map_or(NodeValue::Null, NodeValue::Number)
+    }
+}
+
+/// PyYAML's float resolver; `Null` stands for a non-finite value (`.inf`, `.nan`).
+fn resolve_float(text: &str) -> Option<NodeValue> {
+    if matches!(text, ".nan" | ".NaN" | ".NAN") {
+        return Some(NodeValue::Null);
+    }
+    let (negative, body) = split_sign(text);
+    if matches!(body, ".inf" | ".Inf" | ".INF") {
+        return Some(NodeValue::Null);
+    }
+    let is_digits = |s: &str| s.bytes().all(|b| b == b'_' || b.is_ascii_digit());
+    let value: f64 = if let Some(dot) = body.find('.') {
+        let (whole, rest) = (&body[..dot], &body[dot + 1..]);
+        if whole.contains(':') {
+            // Base 60: `190:20:30.15`.
+            if !whole.starts_with(|c: char| c.is_ascii_digit()) || !is_digits(rest) {
+                return None;
+            }
+            let mut parts = whole.split(':');
+            let first = parts.next()?;
+            if first.is_empty() || !is_digits(first) {
+                return None;
+            }
+            let mut total: f64 = first.replace('_', "").parse().ok()?;
+            for part in parts {
+                if part.is_empty() || part.len() > 2 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                let value: f64 = part.parse().ok()?;
+                if value > 59.0 {
+                    return None;
+                }
+                total = total * 60.0 + value;
+            }
+            let fraction: f64 = format!("0.{}", rest.replace('_', "")).parse().ok()?;
+            total + fraction
+        } else {
+            if whole.is_empty() {
+                // `.5` is a float, `+.5` is not (PyYAML's regex has no sign on that branch).
+                if body.len() != text.len() || !rest.starts_with(|c: char| c.is_ascii_digit()) {
+                    return None;
+                }
+            } else if !whole.starts_with(|c: char| c.is_ascii_digit()) || !is_digits(whole) {
+                return None;
+            }
+            let (fraction, exponent) = match rest.find(['e', 'E']) {
+                Some(index) => (&rest[..index], Some(&rest[index + 1..])),
+                None => (rest, None),
+            };
+            if !is_digits(fraction) {
+                return None;
+            }
+            if let Some(exponent) = exponent {
+                let digits = exponent.strip_prefix(['+', '-'])?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+            }
+            format!(
+                "{whole}.{fraction}{}",
+                exponent.map(|e| format!("e{e}")).unwrap_or_default()
+            )
+            .replace('_', "")
+            .parse()
+            .ok()?
+        }
+    } else {
+        return None;
+    };
+    let value = if negative { -value } else { value };
+    Some(Number::from_f64(value).map_or(NodeValue::Null, NodeValue::Number))
 }
 
 #[cfg(test)]
@@ -119,41 +741,90 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn only_true_and_false_spellings_are_booleans() {
-        let value = to_json_value("a: n\nb: yes\nc: off\nd: true\ne: False\n").unwrap();
+    fn only_pyyaml_boolean_spellings_are_booleans() {
+        let value = to_json_value("a: n\nb: yes\nc: off\nd: true\ne: False\nf: y\n").unwrap();
         assert_eq!(
             value,
-            json!({"a": "n", "b": "yes", "c": "off", "d": true, "e": false})
+            json!({"a": "n", "b": true, "c": false, "d": true, "e": false, "f": "y"})
         );
     }
 
     #[test]
-    fn leading_zero_and_underscored_numbers_stay_strings() {
-        let value = to_json_value("a: 0755\nb: 1_000\nc: 10\nd: 1.5\ne: 1.8.22\n").unwrap();
+    fn numbers_resolve_as_pyyaml_does() {
+        let value = to_json_value(
+            "a: 0755\nb: 1_000\nc: 10\nd: 1.5\ne: 1.8.22\nf: 1e3\ng: 1.0e+3\nh: 0o17\ni: 0x1F\nj: 1:30\nk: +.5\nl: .5\nm: 1.\nn: 09\no: -0\np: 0b101\nq: 3.10\n",
+        )
+        .unwrap();
         assert_eq!(
             value,
-            json!({"a": "0755", "b": "1_000", "c": 10, "d": 1.5, "e": "1.8.22"})
+            json!({"a": 493, "b": 1000, "c": 10, "d": 1.5, "e": "1.8.22", "f": "1e3", "g": 1000.0, "h": "0o17",
+                   "i": 31, "j": 90, "k": "+.5", "l": 0.5, "m": 1.0, "n": "09", "o": 0, "p": 5, "q": 3.1})
         );
     }
 
     #[test]
-    fn quoted_timestamps_stay_strings() {
-        let value = to_json_value("t: '2023-07-30T19:31:36.462884'\n").unwrap();
-        assert_eq!(value, json!({"t": "2023-07-30T19:31:36.462884"}));
+    fn quoted_and_block_scalars_and_timestamps_stay_strings() {
+        let value =
+            to_json_value("t: '2023-07-30T19:31:36.462884'\nd: 2024-01-01\nq: \"10\"\nb: |\n  x\n")
+                .unwrap();
+        assert_eq!(
+            value,
+            json!({"t": "2023-07-30T19:31:36.462884", "d": "2024-01-01", "q": "10", "b": "x\n"})
+        );
     }
 
     #[test]
-    fn key_order_is_kept() {
-        let value = to_json_value("z: 1\na: 2\nm: 3\n").unwrap();
+    fn core_tags_force_a_type() {
+        let value =
+            to_json_value("a: !!str 10\nb: !!int '10'\nc: !!float 1\nd: !!bool 'yes'\n").unwrap();
+        assert_eq!(value, json!({"a": "10", "b": 10, "c": 1.0, "d": true}));
+    }
+
+    #[test]
+    fn key_order_is_kept_and_keys_become_strings_as_json_dumps_writes_them() {
+        let value = to_json_value("z: 1\na: 2\n1: x\n2.0: y\ntrue: z\n~: n\n").unwrap();
         let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["z", "a", "m"]);
+        assert_eq!(keys, ["z", "a", "1", "2.0", "true", "null"]);
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys_are_applied() {
+        let value =
+            to_json_value("base: &b {x: 1, y: 2}\nuse: *b\nmerged:\n  <<: *b\n  y: 3\n").unwrap();
+        assert_eq!(
+            value,
+            json!({"base": {"x": 1, "y": 2}, "use": {"x": 1, "y": 2}, "merged": {"x": 1, "y": 3}})
+        );
     }
 
     #[test]
     fn duplicate_keys_are_errors_with_a_position() {
         let err = to_json_value("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert!(err.message.contains("duplicate"), "{err}");
-        assert_eq!(err.line, Some(3));
+        assert_eq!(err.message, "duplicate mapping key `a`");
+        assert_eq!((err.line, err.column), (Some(3), Some(1)));
+    }
+
+    #[test]
+    fn every_duplicate_key_is_listed_by_the_node_tree() {
+        let node = parse_node("a: 1\na: 2\nm:\n  k: 1\n  k: 2\n").unwrap();
+        let duplicates: Vec<(String, usize)> = node
+            .duplicate_keys()
+            .into_iter()
+            .map(|(key, node)| (key, node.line))
+            .collect();
+        assert_eq!(duplicates, vec![("a".to_owned(), 2), ("k".to_owned(), 5)]);
+    }
+
+    #[test]
+    fn nodes_know_their_line_and_column() {
+        let node = parse_node("a:\n  b: [1, hello]\n").unwrap();
+        let b = node.get("a").unwrap().get("b").unwrap();
+        assert_eq!((b.line, b.column), (2, 6));
+        let hello = &b.as_seq().unwrap()[1];
+        assert_eq!(
+            (hello.line, hello.column, hello.as_str()),
+            (2, 10, Some("hello"))
+        );
     }
 
     #[test]
@@ -164,12 +835,43 @@ mod tests {
     }
 
     #[test]
-    fn empty_documents_are_errors() {
+    fn empty_and_multiple_documents_are_errors() {
         assert_eq!(
             to_json_value("# only a comment\n\n").unwrap_err().message,
             "the document is empty"
         );
         assert!(to_json_value("").is_err());
+        assert!(
+            to_json_value("a: 1\n---\nb: 2\n")
+                .unwrap_err()
+                .message
+                .contains("one YAML document")
+        );
+    }
+
+    #[test]
+    fn non_finite_floats_are_errors() {
+        assert!(
+            to_json_value("a: .inf\n")
+                .unwrap_err()
+                .message
+                .contains("finite")
+        );
+    }
+
+    #[test]
+    fn alias_bombs_are_bounded() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            let prev = level - 1;
+            text.push_str(&format!("a{level}: &a{level} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        assert!(
+            to_json_value(&text)
+                .unwrap_err()
+                .message
+                .contains("more than")
+        );
     }
 
     #[test]
