@@ -124,6 +124,52 @@ impl Failure {
     }
 }
 
+/// A KFP API client error: the error line, the server's internal details as a cause, and what to try.
+impl From<kfp_client::Error> for Failure {
+    fn from(err: kfp_client::Error) -> Self {
+        use kfp_client::{Error, TransportKind};
+        let mut failure = Failure::new(err.to_string());
+        let hint: Option<String> = match &err {
+            Error::Api {
+                status, message, details, ..
+            } => {
+                if let Some(details) = details {
+                    failure.causes.push(details.clone());
+                }
+                let identity_missing = message.contains("no user identity")
+                    || message.contains("Unauthenticated")
+                    || details.as_deref().is_some_and(|d| d.contains("Unauthenticated"));
+                match status {
+                    404 => Some("the object does not exist (any more), or --api-url points at something else than the KFP API".into()),
+                    409 => Some("an object with this name already exists".into()),
+                    403 => Some("the user or ServiceAccount may not do this in the namespace: it must be an owner or contributor of the Kubeflow profile".into()),
+                    500 if identity_missing => Some("KFP saw no user identity: log in with DEX_USERNAME/DEX_PASSWORD through the gateway, or send a ServiceAccount token (KFP_TOKEN or --token-file) with audience pipelines.kubeflow.org".into()),
+                    502..=504 => Some("the API server or the gateway in front of it is unavailable; try again later, and check the ml-pipeline pods".into()),
+                    _ => None,
+                }
+            }
+            Error::NotAuthenticated { hint, .. } => Some(hint.clone()),
+            Error::Login { .. } => Some("check DEX_USERNAME and DEX_PASSWORD, and --dex-auth-type (local for static passwords, ldap for LDAP)".into()),
+            Error::Transport { kind, .. } => match kind {
+                TransportKind::Connect => Some("check --api-url (KFP_API_URL) and that the API is reachable from here, e.g. `kubectl port-forward -n kubeflow svc/ml-pipeline 8888` and --api-url http://localhost:8888".into()),
+                TransportKind::Timeout => Some("the API did not answer in time: raise --request-timeout or --connect-timeout, or try again later".into()),
+                TransportKind::Tls => Some("for a private CA pass --ca-cert FILE; only on a test cluster use --skip-tls-verify".into()),
+                _ => None,
+            },
+            Error::TokenFile { .. } => Some("check --token-file (KF_PIPELINES_SA_TOKEN_PATH): it must hold a ServiceAccount token with audience pipelines.kubeflow.org".into()),
+            Error::Decode { .. } => Some("is --api-url the KFP API (e.g. https://HOST/pipeline)?".into()),
+            _ => None,
+        };
+        if let Some(source) = std::error::Error::source(&err) {
+            failure.causes.push(source.to_string());
+        }
+        match hint {
+            Some(hint) => failure.hint(hint),
+            None => failure,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

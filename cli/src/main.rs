@@ -9,6 +9,7 @@ mod commands;
 #[allow(dead_code)] // wired to `watch` next
 mod daemon;
 mod failure;
+mod kfp_args;
 mod logging;
 mod output;
 
