@@ -77,4 +77,6 @@ pub enum Command {
     Completions(crate::commands::completions::CompletionsArgs),
     /// Print the manual page (roff)
     Man,
+    /// Render pipelines into their committed output folders, or check that those are current
+    Render(crate::commands::render::RenderArgs),
 }

@@ -43,6 +43,9 @@ pub struct Failure {
     pub details: Vec<String>,
     #[serde(skip)]
     format: OutputFormat,
+    /// Ended by Ctrl-C: exit 130 like a shell.
+    #[serde(skip)]
+    interrupted: bool,
 }
 
 impl Failure {
@@ -53,6 +56,7 @@ impl Failure {
             hint: None,
             details: Vec::new(),
             format: OutputFormat::Text,
+            interrupted: false,
         }
     }
 
@@ -89,7 +93,16 @@ impl Failure {
         self
     }
 
+    /// Marks the failure as caused by Ctrl-C (exit code 130).
+    pub fn interrupted(mut self) -> Self {
+        self.interrupted = true;
+        self
+    }
+
     pub fn exit_code(&self) -> ExitCode {
+        if self.interrupted {
+            return ExitCode::from(130);
+        }
         ExitCode::FAILURE
     }
 
@@ -122,6 +135,37 @@ impl Failure {
         }
         out
     }
+}
+
+/// A render target's failure: the error, its causes, a hint, and the end of the command's stderr.
+pub fn render_error(err: &kfp_render::RenderError) -> Failure {
+    use kfp_render::RenderError;
+    let mut failure = Failure::from_error(err.to_string(), err);
+    let hint = match err {
+        RenderError::Spawn { program, source } if source.kind() == std::io::ErrorKind::NotFound => Some(format!(
+            "`{program}` was not found: install it or put it on PATH (for a KFP v1 pipeline, activate the \
+             Python environment where kfp==1.8.22 is installed, e.g. `source target/kfp-venv/bin/activate`)"
+        )),
+        RenderError::TimedOut { .. } => Some("raise the limit with --timeout".to_owned()),
+        RenderError::NoWorkflow { .. } => Some(
+            "the command must write workflow.yaml (and optionally params/) into the folder given by \
+             `{output}` in its arguments, also in $KFP_GITOPS_OUTPUT"
+                .to_owned(),
+        ),
+        RenderError::DuplicateOutput { .. } => Some("give every render target its own output folder".to_owned()),
+        RenderError::EmptyCommand => Some("give the command after `--`, or as `command:` of the target".to_owned()),
+        _ => None,
+    };
+    if let Some(hint) = hint {
+        failure = failure.hint(hint);
+    }
+    if let Some(stderr) = err.stderr().filter(|stderr| !stderr.trim().is_empty()) {
+        failure = failure.detail("stderr of the render command:");
+        for line in stderr.lines() {
+            failure = failure.detail(format!("| {line}"));
+        }
+    }
+    failure
 }
 
 /// A KFP API client error: the error line, the server's internal details as a cause, and what to try.

@@ -148,7 +148,8 @@ fn compare_params(
 
 fn normalized_yaml(value: &Value) -> String {
     let normalized = workflow::normalize(value);
-    kfp_config::yaml::to_string(&normalized).unwrap_or_else(|_| {
+    // Reading YAML goes through kfp_config::yaml; writing it for display needs no parsing options.
+    serde_saphyr::to_string(&normalized).unwrap_or_else(|_| {
         // Every JSON tree is representable in YAML; fall back to pretty JSON (also valid YAML) regardless.
         serde_json::to_string_pretty(&normalized).unwrap_or_default() + "\n"
     })

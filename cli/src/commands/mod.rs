@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod man;
+pub mod render;
 
 use crate::args::Command;
 use crate::failure::{Failure, Status};
@@ -12,6 +13,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<Status, Failure> {
     match command {
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
+        Command::Render(args) => render::run(&args, ctx),
     }
     .map_err(|failure| failure.with_output(ctx.format))
 }
