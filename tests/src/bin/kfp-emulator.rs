@@ -1,0 +1,108 @@
+//! `kfp-emulator`: the KFP 1.8.5 v1beta1 API emulator as a process, for demos and for the Python SDK
+//! compatibility check (`cargo xtask compat`).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use kfp_gitops_tests::emulator::{AuthMode, DexConfig, Emulator, EmulatorConfig};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Auth {
+    None,
+    Token,
+    Dex,
+}
+
+/// Serve an emulated Kubeflow Pipelines 1.8.5 API until interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "kfp-emulator", version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8888")]
+    listen: SocketAddr,
+    /// Emulate a multi-user (Kubeflow / deployKF) installation.
+    #[arg(long)]
+    multi_user: bool,
+    /// Authentication in front of the API.
+    #[arg(long, value_enum, default_value = "none")]
+    auth: Auth,
+    /// A bearer token accepted in `--auth token` mode (repeatable).
+    #[arg(
+        long = "token",
+        env = "KFP_EMULATOR_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    tokens: Vec<String>,
+    /// Dex user (email) in `--auth dex` mode.
+    #[arg(long, default_value = "user@example.com")]
+    dex_user: String,
+    /// Dex password in `--auth dex` mode.
+    #[arg(
+        long,
+        env = "KFP_EMULATOR_DEX_PASSWORD",
+        default_value = "12341234",
+        hide_env_values = true
+    )]
+    dex_password: String,
+    /// Show Dex's approval screen after login.
+    #[arg(long)]
+    dex_approval: bool,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Time a run takes from creation to Succeeded, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    run_duration_ms: u64,
+    /// A state file (JSON from `GET /_emulator/state`) to start from.
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let auth = match args.auth {
+        Auth::None => AuthMode::None,
+        Auth::Token => {
+            if args.tokens.is_empty() {
+                eprintln!("kfp-emulator: --auth token needs at least one --token");
+                return ExitCode::from(2);
+            }
+            AuthMode::Token(args.tokens.iter().cloned().collect::<BTreeSet<_>>())
+        }
+        Auth::Dex => AuthMode::Dex(DexConfig {
+            username: args.dex_user.clone(),
+            password: args.dex_password.clone(),
+            approval_screen: args.dex_approval,
+            ..DexConfig::default()
+        }),
+    };
+    let config = EmulatorConfig {
+        listen: args.listen,
+        multi_user: args.multi_user,
+        auth,
+        latency: Duration::from_millis(args.latency_ms),
+        run_duration: Duration::from_millis(args.run_duration_ms),
+        state_file: args.state.clone(),
+        ..EmulatorConfig::default()
+    };
+    let emulator = match Emulator::start(config) {
+        Ok(emulator) => emulator,
+        Err(err) => {
+            eprintln!("kfp-emulator: cannot start on {}: {err}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {}", emulator.base_url());
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
+}
