@@ -189,7 +189,6 @@ impl FakeKfp {
             }),
             page_size: 3,
         };
-        fake.check_invariant("initial state");
         fake
     }
 
@@ -216,25 +215,25 @@ impl FakeKfp {
     pub fn observe(&self) -> ObservedNamespace {
         kfp_reconcile::observe(self, "team-1").unwrap()
     }
-
-    fn check_invariant(&self, after: &str) {
-        check(&mut self.state.lock().unwrap(), after);
-    }
 }
 
-fn check(state: &mut State, after: &str) {
-    let mut enabled: BTreeMap<String, usize> = BTreeMap::new();
-    for job in state.jobs.iter().filter(|job| job.enabled) {
-        if let Some(name) = parse_version_name(&job.name) {
-            *enabled.entry(name.job).or_default() += 1;
-        }
-    }
-    for (job, count) in enabled {
-        if count > 1 {
-            state
-                .violations
-                .push(format!("{count} enabled versions of {job} after {after}"));
-        }
+/// Records a violation when `job_name` ends up with more than one enabled version after a change made by
+/// apply (an initial state with several enabled versions is drift that apply may only reduce).
+fn check(state: &mut State, job_name: &str, after: &str) {
+    let Some(target) = parse_version_name(job_name) else {
+        return;
+    };
+    let enabled = state
+        .jobs
+        .iter()
+        .filter(|job| job.enabled)
+        .filter(|job| parse_version_name(&job.name).is_some_and(|name| name.job == target.job))
+        .count();
+    if enabled > 1 {
+        state.violations.push(format!(
+            "{enabled} enabled versions of {} after {after}",
+            target.job
+        ));
     }
 }
 
@@ -327,8 +326,11 @@ impl FakeKfp {
             let Some(job) = state.jobs.iter_mut().find(|job| job.id == id) else {
                 return Err(Self::not_found("jobs", id));
             };
-            job.enabled = enabled;
-            check(&mut state, &format!("{call} {id}"));
+            let was_enabled = std::mem::replace(&mut job.enabled, enabled);
+            let name = job.name.clone();
+            if enabled && !was_enabled {
+                check(&mut state, &name, &format!("{call} {id}"));
+            }
         }
         if ambiguous {
             Err(Self::dropped(call))
@@ -457,7 +459,9 @@ impl KfpApi for FakeKfp {
                     .map(kfp_reconcile::naming::truncate_to_second);
             }
             state.jobs.push(created.clone());
-            check(&mut state, &format!("create_job {}", job.name));
+            if job.enabled {
+                state.violations.push(format!("{} was created enabled", job.name));
+            }
             created
         };
         if ambiguous {
