@@ -59,15 +59,18 @@ fn build(name: &str, variant: &Variant) -> DesiredRecurringRun {
     run
 }
 
-/// Observed versions of one job: (day of May, enabled, variant it was made from).
-fn versions() -> impl Strategy<Value = Vec<(u8, bool, Variant)>> {
+/// One observed version: (day of May, enabled, variant it was made from).
+type ObservedVersion = (u8, bool, Variant);
+
+/// Observed versions of one job.
+fn versions() -> impl Strategy<Value = Vec<ObservedVersion>> {
     prop::collection::vec((1u8..=28, any::<bool>(), variant()), 0..5)
 }
 
 #[derive(Debug, Clone)]
 struct Case {
     desired: Vec<(usize, Variant)>,
-    observed: Vec<(usize, Vec<(u8, bool, Variant)>)>,
+    observed: Vec<(usize, Vec<ObservedVersion>)>,
     experiment: u8,
     prune: PruneMode,
     allow_empty_prune: bool,

@@ -179,7 +179,7 @@ pub struct FakeKfp {
 
 impl FakeKfp {
     pub fn new(experiments: Vec<Experiment>, jobs: Vec<Job>) -> Self {
-        let fake = Self {
+        Self {
             state: Mutex::new(State {
                 experiments,
                 jobs,
@@ -188,8 +188,7 @@ impl FakeKfp {
                 ..State::default()
             }),
             page_size: 3,
-        };
-        fake
+        }
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -460,7 +459,9 @@ impl KfpApi for FakeKfp {
             }
             state.jobs.push(created.clone());
             if job.enabled {
-                state.violations.push(format!("{} was created enabled", job.name));
+                state
+                    .violations
+                    .push(format!("{} was created enabled", job.name));
             }
             created
         };
