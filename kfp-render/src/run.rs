@@ -155,7 +155,7 @@ pub enum Event<'a> {
 pub fn validate_targets(targets: &[RenderTarget]) -> Result<(), RenderError> {
     let mut seen: Vec<(PathBuf, &str)> = Vec::new();
     for target in targets {
-        let output = std::path::absolute(&target.output)
+        let output = crate::target::absolute_path(&target.output)
             .map_err(|err| RenderError::io("resolve", &target.output, err))?;
         if let Some((_, first)) = seen.iter().find(|(path, _)| *path == output) {
             return Err(RenderError::DuplicateOutput {
@@ -343,4 +343,143 @@ fn render_to_staging(
     )?;
     let pipeline = RenderedPipeline::read_fresh(&rendered, || stderr_of(staging.logs()))?;
     Ok((staging, pipeline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const WORKFLOW: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: p-}\nspec: {entrypoint: p, templates: []}\n";
+
+    /// A target whose command runs `script` with `$1` = the output folder.
+    fn target(dir: &Path, name: &str, script: &str) -> RenderTarget {
+        RenderTarget::new(
+            name,
+            dir,
+            vec![
+                "sh".into(),
+                "-c".into(),
+                script.into(),
+                "sh".into(),
+                "{output}".into(),
+            ],
+            dir.join(name),
+        )
+    }
+
+    fn writes(text: &str) -> String {
+        format!("printf '%s' '{text}' > \"$1/workflow.yaml\"")
+    }
+
+    #[test]
+    fn targets_run_in_parallel_and_a_failure_does_not_stop_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let targets = vec![
+            target(dir.path(), "a", &writes(WORKFLOW)),
+            target(dir.path(), "b", "echo broken >&2; exit 1"),
+            target(dir.path(), "c", &writes(WORKFLOW)),
+        ];
+        let events = Mutex::new(Vec::new());
+        let options = RenderOptions {
+            jobs: 2,
+            ..RenderOptions::default()
+        };
+        let reports = run_targets(&targets, Mode::Render, &options, &|event| {
+            let line = match event {
+                Event::Started { index, .. } => format!("start {index}"),
+                Event::Finished { index, .. } => format!("finish {index}"),
+            };
+            events.lock().unwrap().push(line);
+        })
+        .unwrap();
+        let names: Vec<&str> = reports.iter().map(|report| report.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert!(matches!(
+            reports[0].result,
+            Ok(Outcome::Render(RenderOutcome::Created))
+        ));
+        assert!(
+            matches!(&reports[1].result, Err(RenderError::CommandFailed { stderr, .. }) if stderr == "broken")
+        );
+        assert!(matches!(
+            reports[2].result,
+            Ok(Outcome::Render(RenderOutcome::Created))
+        ));
+        let mut events = events.into_inner().unwrap();
+        events.sort();
+        assert_eq!(
+            events,
+            [
+                "finish 0", "finish 1", "finish 2", "start 0", "start 1", "start 2"
+            ]
+        );
+        assert!(dir.path().join("a/workflow.yaml").is_file());
+        assert!(!dir.path().join("b").exists());
+    }
+
+    #[test]
+    fn two_targets_writing_one_output_are_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut second = target(dir.path(), "b", &writes(WORKFLOW));
+        second.output = dir.path().join("x/../a");
+        let targets = vec![target(dir.path(), "a", &writes(WORKFLOW)), second];
+        let err = run_targets(&targets, Mode::Render, &RenderOptions::default(), &|_| {});
+        assert!(
+            matches!(&err, Err(RenderError::DuplicateOutput { first, second, .. }) if first == "a" && second == "b"),
+            "{err:?}"
+        );
+        assert!(!dir.path().join("a").exists());
+    }
+
+    #[test]
+    fn a_missing_workdir_is_an_error_and_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let workdir = dir.path().join("typo");
+        let mut target = target(dir.path(), "a", &writes(WORKFLOW));
+        target.workdir = workdir.clone();
+        target.output = workdir.join("RENDERED_PIPELINE");
+        let err = render(&target, &RenderOptions::default()).unwrap_err();
+        assert!(
+            matches!(&err, RenderError::MissingWorkdir { path } if *path == workdir),
+            "{err:?}"
+        );
+        assert!(!workdir.exists());
+    }
+
+    #[test]
+    fn a_cancelled_run_renders_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = RenderOptions::default();
+        options.cancel.cancel();
+        let target = target(dir.path(), "a", &writes(WORKFLOW));
+        let err = render(&target, &options).unwrap_err();
+        assert!(matches!(err, RenderError::Cancelled), "{err:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn check_and_determinism_outcomes_are_problems_only_when_something_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = target(dir.path(), "a", &writes(WORKFLOW));
+        let options = RenderOptions::default();
+        let missing = run_one(&target, Mode::Check { determinism: true }, &options).unwrap();
+        assert_eq!(
+            missing,
+            Outcome::Check(CheckOutcome {
+                freshness: Freshness::Missing,
+                determinism: Some(Determinism::Deterministic)
+            })
+        );
+        assert!(missing.is_problem());
+        assert_eq!(
+            run_one(&target, Mode::Render, &options).unwrap(),
+            Outcome::Render(RenderOutcome::Created)
+        );
+        let current = run_one(&target, Mode::Check { determinism: false }, &options).unwrap();
+        assert!(!current.is_problem(), "{current:?}");
+        let steady = run_one(&target, Mode::Determinism, &options).unwrap();
+        assert_eq!(steady, Outcome::Determinism(Determinism::Deterministic));
+        assert!(!steady.is_problem());
+    }
 }

@@ -166,7 +166,7 @@ fn parent_of(output: &Path) -> PathBuf {
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, RenderError> {
-    std::path::absolute(path).map_err(|err| RenderError::io("resolve", path, err))
+    crate::target::absolute_path(path).map_err(|err| RenderError::io("resolve", path, err))
 }
 
 #[cfg(test)]

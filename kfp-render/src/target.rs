@@ -100,6 +100,16 @@ mod tests {
     }
 
     #[test]
+    fn absolute_paths_resolve_dot_and_dot_dot_lexically() {
+        assert_eq!(
+            absolute_path(Path::new("/a/./b/../c")).unwrap(),
+            Path::new("/a/c")
+        );
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(absolute_path(Path::new("x/..")).unwrap(), cwd);
+    }
+
+    #[test]
     fn a_cancelled_token_is_seen_by_its_clones() {
         let token = CancelToken::new();
         let clone = token.clone();
@@ -107,4 +117,22 @@ mod tests {
         token.cancel();
         assert!(clone.is_cancelled());
     }
+}
+
+/// `path` made absolute against the current directory, with `.` and `..` resolved lexically (without
+/// following symlinks), so that `a/../b` and `b` name the same output.
+pub(crate) fn absolute_path(path: &Path) -> std::io::Result<PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(path)?;
+    let mut normalized = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normalized.pop();
+            }
+            other => normalized.push(other),
+        }
+    }
+    Ok(normalized)
 }
