@@ -49,6 +49,10 @@ const STEPS: &[Step] = &[
         run: |root| cargo_step(root, &["test", "--workspace", "--locked"], &[]),
     },
     Step {
+        name: "compat",
+        run: crate::compat::run,
+    },
+    Step {
         name: "doc",
         run: |root| {
             cargo_step(

@@ -3,12 +3,14 @@
 //! * `cargo xtask ci`   — every check CI runs, in order, stopping at the first failure.
 //! * `cargo xtask manifests` — renders `deploy/kubernetes` with kubectl's kustomize and validates it
 //!   offline; checks the GitHub workflows, the GitLab CI example and the Dockerfile.
+//! * `cargo xtask compat` — runs `tests/python/compat.py` (official kfp SDK) against the KFP API emulator.
 //! * `cargo xtask venv` — creates (or reuses) the Python venv under `target/` with the packages of
 //!   `tests/python/requirements.txt` and prints the path of its `python`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
 mod ci;
+mod compat;
 mod manifests;
 mod venv;
 
@@ -21,6 +23,7 @@ usage: cargo xtask <task>
 tasks:
   ci      run every CI check (fmt, clippy, python venv, manifests, tests, docs)
   venv    create or reuse the Python venv under target/ and print its python
+  compat  prove the KFP API emulator against the official kfp 1.8.22 SDK (single- and multi-user)
   manifests  render and validate deploy/kubernetes offline; check the workflows and the Dockerfile
 ";
 
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("manifests") => manifests::run(&project_root()),
+        Some("compat") => compat::run(&project_root()),
         Some("venv") => {
             venv::ensure(&project_root()).map(|python| println!("{}", python.display()))
         }
