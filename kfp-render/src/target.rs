@@ -77,6 +77,24 @@ impl CancelToken {
     }
 }
 
+/// `path` made absolute against the current directory, with `.` and `..` resolved lexically (without
+/// following symlinks), so that `a/../b` and `b` name the same output.
+pub(crate) fn absolute_path(path: &Path) -> std::io::Result<PathBuf> {
+    use std::path::Component;
+    let absolute = std::path::absolute(path)?;
+    let mut normalized = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                normalized.pop();
+            }
+            other => normalized.push(other),
+        }
+    }
+    Ok(normalized)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,22 +135,4 @@ mod tests {
         token.cancel();
         assert!(clone.is_cancelled());
     }
-}
-
-/// `path` made absolute against the current directory, with `.` and `..` resolved lexically (without
-/// following symlinks), so that `a/../b` and `b` name the same output.
-pub(crate) fn absolute_path(path: &Path) -> std::io::Result<PathBuf> {
-    use std::path::Component;
-    let absolute = std::path::absolute(path)?;
-    let mut normalized = PathBuf::new();
-    for component in absolute.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                normalized.pop();
-            }
-            other => normalized.push(other),
-        }
-    }
-    Ok(normalized)
 }
