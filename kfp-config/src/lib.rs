@@ -8,7 +8,10 @@
 //! What it must never do: talk to the KFP API, print, or exit the process. Fetching a source may do network
 //! and file I/O, but loading never changes anything outside its cache directory.
 
+pub mod cron;
+pub mod desired;
 pub mod workflow;
 pub mod yaml;
 
+pub use desired::{DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule};
 pub use workflow::{PipelineInput, Workflow, WorkflowDigest, WorkflowError};

@@ -1,0 +1,85 @@
+//! The fully resolved desired state of one namespace: what the configuration asks for, with every
+//! pipeline fetched and parsed and every parameter value read, ready for planning.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::workflow::{Workflow, WorkflowDigest};
+
+/// Everything one namespace's configuration declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredNamespace {
+    /// The KFP namespace (profile).
+    pub namespace: String,
+    /// Experiments, in file order.
+    pub experiments: Vec<DesiredExperiment>,
+    /// Recurring runs, in file order.
+    pub recurring_runs: Vec<DesiredRecurringRun>,
+}
+
+/// One declared experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredExperiment {
+    /// The experiment name (unique in the namespace).
+    pub name: String,
+    /// Its description.
+    pub description: Option<String>,
+}
+
+/// One declared recurring run (a KFP job, deployed as versions named `GIT::{name}__{timestamp}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredRecurringRun {
+    /// `job.name`: the logical name, unique in the namespace.
+    pub name: String,
+    /// `job.description`.
+    pub description: Option<String>,
+    /// `job.experiment`: the experiment the job runs in (declared in `experiments.yaml`).
+    pub experiment: String,
+    /// `job.enabled`.
+    pub enabled: bool,
+    /// `job.max_concurrency`, 1..=10.
+    pub max_concurrency: u8,
+    /// `job.service_account`; `None` lets KFP choose (usually `default-editor`).
+    pub service_account: Option<String>,
+    /// How many non-latest versions to keep; `-1` keeps all, `0` only the latest.
+    pub keep_history: i64,
+    /// When it runs.
+    pub trigger: DesiredTrigger,
+    /// Pipeline parameters in config order, values as the strings KFP receives.
+    pub parameters: Vec<(String, String)>,
+    /// The parsed pipeline.
+    pub workflow: Workflow,
+    /// Where the pipeline came from, for messages (for example
+    /// `github.com/deployKF/kubeflow-pipelines-gitops@f73d515:step-1/.../workflow.yaml`).
+    pub source: String,
+}
+
+impl DesiredRecurringRun {
+    /// The digest of the pipeline (volatile compiler annotations ignored).
+    pub fn workflow_digest(&self) -> WorkflowDigest {
+        self.workflow.digest()
+    }
+}
+
+/// When a recurring run fires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredTrigger {
+    /// Whether missed runs are back-filled.
+    pub catchup: bool,
+    /// No run before this time.
+    pub start: Option<Timestamp>,
+    /// No run after this time.
+    pub end: Option<Timestamp>,
+    /// The schedule.
+    pub schedule: Schedule,
+}
+
+/// A cron expression (robfig/cron v1, 6 fields or a descriptor) or a fixed interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// `trigger.cron`, validated by [`crate::cron::validate_cron`].
+    Cron(String),
+    /// `trigger.interval_seconds`, at least 1.
+    Interval(u64),
+}
