@@ -32,8 +32,19 @@ pub struct GlobalArgs {
     pub namespace: Option<String>,
 
     /// Log level: error, warn, info, debug or trace (RUST_LOG, when set, takes precedence)
-    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn")]
-    pub log_level: LogLevel,
+    /// [default: warn; info for `watch`]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
+
+    /// Log line format on stderr: text, or json (one object per line, for log pipelines)
+    #[arg(
+        long,
+        global = true,
+        env = "KFP_GITOPS_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
 
     /// More log output; repeat for more (-v = info, -vv = debug, -vvv = trace)
     #[arg(long, short = 'v', global = true, action = ArgAction::Count)]
@@ -64,6 +75,14 @@ pub enum LogLevel {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Human-readable text
     Text,
@@ -79,4 +98,11 @@ pub enum Command {
     Man,
     /// Render pipelines into their committed output folders, or check that those are current
     Render(crate::commands::render::RenderArgs),
+}
+
+impl Command {
+    /// The log level when `--log-level` is not given.
+    pub fn default_log_level(&self) -> LogLevel {
+        LogLevel::Warn
+    }
 }

@@ -2,19 +2,24 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{GlobalArgs, LogLevel};
+use crate::args::{GlobalArgs, LogFormat, LogLevel};
 
-pub fn init(global: &GlobalArgs) {
+/// Starts logging; `default_level` applies when `--log-level` is not given (daemons log more).
+pub fn init(global: &GlobalArgs, default_level: LogLevel) {
+    let level = global.log_level.unwrap_or(default_level);
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::new(directives),
-        _ => EnvFilter::new(effective_level(global.log_level, global.verbose)),
+        _ => EnvFilter::new(effective_level(level, global.verbose)),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match global.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 /// `-v` raises the level above `--log-level`, one step per repetition.

@@ -22,7 +22,7 @@ use crate::args::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = output::Context::from_global(&cli.global);
-    logging::init(&cli.global);
+    logging::init(&cli.global, cli.command.default_log_level());
     match commands::dispatch(cli.command, &ctx) {
         Ok(status) => status.into(),
         Err(failure) => {
