@@ -12,7 +12,6 @@
 //! What it must never do: read the clock or the network inside `plan`, print, or exit the process.
 
 pub mod apply;
-pub mod desired_shim;
 pub mod diff;
 pub mod model;
 pub mod naming;

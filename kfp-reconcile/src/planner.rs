@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::desired_shim::{DesiredNamespace, DesiredRecurringRun, Schedule};
 use jiff::Timestamp;
+use kfp_config::desired::{DesiredNamespace, DesiredRecurringRun, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{

@@ -2,7 +2,7 @@
 
 mod support;
 
-use kfp_reconcile::desired_shim::Schedule;
+use kfp_config::desired::{DesiredNamespace, Schedule};
 use kfp_reconcile::{JobChange, PlanOptions, PruneMode, plan};
 use support::*;
 
@@ -17,21 +17,14 @@ fn exp() -> kfp_client::models::Experiment {
 }
 
 /// `nightly` in the config, and one up-to-date enabled version of it in KFP.
-fn baseline() -> (
-    kfp_config_desired::DesiredNamespace,
-    Vec<kfp_client::models::Job>,
-) {
+fn baseline() -> (DesiredNamespace, Vec<kfp_client::models::Job>) {
     let run = run("nightly");
     let job = job_for(&run, "2024-05-01T00:00:00Z", "j1", true, "exp-1");
     (desired(vec![experiment("exp")], vec![run]), vec![job])
 }
 
-mod kfp_config_desired {
-    pub use kfp_reconcile::desired_shim::DesiredNamespace;
-}
-
 fn snapshot_plan(
-    desired: &kfp_config_desired::DesiredNamespace,
+    desired: &DesiredNamespace,
     jobs: &[kfp_client::models::Job],
     options: &PlanOptions,
 ) -> String {
@@ -39,7 +32,7 @@ fn snapshot_plan(
 }
 
 fn snapshot_plan_with(
-    desired: &kfp_config_desired::DesiredNamespace,
+    desired: &DesiredNamespace,
     experiments: &[kfp_client::models::Experiment],
     jobs: &[kfp_client::models::Job],
     options: &PlanOptions,
@@ -110,7 +103,7 @@ fn equivalent_values_are_not_changes() {
 
 #[test]
 fn each_compared_field_that_changes_replaces_the_version() {
-    type Change = fn(&mut kfp_reconcile::desired_shim::DesiredRecurringRun);
+    type Change = fn(&mut kfp_config::desired::DesiredRecurringRun);
     let changes: Vec<(&str, Change)> = vec![
         ("description", |r| {
             r.description = Some("now described".into());

@@ -12,10 +12,10 @@ use kfp_client::models::{
     RunDetail, StorageState,
 };
 use kfp_client::{Error, KfpApi, ListOptions, Result};
-use kfp_config::workflow::Workflow;
-use kfp_reconcile::desired_shim::{
+use kfp_config::desired::{
     DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
 };
+use kfp_config::workflow::Workflow;
 use kfp_reconcile::naming::parse_version_name;
 use kfp_reconcile::{
     NewVersion, ObservedNamespace, observe::observe_experiment, observe::observe_job,
