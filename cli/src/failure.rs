@@ -169,6 +169,19 @@ pub fn render_error(err: &kfp_render::RenderError) -> Failure {
 }
 
 /// A KFP API client error: the error line, the server's internal details as a cause, and what to try.
+/// A failed listing of a namespace: the namespace and what was listed, then the API error's causes and hint.
+impl From<kfp_reconcile::ObserveError> for Failure {
+    fn from(err: kfp_reconcile::ObserveError) -> Self {
+        let message = err.to_string();
+        let api = Failure::from(err.into_api_error());
+        let mut failure = Failure::new(message);
+        failure.causes.push(api.message);
+        failure.causes.extend(api.causes);
+        failure.hint = api.hint;
+        failure
+    }
+}
+
 impl From<kfp_client::Error> for Failure {
     fn from(err: kfp_client::Error) -> Self {
         use kfp_client::{Error, TransportKind};

@@ -174,6 +174,13 @@ pub fn observe_job(job: &Job) -> ObservedJob {
 }
 
 impl ObserveError {
+    /// The API error underneath, by value.
+    pub fn into_api_error(self) -> kfp_client::Error {
+        match self {
+            Self::Experiments { source, .. } | Self::Jobs { source, .. } => *source,
+        }
+    }
+
     /// The API error underneath.
     pub fn api_error(&self) -> &kfp_client::Error {
         match self {
