@@ -151,7 +151,7 @@ fn parse_sort<T: Listable>(sort_by: &str) -> Result<(String, bool), ApiError> {
 }
 
 fn decode_token<T: Listable>(token: &str, size: i64) -> Result<ListOptions, ApiError> {
-    let bad = |detail: &str| ApiError::invalid(format!("Invalid package token.: {detail}"));
+    let bad = |detail: &str| ApiError::invalid_with_details("Invalid package token.", detail);
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(token)
         .map_err(|err| bad(&format!("illegal base64 data: {err}")))?;

@@ -65,8 +65,7 @@ impl Emulator {
         };
         let listen = config.listen;
         let core = Arc::new(Core::new(config, initial));
-        let server =
-            http::Server::start(listen, Arc::clone(&core) as Arc<dyn http::Handler>)?;
+        let server = http::Server::start(listen, Arc::clone(&core) as Arc<dyn http::Handler>)?;
         Ok(Emulator { core, server })
     }
 

@@ -103,7 +103,11 @@ fn read_package(filename: &str, data: &[u8]) -> Result<(String, Vec<Parameter>),
         return Err((400, format!("Error read pipeline file.: {detail}")));
     }
     let text = String::from_utf8_lossy(data);
-    let workflow: Value = serde_saphyr::from_str(&text).map_err(|err| {
+    // sigs.k8s.io/yaml converts scalars into the Argo struct's field types, so `{name: n}` keeps the string
+    // "n": only `true`/`false` are booleans here.
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    let workflow: Value = serde_saphyr::from_str_with_options(&text, options).map_err(|err| {
         (400, format!("Error read pipeline file.: Invalid input error: Failed to parse the pipeline YAML: {err}"))
     })?;
     let api_version = workflow

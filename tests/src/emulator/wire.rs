@@ -25,6 +25,16 @@ impl ApiError {
         }
     }
 
+    /// `util.NewInvalidInputErrorWithDetails(err, text)`: the cause only in the internal chain.
+    pub fn invalid_with_details(text: impl Into<String>, cause: &str) -> Self {
+        let text = text.into();
+        Self {
+            code: 3,
+            message: format!("Invalid input error: {text}: {cause}"),
+            external: Some(text),
+        }
+    }
+
     /// `util.NewResourceNotFoundError(kind, id)`: code 5, `<kind> <id> not found.`
     pub fn not_found(kind: &str, id: &str) -> Self {
         let text = format!("{kind} {id} not found.");
