@@ -10,8 +10,11 @@
 
 pub mod cron;
 pub mod desired;
+pub mod project;
 pub mod workflow;
 pub mod yaml;
 
-pub use desired::{DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule};
+pub use desired::{
+    DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
+};
 pub use workflow::{PipelineInput, Workflow, WorkflowDigest, WorkflowError};
