@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 //!
+//! * `cargo xtask demo` — the main job end to end against the KFP API emulator, printing each command.
 //! * `cargo xtask ci`   — every check CI runs, in order, stopping at the first failure.
 //! * `cargo xtask manifests` — renders `deploy/kubernetes` with kubectl's kustomize and validates it
 //!   offline; checks the GitHub workflows, the GitLab CI example and the Dockerfile.
@@ -11,6 +12,7 @@
 
 mod ci;
 mod compat;
+mod demo;
 mod manifests;
 mod venv;
 
@@ -21,6 +23,7 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
+  demo    run the main job end to end (validate, plan, apply, change, plan, apply) against the KFP API emulator
   ci      run every CI check (fmt, clippy, python venv, manifests, tests, docs)
   venv    create or reuse the Python venv under target/ and print its python
   compat  prove the KFP API emulator against the official kfp 1.8.22 SDK (single- and multi-user)
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("manifests") => manifests::run(&project_root()),
         Some("compat") => compat::run(&project_root()),
+        Some("demo") => demo::run(&project_root()),
         Some("venv") => {
             venv::ensure(&project_root()).map(|python| println!("{}", python.display()))
         }

@@ -1,0 +1,293 @@
+//! `cargo xtask demo`: the main job of kfp-gitops, end to end, against the built-in KFP API emulator.
+//!
+//! Builds the `kfp-gitops` and `kfp-emulator` binaries, starts the emulator (multi-user, namespace `team-1`),
+//! copies `examples/daily-digest` to `target/kfp-gitops-demo/` and then runs the real CLI step by step,
+//! printing each command: `validate`, `plan`, `apply`, `plan` again (no changes), a change of the schedule in
+//! the copy, `plan` showing the replacement with its diff, `apply`, and finally the versions of the recurring
+//! run now in the emulator.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::ci::cargo_step;
+
+const NAMESPACE: &str = "team-1";
+const OLD_CRON: &str = "cron: \"0 0 7 * * *\"";
+const NEW_CRON: &str = "cron: \"0 30 6 * * 1-5\"";
+
+/// Stops the emulator however the demo ends.
+struct Emulator(Child);
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn run(root: &Path) -> Result<(), String> {
+    banner("building kfp-gitops and the KFP API emulator");
+    cargo_step(
+        root,
+        &[
+            "build",
+            "-p",
+            "kfp-gitops",
+            "-p",
+            "kfp-gitops-tests",
+            "--bin",
+            "kfp-gitops",
+            "--bin",
+            "kfp-emulator",
+        ],
+        &[],
+    )?;
+    let bin_dir = target_dir(root).join("debug");
+    let cli = bin_dir.join(format!("kfp-gitops{}", std::env::consts::EXE_SUFFIX));
+    let emulator_bin = bin_dir.join(format!("kfp-emulator{}", std::env::consts::EXE_SUFFIX));
+
+    let (_emulator, api_url) = start_emulator(&emulator_bin)?;
+    banner(&format!(
+        "KFP API emulator (multi-user) listening on {api_url}"
+    ));
+
+    let work = target_dir(root).join("kfp-gitops-demo");
+    if work.exists() {
+        std::fs::remove_dir_all(&work)
+            .map_err(|err| format!("cannot clear {}: {err}", work.display()))?;
+    }
+    let example = work.join("daily-digest");
+    copy_dir(&root.join("examples/daily-digest"), &example)?;
+    let config = example.join("schedules").join(NAMESPACE);
+    let config_arg = config.display().to_string();
+    // `command [flags] --config DIR --namespace team-1 [--api-url URL]`
+    let args = |command: &[&str], with_api: bool| {
+        let mut all: Vec<String> = command.iter().map(|arg| (*arg).to_owned()).collect();
+        all.extend([
+            "--config".to_owned(),
+            config_arg.clone(),
+            "--namespace".to_owned(),
+            NAMESPACE.to_owned(),
+        ]);
+        if with_api {
+            all.extend(["--api-url".to_owned(), api_url.clone()]);
+        }
+        all
+    };
+
+    step("1. Check the config without touching KFP (what CI runs on every pull request)");
+    cli_step(&cli, &example, &args(&["validate"], false), &[0])?;
+
+    step("2. What would change? Everything is new");
+    cli_step(&cli, &example, &args(&["plan"], true), &[0])?;
+
+    step("3. Apply it: the experiment and the first version of the recurring run are created");
+    cli_step(&cli, &example, &args(&["apply"], true), &[0])?;
+
+    step("4. Plan again: KFP now matches git (exit code 0 with --detailed-exitcode)");
+    cli_step(
+        &cli,
+        &example,
+        &args(&["plan", "--detailed-exitcode"], true),
+        &[0],
+    )?;
+
+    step(&format!(
+        "5. Change the schedule in git: {OLD_CRON} -> {NEW_CRON} (in {})",
+        config.join("recurring_runs.yaml").display()
+    ));
+    let runs_file = config.join("recurring_runs.yaml");
+    let text = std::fs::read_to_string(&runs_file)
+        .map_err(|err| format!("cannot read {}: {err}", runs_file.display()))?;
+    if !text.contains(OLD_CRON) {
+        return Err(format!(
+            "{} no longer contains {OLD_CRON}",
+            runs_file.display()
+        ));
+    }
+    std::fs::write(&runs_file, text.replace(OLD_CRON, NEW_CRON))
+        .map_err(|err| format!("cannot write {}: {err}", runs_file.display()))?;
+
+    step(
+        "6. Plan: KFP cannot update a recurring run, so a new version replaces the old one (exit code 2: changes)",
+    );
+    cli_step(
+        &cli,
+        &example,
+        &args(&["plan", "--detailed-exitcode"], true),
+        &[2],
+    )?;
+
+    step("7. Apply: create the new version paused, pause the old one, enable the new one");
+    cli_step(&cli, &example, &args(&["apply"], true), &[0])?;
+
+    step("8. The versions of the recurring run now in KFP");
+    for (name, enabled, cron) in list_versions(&api_url)? {
+        println!(
+            "    {name}  {}  cron {cron:?}",
+            if enabled { "enabled " } else { "disabled" }
+        );
+    }
+    println!();
+    println!(
+        "Done. Try it on your cluster: kfp-gitops plan --api-url https://HOST/pipeline --config DIR --namespace NS"
+    );
+    Ok(())
+}
+
+fn banner(text: &str) {
+    println!("==> {text}");
+}
+
+fn step(text: &str) {
+    println!();
+    println!("### {text}");
+}
+
+/// Runs the CLI with inherited output, printing the command first; the exit code must be one of `expected`.
+fn cli_step(cli: &Path, dir: &Path, args: &[String], expected: &[i32]) -> Result<(), String> {
+    let shown: Vec<String> = args
+        .iter()
+        .map(|arg| {
+            if arg.contains(' ') {
+                format!("'{arg}'")
+            } else {
+                arg.clone()
+            }
+        })
+        .collect();
+    println!("$ kfp-gitops {}", shown.join(" "));
+    let status = Command::new(cli)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KFP_API_URL")
+        .env_remove("KFP_NAMESPACE")
+        .env_remove("KFP_TOKEN")
+        .status()
+        .map_err(|err| format!("cannot run {}: {err}", cli.display()))?;
+    match status.code() {
+        Some(code) if expected.contains(&code) => {
+            println!("(exit code {code})");
+            Ok(())
+        }
+        _ => Err(format!(
+            "`kfp-gitops {}` exited with {status}",
+            shown.join(" ")
+        )),
+    }
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|err| format!("cannot create {}: {err}", to.display()))?;
+    let entries =
+        std::fs::read_dir(from).map_err(|err| format!("cannot read {}: {err}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|err| format!("cannot read {}: {err}", from.display()))?;
+        let path = entry.path();
+        let dest = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &dest)?;
+        } else {
+            std::fs::copy(&path, &dest)
+                .map_err(|err| format!("cannot copy {}: {err}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts the emulator on an ephemeral port and waits for its `listening on http://ADDR` line.
+fn start_emulator(binary: &Path) -> Result<(Emulator, String), String> {
+    let mut child = Command::new(binary)
+        .args(["--listen", "127.0.0.1:0", "--multi-user"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| format!("cannot start {}: {err}", binary.display()))?;
+    let stdout = child.stdout.take().ok_or("the emulator has no stdout")?;
+    let emulator = Emulator(child);
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let line = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| "the emulator did not report its address within 30 s".to_owned())?;
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| format!("unexpected first line from the emulator: {line:?}"))?
+        .to_owned();
+    Ok((emulator, base))
+}
+
+/// The managed versions in the namespace: (name, enabled, cron), oldest first.
+fn list_versions(api_url: &str) -> Result<Vec<(String, bool, String)>, String> {
+    let path = format!(
+        "/apis/v1beta1/jobs?page_size=200&sort_by=created_at&resource_reference_key.type=NAMESPACE&resource_reference_key.id={NAMESPACE}"
+    );
+    let body = http_get(api_url, &path)?;
+    let value: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|err| format!("the job list is not JSON: {err}: {body}"))?;
+    let jobs = value
+        .get("jobs")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Ok(jobs
+        .iter()
+        .map(|job| {
+            let text = |pointer: &str| {
+                job.pointer(pointer)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (
+                text("/name"),
+                job.get("enabled")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false),
+                text("/trigger/cron_schedule/cron"),
+            )
+        })
+        .collect())
+}
+
+/// A plain HTTP/1.0 GET on the emulator (loopback, no TLS).
+fn http_get(base: &str, path: &str) -> Result<String, String> {
+    let authority = base
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{base} is not an http:// URL"))?
+        .trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority)
+        .map_err(|err| format!("cannot connect to {authority}: {err}"))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nAccept: application/json\r\n\r\n"
+    )
+    .map_err(|err| format!("cannot send to {authority}: {err}"))?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|err| format!("cannot read from {authority}: {err}"))?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("malformed HTTP answer from {authority}"))?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(format!(
+            "GET {path} answered {}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    Ok(body.to_owned())
+}
