@@ -11,6 +11,11 @@ pub fn init(global: &GlobalArgs, default_level: LogLevel) {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::new(directives),
         _ => EnvFilter::new(effective_level(level, global.verbose)),
     };
+    // The HTTP library dumps raw request bytes (bearer tokens, session cookies) at TRACE: never show those.
+    let filter = match format!("{}=debug", kfp_client::WIRE_DUMP_LOG_TARGET).parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

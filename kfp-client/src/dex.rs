@@ -1,12 +1,13 @@
 //! The Dex static-credentials login behind oauth2-proxy or oidc-authservice (CONTRACT §8.2), done the way a
-//! browser would: every redirect followed by hand with the agent's one cookie jar, so that cookies set on
+//! browser would: every redirect followed by hand with the client's one cookie jar, so that cookies set on
 //! intermediate hops (CSRF, Dex request state) come back on the next ones.
 
 use ureq::Agent;
-use ureq::http::header::LOCATION;
+use ureq::http::header::{LOCATION, SET_COOKIE};
 use url::Url;
 
 use crate::config::DexConfig;
+use crate::cookies::CookieJar;
 use crate::error::{Error, Result};
 use crate::http::without_query;
 
@@ -38,21 +39,42 @@ fn login_error(url: &Url, reason: impl Into<String>) -> Error {
 }
 
 /// Sends `method` to `url` and follows redirects by hand (a 301/302/303 turns a POST into a GET).
-fn follow(agent: &Agent, url: Url, form: Option<String>) -> Result<Hop> {
+fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Result<Hop> {
     let mut current = url;
     let mut form = form;
     let mut redirected = false;
     for _ in 0..MAX_HOPS {
+        let host = current.host_str().unwrap_or_default().to_owned();
+        let cookie = jar.header_for(&host);
         let result = match &form {
-            Some(body) => agent
-                .post(current.as_str())
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .send(body.as_bytes()),
-            None => agent.get(current.as_str()).call(),
+            Some(body) => {
+                let mut request = agent
+                    .post(current.as_str())
+                    .header("Content-Type", "application/x-www-form-urlencoded");
+                if let Some(cookie) = &cookie {
+                    request = request.header("Cookie", cookie.as_str());
+                }
+                request.send(body.as_bytes())
+            }
+            None => {
+                let mut request = agent.get(current.as_str());
+                if let Some(cookie) = &cookie {
+                    request = request.header("Cookie", cookie.as_str());
+                }
+                request.call()
+            }
         };
         let mut response =
             result.map_err(|err| login_error(&current, format!("request failed: {err}")))?;
         let status = response.status().as_u16();
+        jar.store(
+            &host,
+            response
+                .headers()
+                .get_all(SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
         tracing::debug!(url = %without_query(current.as_str()), status, "Dex login step");
         if (300..400).contains(&status) {
             let location = response
@@ -92,12 +114,17 @@ fn is_login_path(path: &str) -> bool {
     path.ends_with("/login") && path.contains("/auth/")
 }
 
-/// Logs in to Dex as `config.username`, leaving the session cookies in `agent`'s jar.
-pub(crate) fn login(agent: &Agent, api_url: &str, config: &DexConfig) -> Result<LoginOutcome> {
+/// Logs in to Dex as `config.username`, leaving the session cookies in `jar`.
+pub(crate) fn login(
+    agent: &Agent,
+    jar: &CookieJar,
+    api_url: &str,
+    config: &DexConfig,
+) -> Result<LoginOutcome> {
     let start = Url::parse(api_url).map_err(|err| Error::Config(err.to_string()))?;
 
     // 1. The API URL sends an unauthenticated browser to the login.
-    let mut hop = follow(agent, start, None)?;
+    let mut hop = follow(agent, jar, start, None)?;
     if !hop.redirected && hop.status != 403 {
         tracing::info!(
             status = hop.status,
@@ -112,7 +139,7 @@ pub(crate) fn login(agent: &Agent, api_url: &str, config: &DexConfig) -> Result<
         start_url.set_path("/oauth2/start");
         start_url.set_query(None);
         start_url.query_pairs_mut().append_pair("rd", &rd);
-        hop = follow(agent, start_url, None)?;
+        hop = follow(agent, jar, start_url, None)?;
     }
     if hop.status != 200 {
         return Err(login_error(
@@ -130,7 +157,7 @@ pub(crate) fn login(agent: &Agent, api_url: &str, config: &DexConfig) -> Result<
 
     // 3. Reach the login form.
     if !is_login_path(login_url.path()) {
-        let hop = follow(agent, login_url, None)?;
+        let hop = follow(agent, jar, login_url, None)?;
         if hop.status != 200 {
             return Err(login_error(
                 &hop.url,
@@ -148,7 +175,7 @@ pub(crate) fn login(agent: &Agent, api_url: &str, config: &DexConfig) -> Result<
         .append_pair("login", &config.username)
         .append_pair("password", config.password.expose())
         .finish();
-    let hop = follow(agent, login_url.clone(), Some(form))?;
+    let hop = follow(agent, jar, login_url.clone(), Some(form))?;
     if !hop.redirected {
         return Err(login_error(
             &login_url,
@@ -167,7 +194,7 @@ pub(crate) fn login(agent: &Agent, api_url: &str, config: &DexConfig) -> Result<
 
     // 5. The approval screen of setups without `skipApprovalScreen`.
     if hop.url.path().ends_with("/approval") {
-        let approval = follow(agent, hop.url, Some("approval=approve".to_owned()))?;
+        let approval = follow(agent, jar, hop.url, Some("approval=approve".to_owned()))?;
         if approval.status != 200 {
             return Err(login_error(
                 &approval.url,

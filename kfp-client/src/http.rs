@@ -7,12 +7,13 @@ use std::sync::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ureq::Agent;
-use ureq::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use ureq::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use url::form_urlencoded::byte_serialize;
 
 use crate::api::{KfpApi, ListOptions};
 use crate::config::{AuthConfig, ClientConfig, DexConfig, RetryPolicy};
+use crate::cookies::CookieJar;
 use crate::dex;
 use crate::error::{Error, Result, TransportKind};
 use crate::models::{
@@ -54,7 +55,10 @@ pub struct HttpKfpClient {
     api_url: String,
     base: String,
     agent: Agent,
+    /// Host of the API URL, for the cookie jar.
+    host: String,
     auth: Auth,
+    jar: CookieJar,
     retry: RetryPolicy,
     user_agent: String,
 }
@@ -64,6 +68,7 @@ impl std::fmt::Debug for HttpKfpClient {
         f.debug_struct("HttpKfpClient")
             .field("api_url", &self.api_url)
             .field("auth", &self.auth.describe())
+            .field("cookies", &self.jar)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -334,11 +339,17 @@ impl HttpKfpClient {
             },
         };
         tracing::debug!(api_url = %api_url, auth = %auth.describe(), "KFP client configured");
+        let host = url::Url::parse(&api_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
         Ok(Self {
             base: format!("{api_url}{API_PREFIX}"),
             api_url,
             agent,
+            host,
             auth,
+            jar: CookieJar::default(),
             retry: config.retry,
             user_agent: config.user_agent,
         })
@@ -417,14 +428,14 @@ impl HttpKfpClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if session.generation == seen_generation {
             tracing::info!("the KFP session has expired; logging in to Dex again");
-            self.agent.cookie_jar_lock().clear();
+            self.jar.clear();
             self.dex_login(config, &mut session)?;
         }
         Ok(())
     }
 
     fn dex_login(&self, config: &DexConfig, session: &mut DexSession) -> Result<()> {
-        let outcome = dex::login(&self.agent, &self.api_url, config)?;
+        let outcome = dex::login(&self.agent, &self.jar, &self.api_url, config)?;
         session.generation += 1;
         session.state = match outcome {
             dex::LoginOutcome::LoggedIn => SessionState::LoggedIn,
@@ -470,6 +481,7 @@ impl HttpKfpClient {
         };
         let bearer = self.bearer()?;
         let authorization = bearer.map(|token| format!("Bearer {}", token.expose()));
+        let cookie = self.jar.header_for(&self.host);
         macro_rules! headers {
             ($builder:expr) => {{
                 let mut builder = $builder
@@ -477,6 +489,9 @@ impl HttpKfpClient {
                     .header("User-Agent", self.user_agent.as_str());
                 if let Some(value) = &authorization {
                     builder = builder.header("Authorization", value.as_str());
+                }
+                if let Some(value) = &cookie {
+                    builder = builder.header("Cookie", value.as_str());
                 }
                 builder
             }};
@@ -499,6 +514,15 @@ impl HttpKfpClient {
             }
         };
         let status = response.status().as_u16();
+        // oauth2-proxy refreshes its session cookie on API answers.
+        self.jar.store(
+            &self.host,
+            response
+                .headers()
+                .get_all(SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
         let header = |name| {
             response
                 .headers()

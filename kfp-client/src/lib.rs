@@ -10,6 +10,7 @@
 
 mod api;
 mod config;
+mod cookies;
 mod dex;
 mod error;
 mod http;
@@ -29,3 +30,8 @@ pub use config::{
 pub use error::{Error, Result, TransportKind};
 pub use http::{API_PREFIX, HttpKfpClient};
 pub use secret::Secret;
+
+/// The log target under which the HTTP library dumps raw request and response bytes at TRACE level, headers
+/// included (bearer tokens, session cookies). A subscriber that enables TRACE must cap this target below it,
+/// e.g. with the directive `ureq_proto=debug`; everything this crate logs itself is free of secrets.
+pub const WIRE_DUMP_LOG_TARGET: &str = "ureq_proto";

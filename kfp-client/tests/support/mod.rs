@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod gateway;
+
 use std::time::Duration;
 
 use kfp_client::{AuthConfig, ClientConfig, HttpKfpClient, RetryPolicy};

@@ -1,0 +1,183 @@
+//! Timeouts and retries: idempotent calls are retried on transient failures; a create never is when it may
+//! have been applied.
+
+mod support;
+
+use std::time::Duration;
+
+use kfp_client::models::{Experiment, Job};
+use kfp_client::{
+    ClientConfig, Error, HttpKfpClient, KfpApi, RetryPolicy, Timeouts, TransportKind,
+};
+use support::Wire;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+fn unavailable() -> ResponseTemplate {
+    ResponseTemplate::new(503)
+        .set_body_string("upstream connect error or disconnect/reset before headers")
+}
+
+#[test]
+fn an_idempotent_call_is_retried_after_a_503_and_then_succeeds() {
+    let wire = Wire::start();
+    wire.mount(
+        Mock::given(path("/pipeline/apis/v1beta1/jobs/j-1/enable"))
+            .respond_with(unavailable())
+            .up_to_n_times(2)
+            .with_priority(1),
+    );
+    wire.mount(
+        Mock::given(path("/pipeline/apis/v1beta1/jobs/j-1/enable"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+            .with_priority(2),
+    );
+    wire.client().enable_job("j-1").unwrap();
+    assert_eq!(wire.requests().len(), 3);
+}
+
+#[test]
+fn retries_stop_after_the_configured_attempts_with_the_last_error() {
+    let wire = Wire::start();
+    wire.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(502).set_body_string("bad gateway")),
+    );
+    let err = wire.client().get_job("j").unwrap_err();
+    assert_eq!(err.status(), Some(502));
+    assert_eq!(wire.requests().len(), 4, "max_attempts = 4");
+}
+
+#[test]
+fn a_429_is_retried_even_for_a_create_because_nothing_was_applied() {
+    let wire = Wire::start();
+    wire.mount(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(429).set_body_string("slow down"))
+            .up_to_n_times(1)
+            .with_priority(1),
+    );
+    wire.mount(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"id":"e-1","name":"x"}"#))
+            .with_priority(2),
+    );
+    let created = wire
+        .client()
+        .create_experiment(&Experiment {
+            name: "x".into(),
+            ..Experiment::default()
+        })
+        .unwrap();
+    assert_eq!(created.id, "e-1");
+    assert_eq!(wire.requests().len(), 2);
+}
+
+#[test]
+fn a_create_answered_with_a_503_is_not_retried_and_is_ambiguous() {
+    let wire = Wire::start();
+    wire.mount(Mock::given(method("POST")).respond_with(unavailable()));
+    let err = wire.client().create_job(&Job::default()).unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert!(err.is_ambiguous(), "a proxy may have forwarded it");
+    assert_eq!(wire.requests().len(), 1);
+}
+
+#[test]
+fn a_create_that_timed_out_is_not_retried_and_is_ambiguous() {
+    let wire = Wire::start();
+    wire.mount(
+        Mock::given(method("POST")).respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"id":"j-1"}"#)
+                .set_delay(Duration::from_secs(3)),
+        ),
+    );
+    let mut config = wire.config();
+    config.timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        request: Duration::from_millis(200),
+    };
+    let client = HttpKfpClient::new(config).unwrap();
+    let err = client.create_job(&Job::default()).unwrap_err();
+    match &err {
+        Error::Transport {
+            kind, method, path, ..
+        } => {
+            assert_eq!(*kind, TransportKind::Timeout);
+            assert_eq!(method, "POST");
+            assert_eq!(path, "/apis/v1beta1/jobs");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.is_ambiguous());
+    assert_eq!(wire.requests().len(), 1, "the create was sent exactly once");
+}
+
+#[test]
+fn a_read_that_timed_out_is_retried() {
+    let wire = Wire::start();
+    wire.mount(
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_string("{}")
+                    .set_delay(Duration::from_secs(3)),
+            )
+            .up_to_n_times(1)
+            .with_priority(1),
+    );
+    wire.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"id":"j"}"#))
+            .with_priority(2),
+    );
+    let mut config = wire.config();
+    config.timeouts.request = Duration::from_millis(200);
+    let job = HttpKfpClient::new(config).unwrap().get_job("j").unwrap();
+    assert_eq!(job.id, "j");
+    assert_eq!(wire.requests().len(), 2);
+}
+
+#[test]
+fn a_refused_connection_is_a_connect_error_that_was_certainly_not_applied() {
+    // Bind a port, then free it, so that nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = ClientConfig::new(format!("http://127.0.0.1:{port}"));
+    config.proxy_from_env = false;
+    config.retry = RetryPolicy {
+        max_attempts: 2,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(2),
+    };
+    let err = HttpKfpClient::new(config)
+        .unwrap()
+        .create_job(&Job::default())
+        .unwrap_err();
+    match &err {
+        Error::Transport { kind, .. } => assert_eq!(*kind, TransportKind::Connect),
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.is_ambiguous());
+}
+
+#[test]
+fn an_unreadable_ca_certificate_is_a_configuration_error() {
+    let mut config = ClientConfig::new("https://kfp.example.com/pipeline");
+    config.tls.ca_cert = Some("/nonexistent/ca.pem".into());
+    let err = HttpKfpClient::new(config).unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("/nonexistent/ca.pem"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let mut config = ClientConfig::new("https://kfp.example.com/pipeline");
+    config.tls.ca_cert = Some(not_pem);
+    let err = HttpKfpClient::new(config).unwrap_err();
+    assert!(err.to_string().contains("holds no certificate"), "{err}");
+}
