@@ -77,10 +77,28 @@ pub fn run(root: &Path) -> Result<(), String> {
         problems.extend(schema_validate(&validator, &rendered_files));
     }
 
-    for (path, text) in read_files(&root.join(".github/workflows"), &["yaml", "yml"])? {
+    let workflows = read_files(&root.join(".github/workflows"), &["yaml", "yml"])?;
+    let mut templates = BTreeMap::new();
+    for (path, text) in &workflows {
+        let name = relative(root, path);
+        problems.extend(
+            check_github_workflow(text)
+                .into_iter()
+                .map(|p| format!("{name}: {p}")),
+        );
+        if let (Some(file), Ok(workflow)) = (
+            path.file_name().and_then(|n| n.to_str()),
+            serde_saphyr::from_str::<Value>(text),
+        ) && let Some(call) = workflow.pointer("/on/workflow_call")
+        {
+            templates.insert(file.to_owned(), call.clone());
+        }
+    }
+    // Workflows shipped as examples call the templates: they must pass only what the templates declare.
+    for (path, text) in yaml_files_below(&root.join("examples"))? {
         let name = relative(root, &path);
         problems.extend(
-            check_github_workflow(&text)
+            check_template_calls(&text, &templates)
                 .into_iter()
                 .map(|p| format!("{name}: {p}")),
         );
@@ -741,6 +759,106 @@ pub fn check_github_workflow(text: &str) -> Vec<String> {
     problems
 }
 
+/// Every YAML file below `dir` (none when `dir` does not exist).
+fn yaml_files_below(dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let mut files = Vec::new();
+    if !dir.is_dir() {
+        return Ok(files);
+    }
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = fs::read_dir(&current)
+            .map_err(|err| format!("cannot list {}: {err}", current.display()))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|err| format!("cannot list {}: {err}", current.display()))?
+                .path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml")
+            {
+                let text = fs::read_to_string(&path)
+                    .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+                files.push((path, text));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Checks the jobs of a workflow that call this project's reusable workflows
+/// (`uses: .../.github/workflows/<template>@ref`): every `with:` input and every secret passed must be
+/// declared by the template, and every required input must be given. Files that are not workflows, or
+/// call no template, have nothing to check.
+pub fn check_template_calls(text: &str, templates: &BTreeMap<String, Value>) -> Vec<String> {
+    let Ok(workflow) = serde_saphyr::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    for (job_name, job) in workflow
+        .get("jobs")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Some(uses) = job.get("uses").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(template_name) = uses
+            .split_once(".github/workflows/")
+            .map(|(_, rest)| rest.split('@').next().unwrap_or(rest))
+        else {
+            continue;
+        };
+        let Some(template) = templates.get(template_name) else {
+            continue;
+        };
+        let declared = |key: &str| -> BTreeMap<String, Value> {
+            template
+                .get(key)
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default()
+        };
+        let inputs = declared("inputs");
+        let secrets = declared("secrets");
+        let given = |key: &str| -> BTreeSet<String> {
+            job.get(key)
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let with = given("with");
+        for name in &with {
+            if !inputs.contains_key(name) {
+                problems.push(format!(
+                    "job `{job_name}` passes input `{name}`, which {template_name} does not declare"
+                ));
+            }
+        }
+        for (name, spec) in &inputs {
+            if spec.get("required").and_then(Value::as_bool) == Some(true) && !with.contains(name) {
+                problems.push(format!(
+                    "job `{job_name}` does not pass the required input `{name}` of {template_name}"
+                ));
+            }
+        }
+        if job.get("secrets").and_then(Value::as_str) != Some("inherit") {
+            for name in given("secrets") {
+                if !secrets.contains_key(&name) {
+                    problems.push(format!(
+                        "job `{job_name}` passes secret `{name}`, which {template_name} does not declare"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
 /// Checks the GitLab CI example: it parses, every job has a script (or extends/triggers), and every
 /// job's stage is declared.
 pub fn check_gitlab_ci(text: &str) -> Vec<String> {
@@ -953,6 +1071,26 @@ jobs:
             problems[0].starts_with("does not parse as YAML"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn callers_of_a_template_may_pass_only_what_it_declares_and_must_pass_what_it_requires() {
+        let template: Value = serde_saphyr::from_str::<Value>(
+            "inputs:\n  api-url: {type: string, required: true}\n  prune: {type: string}\nsecrets:\n  KFP_TOKEN: {}\n",
+        )
+        .unwrap();
+        let templates = BTreeMap::from([("_apply-on-merge.yaml".to_owned(), template)]);
+        let caller = "on: push\njobs:\n  apply:\n    uses: o/r/.github/workflows/_apply-on-merge.yaml@v1\n    with:\n      prune: delete\n      dry-run: true\n    secrets:\n      DEX_PASSWORD: x\n";
+        assert_eq!(
+            check_template_calls(caller, &templates),
+            vec![
+                "job `apply` passes input `dry-run`, which _apply-on-merge.yaml does not declare",
+                "job `apply` does not pass the required input `api-url` of _apply-on-merge.yaml",
+                "job `apply` passes secret `DEX_PASSWORD`, which _apply-on-merge.yaml does not declare",
+            ]
+        );
+        let fine = "on: push\njobs:\n  apply:\n    uses: o/r/.github/workflows/_apply-on-merge.yaml@v1\n    with:\n      api-url: u\n    secrets: inherit\n";
+        assert_eq!(check_template_calls(fine, &templates), Vec::<String>::new());
     }
 
     #[test]
