@@ -146,6 +146,11 @@ pub fn render_error(err: &kfp_render::RenderError) -> Failure {
             "`{program}` was not found: install it or put it on PATH (for a KFP v1 pipeline, activate the \
              Python environment where kfp==1.8.22 is installed, e.g. `source target/kfp-venv/bin/activate`)"
         )),
+        RenderError::CommandFailed { stderr, .. } if stderr.contains("No module named 'kfp'") => Some(
+            "the KFP SDK is not installed for this python: activate an environment with kfp==1.8.22 \
+             (e.g. `source target/kfp-venv/bin/activate`, created by `cargo xtask venv`)"
+                .to_owned(),
+        ),
         RenderError::TimedOut { .. } => Some("raise the limit with --timeout".to_owned()),
         RenderError::NoWorkflow { .. } => Some(
             "the command must write workflow.yaml (and optionally params/) into the folder given by \

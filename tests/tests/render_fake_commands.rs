@@ -474,3 +474,122 @@ fn wait_until(condition: impl Fn() -> bool, what: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A project with a `kfp-gitops.yaml` declaring one fake target per `(name, script)`.
+fn project(targets: &[(&str, &str)]) -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut file = String::from("render_targets:\n");
+    for (name, script) in targets {
+        let dir = root.path().join("pipelines").join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("render.sh"), script).expect("write script");
+        file.push_str(&format!(
+            "  - name: {name}\n    workdir: pipelines/{name}\n    command: [sh, render.sh, \"{{output}}\"]\n"
+        ));
+    }
+    std::fs::write(root.path().join("kfp-gitops.yaml"), file).expect("write project file");
+    root
+}
+
+fn script_writing(value: &str) -> String {
+    format!(
+        "cat > \"$1/workflow.yaml\" <<EOF\n{}EOF\n",
+        WORKFLOW.replace("VALUE", value)
+    )
+}
+
+#[test]
+fn project_targets_render_in_parallel_and_one_failure_does_not_stop_the_others() {
+    let good = script_writing("ok");
+    let root = project(&[
+        ("alpha", &good),
+        ("broken", "echo 'no such pipeline' >&2\nexit 2\n"),
+        ("gamma", &good),
+    ]);
+    let output = kfp_gitops()
+        .current_dir(root.path().join("pipelines"))
+        .args(["render", "--jobs", "3"])
+        .output()
+        .expect("runs");
+    assert_code(&output, 1);
+    let mut lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "created   alpha (alpha/RENDERED_PIPELINE)",
+            "created   gamma (gamma/RENDERED_PIPELINE)",
+            "failed    broken (broken/RENDERED_PIPELINE): the render command failed (exit code 2)",
+        ]
+    );
+    let err = stderr(&output);
+    assert!(err.contains("error: broken: the render command failed (exit code 2)\n  stderr of the render command:\n  | no such pipeline\n"), "{err}");
+    assert!(err.contains("error: 1 of 3 render targets failed"), "{err}");
+    for name in ["alpha", "gamma"] {
+        let workflow = root
+            .path()
+            .join("pipelines")
+            .join(name)
+            .join("RENDERED_PIPELINE/workflow.yaml");
+        assert!(read(&workflow).contains("\"ok\""));
+    }
+    assert_eq!(names(&root.path().join("pipelines/broken")), ["render.sh"]);
+}
+
+#[test]
+fn named_targets_are_the_only_ones_rendered_and_unknown_names_are_refused() {
+    let root = project(&[
+        ("alpha", &script_writing("a")),
+        ("beta", &script_writing("b")),
+    ]);
+    let output = kfp_gitops()
+        .current_dir(root.path())
+        .args(["render", "beta", "-o", "json"])
+        .output()
+        .expect("runs");
+    assert_code(&output, 0);
+    let document: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(
+        document,
+        serde_json::json!({
+            "format_version": 1,
+            "mode": "render",
+            "targets": [{"name": "beta", "output": "pipelines/beta/RENDERED_PIPELINE", "status": "created"}]
+        })
+    );
+    assert_eq!(names(&root.path().join("pipelines/alpha")), ["render.sh"]);
+
+    let unknown = kfp_gitops()
+        .current_dir(root.path())
+        .args(["render", "gamma"])
+        .output()
+        .expect("runs");
+    assert_code(&unknown, 1);
+    assert_eq!(
+        stderr(&unknown),
+        "error: no render target named `gamma`\nhint: the project file declares: alpha, beta\n"
+    );
+}
+
+#[test]
+fn without_a_project_file_or_a_command_render_explains_both_ways() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = kfp_gitops()
+        .current_dir(dir.path())
+        .arg("render")
+        .output()
+        .expect("runs");
+    assert_code(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(
+            "error: no render targets: there is no kfp-gitops.yaml here or in a parent folder\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("kfp-gitops render --workdir DIR -- python pipeline.py --output {output}"),
+        "{err}"
+    );
+}

@@ -259,3 +259,30 @@ fn a_pipeline_reading_the_clock_at_definition_time_is_reported_non_deterministic
     );
     assert!(stderr.contains("is not deterministic"), "{stderr}");
 }
+
+#[test]
+fn the_project_file_target_of_the_example_is_current() {
+    let copy = Copy::new();
+    let committed = snapshot(&copy.example().join("RENDERED_PIPELINE"));
+    for args in [&["render", "--check"][..], &["render", "daily-digest"][..]] {
+        let output = kfp_gitops()
+            .current_dir(copy.root.path())
+            .args(args)
+            .output()
+            .expect("kfp-gitops runs");
+        assert_code(&output, 0);
+        let word = if args.contains(&"--check") {
+            "up-to-date"
+        } else {
+            "unchanged"
+        };
+        assert_eq!(
+            text(&output.stdout),
+            format!("{word} daily-digest ({EXAMPLE}/RENDERED_PIPELINE)\n")
+        );
+    }
+    assert_eq!(
+        snapshot(&copy.example().join("RENDERED_PIPELINE")),
+        committed
+    );
+}

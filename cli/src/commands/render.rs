@@ -16,6 +16,8 @@ use kfp_render::{
 };
 use serde_json::{Value, json};
 
+use kfp_config::project::{PROJECT_FILE_NAME, Project, ProjectFile};
+
 use crate::args::OutputFormat;
 use crate::failure::{self, Failure, Status};
 use crate::output::Context;
@@ -151,8 +153,12 @@ fn select_targets(args: &RenderArgs) -> Result<Vec<RenderTarget>, Failure> {
     let all = project_targets(args.project.as_deref())?;
     if args.targets.is_empty() {
         if all.is_empty() {
-            return Err(Failure::new("the project file declares no render targets")
-                .hint("add `render_targets` to kfp-gitops.yaml, or render one ad-hoc target: kfp-gitops render --workdir DIR -- python pipeline.py --output {output}"));
+            return Err(
+                Failure::new(format!("{PROJECT_FILE_NAME} declares no render targets")).hint(
+                    "add `render_targets` to kfp-gitops.yaml, or render one ad-hoc target: \
+                     kfp-gitops render --workdir DIR -- python pipeline.py --output {output}",
+                ),
+            );
         }
         return Ok(all);
     }
@@ -170,11 +176,40 @@ fn select_targets(args: &RenderArgs) -> Result<Vec<RenderTarget>, Failure> {
     Ok(selected)
 }
 
-/// The render targets of the project file, with paths resolved against the file's folder.
+/// The render targets of the project file, with paths resolved: `workdir` against the file's folder,
+/// `output` against `workdir`.
 fn project_targets(explicit: Option<&Path>) -> Result<Vec<RenderTarget>, Failure> {
-    let shown = explicit.map_or_else(|| "kfp-gitops.yaml".to_owned(), display_path);
-    Err(Failure::new(format!("cannot read render targets from {shown} yet"))
-        .hint("render one ad-hoc target: kfp-gitops render --workdir DIR -- python pipeline.py --output {output}"))
+    let project_error = |err: kfp_config::project::ProjectError| {
+        Failure::from_error("cannot use the project file", &err)
+    };
+    let project = match explicit {
+        Some(path) => Project::load(path).map_err(project_error)?,
+        None => {
+            let cwd = std::env::current_dir()
+                .map_err(|err| Failure::io("reading the current folder", &err))?;
+            ProjectFile::discover(&cwd)
+                .map_err(project_error)?
+                .ok_or_else(|| {
+                    Failure::new(format!(
+                        "no render targets: there is no {PROJECT_FILE_NAME} here or in a parent folder"
+                    ))
+                    .hint(
+                        "declare `render_targets` in kfp-gitops.yaml, or render one ad-hoc target: \
+                         kfp-gitops render --workdir DIR -- python pipeline.py --output {output}",
+                    )
+                })?
+        }
+    };
+    Ok(project
+        .file
+        .render_targets
+        .iter()
+        .map(|target| {
+            let workdir = project.resolve(&target.workdir);
+            let output = workdir.join(&target.output);
+            RenderTarget::new(&target.name, workdir, target.command.clone(), output)
+        })
+        .collect())
 }
 
 /// A cancellation token triggered by Ctrl-C (and SIGTERM); a second Ctrl-C exits at once.
