@@ -33,8 +33,8 @@ definition time); compute such values inside a step, or use Argo variables such 
 /// output only when the pipeline really changed.
 #[derive(Debug, Args)]
 #[command(after_long_help = "\
-Targets come from the project file (kfp-gitops.yaml, `render_targets`) or, for one ad-hoc target, from
---workdir/--output-dir and a command after `--`. In the command, `{output}` is replaced by the folder the
+Targets come from the project file (kfp-gitops.yaml, `render_targets`) or, for one ad-hoc target, from \
+--workdir/--output-dir and a command after `--`. In the command, `{output}` is replaced by the folder the \
 command must write workflow.yaml and params/ into; the same folder is in $KFP_GITOPS_OUTPUT.
 
 Examples:
@@ -290,7 +290,11 @@ impl Progress {
             }
         }
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("rendering {}", running.join(", ")));
+            if running.is_empty() {
+                bar.set_message("");
+            } else {
+                bar.set_message(format!("rendering {}", running.join(", ")));
+            }
         }
     }
 
