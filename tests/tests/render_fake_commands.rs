@@ -358,11 +358,11 @@ fn a_missing_program_gets_a_hint_about_path() {
 fn a_render_exceeding_the_timeout_is_killed_and_cleaned_up() {
     let pipeline = Pipeline::new("x", "m");
     pipeline.script("echo started >&2\nsleep 60\n");
-    let output = pipeline.render(&["--timeout", "1s"]);
+    let output = pipeline.render(&["--timeout", "3s"]);
     assert_code(&output, 1);
     let err = stderr(&output);
     assert!(
-        err.contains("the render command did not finish within 1s and was killed"),
+        err.contains("the render command did not finish within 3s and was killed"),
         "{err}"
     );
     assert!(err.contains("| started"), "{err}");
