@@ -5,11 +5,13 @@
 //! * `cargo xtask manifests` — renders `deploy/kubernetes` with kubectl's kustomize and validates it
 //!   offline; checks the GitHub workflows, the GitLab CI example and the Dockerfile.
 //! * `cargo xtask compat` — runs `tests/python/compat.py` (official kfp SDK) against the KFP API emulator.
+//! * `cargo xtask bench [--quick]` — the benchmarks (DESIGN §5); writes `docs/BENCHMARKS.md`.
 //! * `cargo xtask venv` — creates (or reuses) the Python venv under `target/` with the packages of
 //!   `tests/python/requirements.txt` and prints the path of its `python`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
+mod bench;
 mod ci;
 mod compat;
 mod demo;
@@ -28,6 +30,8 @@ tasks:
   venv    create or reuse the Python venv under target/ and print its python
   compat  prove the KFP API emulator against the official kfp 1.8.22 SDK (single- and multi-user)
   manifests  render and validate deploy/kubernetes offline; check the workflows and the Dockerfile
+  bench   run the benchmarks (release build) and write docs/BENCHMARKS.md;
+          --quick: small sizes of every scenario (debug build), report in target/
 ";
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("manifests") => manifests::run(&project_root()),
         Some("compat") => compat::run(&project_root()),
+        Some("bench") => bench::run(&project_root(), &args[1..]),
         Some("demo") => demo::run(&project_root()),
         Some("venv") => {
             venv::ensure(&project_root()).map(|python| println!("{}", python.display()))
