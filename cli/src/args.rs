@@ -98,6 +98,10 @@ pub enum Command {
     Man,
     /// Render pipelines into their committed output folders, or check that those are current
     Render(crate::commands::render::RenderArgs),
+    /// Run a rendered pipeline once in an experiment, and optionally watch it finish
+    Run(crate::commands::run::RunArgs),
+    /// Check the connection to KFP: the API answers, authentication works, the namespace is accessible
+    Ping(crate::commands::ping::PingArgs),
 }
 
 impl Command {

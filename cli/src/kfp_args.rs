@@ -85,7 +85,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(signed).map_err(|_| format!("{text:?} must not be negative"))
 }
 
-#[allow(dead_code)] // until the first command uses it
 impl KfpArgs {
     /// The client configuration, with secrets from the process environment.
     pub fn client_config(&self, global: &GlobalArgs) -> Result<ClientConfig, Failure> {

@@ -12,7 +12,7 @@ pub fn init(global: &GlobalArgs, default_level: LogLevel) {
         _ => EnvFilter::new(effective_level(level, global.verbose)),
     };
     // The HTTP library dumps raw request bytes (bearer tokens, session cookies) at TRACE: never show those.
-    let filter = match format!("{}=debug", kfp_client::WIRE_DUMP_LOG_TARGET).parse() {
+    let filter = match format!("{}=off", kfp_client::WIRE_DUMP_LOG_TARGET).parse() {
         Ok(directive) => filter.add_directive(directive),
         Err(_) => filter,
     };

@@ -32,6 +32,6 @@ pub use http::{API_PREFIX, HttpKfpClient};
 pub use secret::Secret;
 
 /// The log target under which the HTTP library dumps raw request and response bytes at TRACE level, headers
-/// included (bearer tokens, session cookies). A subscriber that enables TRACE must cap this target below it,
-/// e.g. with the directive `ureq_proto=debug`; everything this crate logs itself is free of secrets.
+/// included (bearer tokens, session cookies). A subscriber that may enable TRACE should switch this target off
+/// (the directive `ureq_proto=off`); everything this crate logs itself is free of secrets.
 pub const WIRE_DUMP_LOG_TARGET: &str = "ureq_proto";

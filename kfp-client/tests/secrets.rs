@@ -38,7 +38,7 @@ fn secrets_appear_in_no_debug_display_error_or_log_output() {
     let writer = captured.clone();
     // Everything at TRACE, except the HTTP library's raw byte dump, as the CLI configures it.
     let filter = tracing_subscriber::EnvFilter::new(format!(
-        "trace,{}=debug",
+        "trace,{}=off",
         kfp_client::WIRE_DUMP_LOG_TARGET
     ));
     tracing_subscriber::fmt()

@@ -2,7 +2,9 @@
 
 pub mod completions;
 pub mod man;
+pub mod ping;
 pub mod render;
+pub mod run;
 
 use crate::args::Command;
 use crate::failure::{Failure, Status};
@@ -14,6 +16,8 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<Status, Failure> {
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
         Command::Render(args) => render::run(&args, ctx),
+        Command::Run(args) => run::run(&args, ctx),
+        Command::Ping(args) => ping::run(&args, ctx),
     }
     .map_err(|failure| failure.with_output(ctx.format))
 }
