@@ -216,16 +216,16 @@ pub(crate) fn upload(
     identity: &Identity,
     version: bool,
 ) -> Response {
+    if request.body_too_large {
+        return upload_error(
+            400,
+            &format!(
+                "Error read pipeline file.: Invalid input error: File size too large. Maximum supported size: {MAX_FILE}"
+            ),
+        );
+    }
     let part = match find_part(request, "uploadfile") {
-        Ok(part) if !request.body_too_large => part,
-        Ok(_) => {
-            return upload_error(
-                400,
-                &format!(
-                    "Error read pipeline file.: Invalid input error: File size too large. Maximum supported size: {MAX_FILE}"
-                ),
-            );
-        }
+        Ok(part) => part,
         Err(err) => return upload_error(400, &format!("Failed to read pipeline from file: {err}")),
     };
     let (template, parameters) = match read_package(&part.filename, &part.data) {

@@ -96,6 +96,11 @@ impl ApiError {
     /// `util.Wrap(err, prefix)`: prepends to the internal chain, keeps the external message.
     #[must_use]
     pub fn wrap(mut self, prefix: &str) -> Self {
+        // Errors that are not `util.UserError`s (the identity aggregate) reach the client as the interceptor
+        // printed them, `Internal error: <cause>`.
+        if self.external.is_none() && self.code == 13 {
+            return self;
+        }
         self.message = format!("{prefix}: {}", self.message);
         self
     }

@@ -1,0 +1,214 @@
+//! The emulator's HTTP layer and life cycle: keep-alive, chunked bodies, the body limit, state files, the
+//! `kfp-emulator` binary, stopping on drop.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use kfp_gitops_tests::emulator::{Emulator, EmulatorConfig, client};
+use serde_json::json;
+
+const API: &str = "/apis/v1beta1";
+
+#[test]
+fn one_connection_carries_several_requests() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let stream = TcpStream::connect(emulator.addr()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    for _ in 0..3 {
+        write!(writer, "GET {API}/healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let response = client::read_response(&mut reader).unwrap();
+        assert_eq!(response.status, 200);
+        assert!(response.text().contains("multi_user"));
+    }
+}
+
+#[test]
+fn chunked_request_bodies_are_read() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let mut stream = TcpStream::connect(emulator.addr()).unwrap();
+    let body = r#"{"name": "chunked"}"#;
+    let (first, second) = body.split_at(7);
+    write!(
+        stream,
+        "POST {API}/experiments HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{first}\r\n{:x}\r\n{second}\r\n0\r\n\r\n",
+        first.len(),
+        second.len()
+    )
+    .unwrap();
+    let response = client::read_response(&mut BufReader::new(stream)).unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["name"], json!("chunked"));
+}
+
+#[test]
+fn bodies_over_32_mib_are_refused() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let big = vec![b' '; 33 * 1024 * 1024];
+    let response = client::send(
+        emulator.addr(),
+        "POST",
+        &format!("{API}/experiments"),
+        &[],
+        &big,
+    )
+    .unwrap();
+    assert_eq!(response.status, 429);
+    assert_eq!(response.json()["code"], json!(8));
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("grpc: received message larger than max")
+    );
+    let upload = client::send(
+        emulator.addr(),
+        "POST",
+        &format!("{API}/pipelines/upload"),
+        &[("Content-Type", "multipart/form-data; boundary=b")],
+        &big,
+    )
+    .unwrap();
+    assert_eq!(upload.status, 400);
+    assert_eq!(
+        upload.json()["error_message"],
+        json!(
+            "Error read pipeline file.: Invalid input error: File size too large. Maximum supported size: 33554432"
+        )
+    );
+    // The server still answers afterwards.
+    assert_eq!(
+        emulator
+            .request("GET", &format!("{API}/healthz"), None)
+            .unwrap()
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_state_file_is_loaded_at_start_and_on_reset() {
+    let first = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    first
+        .request(
+            "POST",
+            &format!("{API}/experiments"),
+            Some(&json!({"name": "kept"})),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    std::fs::write(&path, first.state().to_string()).unwrap();
+
+    let config = EmulatorConfig {
+        state_file: Some(path),
+        ..EmulatorConfig::single_user()
+    };
+    let second = Emulator::start(config).unwrap();
+    let list = || {
+        second
+            .request("GET", &format!("{API}/experiments?sort_by=name"), None)
+            .unwrap()
+            .json()
+    };
+    assert_eq!(list()["total_size"], json!(2));
+    second
+        .request(
+            "POST",
+            &format!("{API}/experiments"),
+            Some(&json!({"name": "later"})),
+        )
+        .unwrap();
+    assert_eq!(list()["total_size"], json!(3));
+    second.reset();
+    assert_eq!(list()["experiments"][1]["name"], json!("kept"));
+    assert_eq!(list()["total_size"], json!(2));
+
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{not json").unwrap();
+    let error = Emulator::start(EmulatorConfig {
+        state_file: Some(broken),
+        ..EmulatorConfig::single_user()
+    })
+    .unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+}
+
+#[test]
+fn the_emulator_stops_listening_when_dropped() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let addr = emulator.addr();
+    let idle = TcpStream::connect(addr).unwrap();
+    drop(emulator);
+    assert!(TcpStream::connect(addr).is_err());
+    let mut reader = BufReader::new(idle);
+    let mut line = String::new();
+    assert_eq!(
+        reader.read_line(&mut line).unwrap_or(0),
+        0,
+        "open connections are closed"
+    );
+}
+
+#[test]
+fn the_binary_prints_its_address_and_serves_the_chosen_mode() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kfp-emulator"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--multi-user",
+            "--auth",
+            "token",
+            "--token",
+            "t1",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("the address line")
+        .to_owned();
+    let addr = base.parse().unwrap();
+    let health = client::send(addr, "GET", &format!("{API}/healthz"), &[], b"").unwrap();
+    let unauthenticated = client::send(
+        addr,
+        "GET",
+        &format!("{API}/jobs?resource_reference_key.type=NAMESPACE&resource_reference_key.id=ns"),
+        &[],
+        b"",
+    )
+    .unwrap();
+    let authenticated = client::send(
+        addr,
+        "GET",
+        &format!("{API}/jobs?resource_reference_key.type=NAMESPACE&resource_reference_key.id=ns"),
+        &[("Authorization", "Bearer t1")],
+        b"",
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(health.text().contains("\"multi_user\":true"));
+    assert_eq!(unauthenticated.status, 500);
+    assert_eq!(authenticated.status, 200);
+}
+
+#[test]
+fn the_binary_refuses_token_mode_without_tokens() {
+    let output = Command::new(env!("CARGO_BIN_EXE_kfp-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--auth", "token"])
+        .env_remove("KFP_EMULATOR_TOKENS")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--auth token needs at least one --token")
+    );
+}
