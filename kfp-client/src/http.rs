@@ -852,11 +852,11 @@ impl KfpApi for HttpKfpClient {
         bytes: &[u8],
     ) -> Result<Pipeline> {
         let mut call = Self::create("/pipelines/upload");
-        // The upload handler URL-decodes `name` once more (CONTRACT §5), but not `description`.
+        // The upload handler URL-decodes `name` and `description` once more (CONTRACT §5).
         call.query = format!("name={}", encode_twice(name));
         if let Some(description) = description {
             call.query
-                .push_str(&format!("&description={}", encode(description)));
+                .push_str(&format!("&description={}", encode_twice(description)));
         }
         let boundary = format!("kfp-gitops-{:032x}", rand::random::<u128>());
         let file_name = file_name.replace(['"', '\r', '\n'], "_");

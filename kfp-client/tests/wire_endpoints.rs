@@ -401,13 +401,10 @@ fn upload_sends_one_multipart_uploadfile_part_like_the_sdk() {
     assert_eq!(name(&ours), name(&theirs));
     assert_eq!(name(&ours), "my pipe");
     let description = |q: &[(String, String)]| {
-        q.iter()
-            .find(|(k, _)| k == "description")
-            .unwrap()
-            .1
-            .clone()
+        support::go_query_unescape(&q.iter().find(|(k, _)| k == "description").unwrap().1).unwrap()
     };
     assert_eq!(description(&ours), description(&theirs));
+    assert_eq!(description(&ours), "d e");
 
     let content_type = request
         .headers
@@ -458,4 +455,19 @@ fn filters_in_list_options_reach_the_server_intact() {
     let seen: Filter =
         serde_json::from_str(&server_side_filter(&wire.requests()[0]).unwrap()).unwrap();
     assert_eq!(seen, filter);
+}
+
+#[test]
+fn upload_name_and_description_with_plus_percent_and_ampersand_survive_the_second_decoding() {
+    let wire = Wire::start();
+    answer_everything(&wire);
+    wire.client()
+        .upload_pipeline("a+b 100%", Some("x&y %41"), "p.yaml", b"kind: Workflow\n")
+        .unwrap();
+    let q = query(&wire.requests()[0]);
+    let server_reads = |key: &str| {
+        support::go_query_unescape(&q.iter().find(|(k, _)| k == key).unwrap().1).unwrap()
+    };
+    assert_eq!(server_reads("name"), "a+b 100%");
+    assert_eq!(server_reads("description"), "x&y %41");
 }
