@@ -8,13 +8,20 @@
 //! What it must never do: talk to the KFP API, print, or exit the process. Fetching a source may do network
 //! and file I/O, but loading never changes anything outside its cache directory.
 
+pub mod check;
 pub mod cron;
 pub mod desired;
+pub mod load;
+pub mod model;
+pub mod problem;
 pub mod project;
+pub mod sources;
 pub mod workflow;
 pub mod yaml;
 
 pub use desired::{
     DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
 };
+pub use load::{LoadOptions, Validation, load_namespace, validate_namespace};
+pub use problem::{ConfigErrors, Problem};
 pub use workflow::{PipelineInput, Workflow, WorkflowDigest, WorkflowError};

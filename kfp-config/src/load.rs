@@ -1,0 +1,617 @@
+//! Loading a namespace: both config files checked, every pipeline and parameter fetched, workflows
+//! validated, parameters checked against the pipelines' inputs; every problem reported at once.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::check::{self, At, CheckedRun};
+use crate::desired::{
+    DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
+};
+use crate::model::{PipelineParameter, PipelineSource, ValueFrom};
+use crate::problem::{ConfigErrors, Problem};
+use crate::sources::{
+    Fetcher, RemoteFile, Repo, Secret, SourceError, SourceOptions, resolve_local,
+};
+use crate::workflow::Workflow;
+
+/// The experiments file of a namespace folder.
+pub const EXPERIMENTS_FILE: &str = "experiments.yaml";
+/// The recurring runs file of a namespace folder.
+pub const RECURRING_RUNS_FILE: &str = "recurring_runs.yaml";
+/// The cache folder, relative to the repository root, unless overridden.
+pub const DEFAULT_CACHE_DIR: &str = ".cache/kfp-gitops";
+
+/// How a namespace is loaded.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The namespace; default: the config folder's name.
+    pub namespace: Option<String>,
+    /// Fetch nothing remote: remote sources are checked only from the cache (SHA references), and the
+    /// checks that need them are skipped and listed.
+    pub offline: bool,
+    /// The cache folder; default: `.cache/kfp-gitops` in the repository root.
+    pub cache_dir: Option<PathBuf>,
+    /// The repository root local paths must stay in; default: the nearest ancestor of the config folder
+    /// with `.git` or `kfp-gitops.yaml`, else the config folder.
+    pub repo_root: Option<PathBuf>,
+    /// The GitHub API base.
+    pub github_api_url: String,
+    /// The GitHub token.
+    pub github_token: Option<Secret>,
+    /// How many fetches run at once.
+    pub concurrency: usize,
+    /// Whether HTTP requests honour proxy environment variables.
+    pub use_env_proxy: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            offline: false,
+            cache_dir: None,
+            repo_root: None,
+            github_api_url: crate::sources::DEFAULT_GITHUB_API_URL.to_owned(),
+            github_token: None,
+            concurrency: 8,
+            use_env_proxy: true,
+        }
+    }
+}
+
+/// The outcome of checking a namespace: problems, skipped checks and, when nothing is wrong or
+/// missing, the desired state.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// The namespace.
+    pub namespace: String,
+    /// The files checked.
+    pub files: Vec<PathBuf>,
+    /// Every problem found.
+    pub problems: Vec<Problem>,
+    /// Checks not made (offline), one sentence each.
+    pub skipped: Vec<String>,
+    /// The desired state, when there are no problems and nothing was skipped.
+    pub desired: Option<DesiredNamespace>,
+    /// How many network requests (HTTP, git fetch) were made.
+    pub network_requests: usize,
+}
+
+/// Loads a namespace folder into its desired state, or every problem found.
+pub fn load_namespace(
+    config_dir: &Path,
+    options: &LoadOptions,
+) -> Result<DesiredNamespace, ConfigErrors> {
+    let validation = validate_namespace(config_dir, options);
+    match validation.desired {
+        Some(desired) => Ok(desired),
+        None => {
+            let mut problems = validation.problems;
+            for skipped in validation.skipped {
+                problems.push(Problem {
+                    file: config_dir.join(RECURRING_RUNS_FILE),
+                    pointer: String::new(),
+                    line: None,
+                    column: None,
+                    message: skipped,
+                    tip: Some("loading needs every source; run without --offline".to_owned()),
+                });
+            }
+            Err(ConfigErrors { problems })
+        }
+    }
+}
+
+/// The repository root for a config folder (see [`LoadOptions::repo_root`]).
+pub fn find_repo_root(config_dir: &Path) -> PathBuf {
+    let absolute = if config_dir.is_absolute() {
+        config_dir.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(config_dir)
+    };
+    absolute
+        .ancestors()
+        .find(|dir| {
+            dir.join(".git").exists() || dir.join(crate::project::PROJECT_FILE_NAME).is_file()
+        })
+        .map_or(absolute.clone(), Path::to_path_buf)
+}
+
+/// Where one value (pipeline or parameter) comes from.
+#[derive(Debug, Clone)]
+enum Origin {
+    Remote(RemoteFile),
+    Local(PathBuf),
+    /// A `file_path` without a repository (the checks report it before loading gets here).
+    Incomplete(String),
+}
+
+/// Checks a namespace folder as far as possible and reports every problem.
+pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validation {
+    let namespace = options
+        .namespace
+        .clone()
+        .unwrap_or_else(|| absolute_name(config_dir));
+    let experiments_path = config_dir.join(EXPERIMENTS_FILE);
+    let runs_path = config_dir.join(RECURRING_RUNS_FILE);
+    let mut problems = Vec::new();
+    let experiments = check::read_text(&experiments_path, &mut problems)
+        .and_then(|text| check::check_experiments(&experiments_path, &text, &mut problems));
+    let declared: Option<HashSet<String>> = experiments
+        .as_ref()
+        .map(|(file, _)| file.experiments.iter().map(|e| e.name.clone()).collect());
+    let runs = check::read_text(&runs_path, &mut problems).and_then(|text| {
+        check::check_recurring_runs(
+            &runs_path,
+            &text,
+            declared.as_ref(),
+            &experiments_path,
+            &mut problems,
+        )
+    });
+    let mut validation = Validation {
+        namespace: namespace.clone(),
+        files: vec![experiments_path.clone(), runs_path.clone()],
+        problems,
+        skipped: Vec::new(),
+        desired: None,
+        network_requests: 0,
+    };
+    let (Some((experiments, _)), Some(runs)) = (experiments, runs) else {
+        return validation;
+    };
+    let root = options
+        .repo_root
+        .clone()
+        .unwrap_or_else(|| find_repo_root(config_dir));
+    let cache_dir = options
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| root.join(DEFAULT_CACHE_DIR));
+    let fetcher = Fetcher::new(SourceOptions {
+        github_api_url: options.github_api_url.clone(),
+        github_token: options.github_token.clone(),
+        cache_dir,
+        offline: options.offline,
+        concurrency: options.concurrency,
+        use_env_proxy: options.use_env_proxy,
+        timeout: std::time::Duration::from_secs(60),
+    });
+    let mut resolver = Resolver {
+        root: &root,
+        config_dir,
+        runs_path: &runs_path,
+        problems: Vec::new(),
+    };
+    // Every origin of every run, in order: the pipeline first, then valueFrom parameters.
+    let mut plans: Vec<(Origin, Vec<(usize, Origin)>)> = Vec::new();
+    for run in &runs {
+        let pipeline = pipeline_origin(&run.run.pipeline_source);
+        let mut parameters = Vec::new();
+        for (index, parameter) in run.run.pipeline_parameters.iter().enumerate() {
+            if let PipelineParameter::ValueFrom { value_from, .. } = parameter {
+                parameters.push((index, value_origin(value_from, &run.run.pipeline_source)));
+            }
+        }
+        plans.push((pipeline, parameters));
+    }
+    let remote: Vec<RemoteFile> = plans
+        .iter()
+        .flat_map(|(pipeline, parameters)| {
+            std::iter::once(pipeline).chain(parameters.iter().map(|(_, o)| o))
+        })
+        .filter_map(|origin| match origin {
+            Origin::Remote(file) => Some(file.clone()),
+            Origin::Local(_) | Origin::Incomplete(_) => None,
+        })
+        .collect();
+    let fetched = fetcher.fetch_all(&remote);
+    validation.network_requests = fetcher.network_requests();
+    let mut recurring_runs = Vec::new();
+    let mut skipped = Vec::new();
+    for (run, (pipeline_origin, parameter_origins)) in runs.iter().zip(plans) {
+        let name = &run.run.job.name;
+        let mut ok = true;
+        let mut incomplete = false;
+        let pipeline = match resolver.read(&pipeline_origin, &fetched) {
+            Ok((bytes, source)) => Some((bytes, source)),
+            Err(SourceError::Offline) => {
+                skipped.push(format!(
+                    "recurring run `{name}`: pipeline {} not checked (remote source, --offline)",
+                    describe(&pipeline_origin)
+                ));
+                incomplete = true;
+                None
+            }
+            Err(err) => {
+                resolver.report(
+                    &run.source_at,
+                    format!(
+                        "recurring run `{name}`: cannot get the pipeline {}: {err}",
+                        describe(&pipeline_origin)
+                    ),
+                    err.tip(),
+                );
+                ok = false;
+                None
+            }
+        };
+        let mut file_values: HashMap<usize, String> = HashMap::new();
+        for (index, origin) in &parameter_origins {
+            let parameter_name = run.run.pipeline_parameters[*index].name();
+            let at = run
+                .parameters_at
+                .get(*index)
+                .cloned()
+                .unwrap_or_else(|| run.at.clone());
+            match resolver.read(origin, &fetched) {
+                Ok((bytes, _)) => match String::from_utf8(bytes) {
+                    Ok(text) => {
+                        file_values.insert(*index, text);
+                    }
+                    Err(_) => {
+                        resolver.report(&at, format!("recurring run `{name}`, parameter `{parameter_name}`: {} is not UTF-8 text", describe(origin)), None);
+                        ok = false;
+                    }
+                },
+                Err(SourceError::Offline) => {
+                    skipped.push(format!("recurring run `{name}`, parameter `{parameter_name}`: value {} not read (remote source, --offline)", describe(origin)));
+                    incomplete = true;
+                }
+                Err(err) => {
+                    resolver.report(&at, format!("recurring run `{name}`, parameter `{parameter_name}`: cannot get the value {}: {err}", describe(origin)), err.tip());
+                    ok = false;
+                }
+            }
+        }
+        let Some((bytes, source)) = pipeline else {
+            continue;
+        };
+        let workflow = match String::from_utf8(bytes)
+            .map_err(|_| "the file is not UTF-8 text".to_owned())
+            .and_then(|text| {
+                let workflow = Workflow::parse_yaml(&text).map_err(|err| err.to_string())?;
+                workflow.validate().map_err(|err| err.to_string())?;
+                Ok(workflow)
+            }) {
+            Ok(workflow) => workflow,
+            Err(message) => {
+                resolver.report(
+                    &run.source_at,
+                    format!(
+                        "recurring run `{name}`: the pipeline {source} is not usable: {message}"
+                    ),
+                    None,
+                );
+                continue;
+            }
+        };
+        // Parameter values: defaults from a rendered folder's params/, then the config's, in order.
+        let mut parameters: Vec<(String, String)> = match &run.run.pipeline_source {
+            PipelineSource::Rendered(rendered) => {
+                match resolver.rendered_params(&rendered.rendered_pipeline) {
+                    Ok(defaults) => defaults.into_iter().collect(),
+                    Err(err) => {
+                        resolver.report(
+                            &run.source_at,
+                            format!(
+                                "recurring run `{name}`: cannot read the parameters of {}: {err}",
+                                rendered.rendered_pipeline.display()
+                            ),
+                            None,
+                        );
+                        ok = false;
+                        Vec::new()
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
+        let mut explicit: Vec<(usize, String, String)> = Vec::new();
+        for (index, parameter) in run.run.pipeline_parameters.iter().enumerate() {
+            let value = match parameter {
+                PipelineParameter::Value { value, .. } => Some(value.as_kfp_string()),
+                PipelineParameter::ValueFrom { .. } => file_values.remove(&index),
+            };
+            if let Some(value) = value {
+                explicit.push((index, parameter.name().to_owned(), value));
+            }
+        }
+        for (_, name, value) in &explicit {
+            match parameters.iter_mut().find(|(existing, _)| existing == name) {
+                Some(slot) => slot.1 = value.clone(),
+                None => parameters.push((name.clone(), value.clone())),
+            }
+        }
+        match workflow.inputs() {
+            Ok(inputs) => {
+                let input_names: Vec<&str> =
+                    inputs.iter().map(|input| input.name.as_str()).collect();
+                for (index, parameter) in run.run.pipeline_parameters.iter().enumerate() {
+                    if !input_names.contains(&parameter.name()) {
+                        let at = run
+                            .parameters_at
+                            .get(index)
+                            .cloned()
+                            .unwrap_or_else(|| run.at.clone());
+                        let declared = if input_names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            input_names
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        };
+                        resolver.report(&at, format!("recurring run `{name}` sets parameter `{}`, which the pipeline {source} does not declare", parameter.name()), Some(format!("the pipeline's inputs are: {declared}")));
+                        ok = false;
+                    }
+                }
+                if !incomplete {
+                    for input in inputs.iter().filter(|input| input.is_required()) {
+                        if !parameters
+                            .iter()
+                            .any(|(existing, _)| *existing == input.name)
+                        {
+                            let at = At {
+                                pointer: format!("{}/pipeline_parameters", run.at.pointer),
+                                ..run.at.clone()
+                            };
+                            resolver.report(&at, format!("recurring run `{name}` does not set the required parameter `{}` of the pipeline {source}", input.name), Some(format!("add `- name: {}` with a `value` or `valueFrom` to `pipeline_parameters`", input.name)));
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                resolver.report(
+                    &run.source_at,
+                    format!("recurring run `{name}`: {err}"),
+                    None,
+                );
+                ok = false;
+            }
+        }
+        if ok && !incomplete {
+            recurring_runs.push(desired_run(run, parameters, workflow, source));
+        }
+    }
+    validation.problems.extend(resolver.problems);
+    validation.skipped = skipped;
+    if validation.problems.is_empty() && validation.skipped.is_empty() {
+        validation.desired = Some(DesiredNamespace {
+            namespace,
+            experiments: experiments
+                .experiments
+                .into_iter()
+                .map(|e| DesiredExperiment {
+                    name: e.name,
+                    description: e.description,
+                })
+                .collect(),
+            recurring_runs,
+        });
+    }
+    validation
+}
+
+fn absolute_name(config_dir: &Path) -> String {
+    let absolute = if config_dir.is_absolute() {
+        config_dir.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(config_dir)
+    };
+    absolute
+        .components()
+        .rfind(|c| !matches!(c, std::path::Component::CurDir))
+        .and_then(|c| c.as_os_str().to_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn desired_run(
+    run: &CheckedRun,
+    parameters: Vec<(String, String)>,
+    workflow: Workflow,
+    source: String,
+) -> DesiredRecurringRun {
+    let job = &run.run.job;
+    let trigger = &job.trigger;
+    DesiredRecurringRun {
+        name: job.name.clone(),
+        description: job.description.clone(),
+        experiment: job.experiment.clone(),
+        enabled: job.enabled,
+        max_concurrency: job.max_concurrency,
+        service_account: job.service_account.clone(),
+        keep_history: run.run.keep_history,
+        trigger: DesiredTrigger {
+            catchup: trigger.catchup,
+            start: trigger.start_date,
+            end: trigger.end_date,
+            schedule: match (&trigger.cron, trigger.interval_seconds) {
+                (Some(cron), _) => Schedule::Cron(cron.clone()),
+                (None, Some(seconds)) => Schedule::Interval(seconds),
+                // The checks guarantee exactly one of them.
+                (None, None) => Schedule::Interval(0),
+            },
+        },
+        parameters,
+        workflow,
+        source,
+    }
+}
+
+fn pipeline_origin(source: &PipelineSource) -> Origin {
+    match source {
+        PipelineSource::GitHub(github) => Origin::Remote(RemoteFile {
+            repo: Repo::GitHub {
+                owner: github.github_owner.clone(),
+                repo: github.github_repo.clone(),
+            },
+            reference: github.git_reference.clone(),
+            path: github.file_path.clone(),
+        }),
+        PipelineSource::Git(git) => Origin::Remote(RemoteFile {
+            repo: Repo::Git {
+                url: git.git_url.clone(),
+            },
+            reference: git.git_reference.clone(),
+            path: git.file_path.clone(),
+        }),
+        PipelineSource::Path(path) => Origin::Local(path.path.clone()),
+        PipelineSource::Rendered(rendered) => {
+            Origin::Local(rendered.rendered_pipeline.join("workflow.yaml"))
+        }
+    }
+}
+
+/// A `valueFrom`'s origin: missing repository fields come from the pipeline source.
+fn value_origin(value_from: &ValueFrom, source: &PipelineSource) -> Origin {
+    if let Some(path) = &value_from.path {
+        return Origin::Local(path.clone());
+    }
+    let file_path = value_from.file_path.clone().unwrap_or_default();
+    let (default_repo, default_reference) = match source {
+        PipelineSource::GitHub(github) => (
+            Some(Repo::GitHub {
+                owner: github.github_owner.clone(),
+                repo: github.github_repo.clone(),
+            }),
+            Some(github.git_reference.clone()),
+        ),
+        PipelineSource::Git(git) => (
+            Some(Repo::Git {
+                url: git.git_url.clone(),
+            }),
+            Some(git.git_reference.clone()),
+        ),
+        PipelineSource::Path(_) | PipelineSource::Rendered(_) => (None, None),
+    };
+    let repo = if let Some(url) = &value_from.git_url {
+        Some(Repo::Git { url: url.clone() })
+    } else if value_from.github_owner.is_some() || value_from.github_repo.is_some() {
+        let (default_owner, default_name) = match &default_repo {
+            Some(Repo::GitHub { owner, repo }) => (Some(owner.clone()), Some(repo.clone())),
+            _ => (None, None),
+        };
+        match (
+            value_from.github_owner.clone().or(default_owner),
+            value_from.github_repo.clone().or(default_name),
+        ) {
+            (Some(owner), Some(repo)) => Some(Repo::GitHub { owner, repo }),
+            _ => None,
+        }
+    } else {
+        default_repo
+    };
+    let reference = value_from.git_reference.clone().or(default_reference);
+    match (repo, reference) {
+        (Some(repo), Some(reference)) => Origin::Remote(RemoteFile {
+            repo,
+            reference,
+            path: file_path,
+        }),
+        _ => Origin::Incomplete(file_path),
+    }
+}
+
+fn describe(origin: &Origin) -> String {
+    match origin {
+        Origin::Remote(file) => file.to_string(),
+        Origin::Local(path) => format!("`{}`", path.display()),
+        Origin::Incomplete(path) => format!("`{path}`"),
+    }
+}
+
+struct Resolver<'a> {
+    root: &'a Path,
+    config_dir: &'a Path,
+    runs_path: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Resolver<'_> {
+    fn report(&mut self, at: &At, message: String, tip: Option<String>) {
+        self.problems.push(Problem {
+            file: self.runs_path.to_path_buf(),
+            pointer: at.pointer.clone(),
+            line: Some(at.line),
+            column: Some(at.column),
+            message,
+            tip,
+        });
+    }
+
+    /// The bytes of an origin and a description of where they came from (with the resolved SHA).
+    fn read(
+        &self,
+        origin: &Origin,
+        fetched: &HashMap<RemoteFile, Result<crate::sources::Fetched, SourceError>>,
+    ) -> Result<(Vec<u8>, String), SourceError> {
+        match origin {
+            Origin::Remote(file) => {
+                let result = fetched
+                    .get(file)
+                    .cloned()
+                    .unwrap_or(Err(SourceError::Offline))?;
+                let short = &result.sha[..result.sha.len().min(12)];
+                let description = match &file.repo {
+                    Repo::GitHub { owner, repo } => {
+                        format!("github:{owner}/{repo}@{short}:{}", file.path)
+                    }
+                    Repo::Git { url } => {
+                        format!("{}@{short}:{}", crate::sources::redact_url(url), file.path)
+                    }
+                };
+                Ok((result.bytes, description))
+            }
+            Origin::Local(path) => {
+                let real = resolve_local(self.root, self.config_dir, path)?;
+                let bytes = std::fs::read(&real).map_err(|err| {
+                    SourceError::Io(format!("cannot read `{}`: {err}", path.display()))
+                })?;
+                Ok((bytes, format!("`{}`", path.display())))
+            }
+            Origin::Incomplete(file_path) => Err(SourceError::BadPath(format!(
+                "`file_path: {file_path}` names a file in a repository, but no repository is given"
+            ))),
+        }
+    }
+
+    /// `params/NAME` files of a rendered pipeline folder, by name, byte-exact.
+    fn rendered_params(&self, dir: &Path) -> Result<BTreeMap<String, String>, SourceError> {
+        let params = dir.join("params");
+        let real = match resolve_local(self.root, self.config_dir, &params) {
+            Ok(real) => real,
+            Err(SourceError::NotFound { .. }) => return Ok(BTreeMap::new()),
+            Err(err) => return Err(err),
+        };
+        let mut values = BTreeMap::new();
+        let entries = std::fs::read_dir(&real)
+            .map_err(|err| SourceError::Io(format!("cannot list `{}`: {err}", params.display())))?;
+        for entry in entries {
+            let entry = entry.map_err(|err| SourceError::Io(err.to_string()))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let relative = params.join(&name);
+            let file = resolve_local(self.root, self.config_dir, &relative)?;
+            if !file.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(&file).map_err(|err| {
+                SourceError::Io(format!("cannot read `{}`: {err}", relative.display()))
+            })?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                SourceError::Io(format!("`{}` is not UTF-8 text", relative.display()))
+            })?;
+            values.insert(name, text);
+        }
+        Ok(values)
+    }
+}

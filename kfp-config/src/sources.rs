@@ -1,0 +1,960 @@
+//! Pipeline and parameter sources: GitHub (REST API), any git remote (the `git` CLI) and local files,
+//! with a cache keyed by immutable commit SHAs.
+//!
+//! Each distinct (repository, reference) is resolved to a SHA once per [`Fetcher::fetch_all`] and each
+//! distinct file is fetched once, concurrently with a bound. A file cached under its SHA needs no network.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+
+/// The public GitHub API.
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+
+/// A secret string (a token): never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How sources are fetched.
+#[derive(Debug, Clone)]
+pub struct SourceOptions {
+    /// The GitHub REST API base (GitHub Enterprise: `https://HOST/api/v3`).
+    pub github_api_url: String,
+    /// A GitHub token (`GITHUB_TOKEN`) for private repositories and higher rate limits.
+    pub github_token: Option<Secret>,
+    /// The cache folder.
+    pub cache_dir: PathBuf,
+    /// Use no network and no `git fetch`: only cached files and commit SHAs.
+    pub offline: bool,
+    /// How many fetches run at once.
+    pub concurrency: usize,
+    /// Whether HTTP requests honour `HTTPS_PROXY`/`ALL_PROXY` (tests against a local server turn it off).
+    pub use_env_proxy: bool,
+    /// The timeout of one HTTP request.
+    pub timeout: Duration,
+}
+
+impl SourceOptions {
+    /// Options with the given cache folder and everything else at its default.
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            github_api_url: DEFAULT_GITHUB_API_URL.to_owned(),
+            github_token: None,
+            cache_dir: cache_dir.into(),
+            offline: false,
+            concurrency: 8,
+            use_env_proxy: true,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A repository a file comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Repo {
+    /// A GitHub repository.
+    GitHub {
+        /// Owner.
+        owner: String,
+        /// Name.
+        repo: String,
+    },
+    /// Any git remote.
+    Git {
+        /// The URL as `git` takes it.
+        url: String,
+    },
+}
+
+/// A file in a repository at a reference (branch, tag or SHA).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RemoteFile {
+    /// The repository.
+    pub repo: Repo,
+    /// The branch, tag or commit.
+    pub reference: String,
+    /// The path inside the repository.
+    pub path: String,
+}
+
+impl fmt::Display for RemoteFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repo {
+            Repo::GitHub { owner, repo } => {
+                write!(f, "github:{owner}/{repo}@{}:{}", self.reference, self.path)
+            }
+            Repo::Git { url } => write!(f, "{url}@{}:{}", self.reference, self.path),
+        }
+    }
+}
+
+/// A fetched file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The commit the reference resolved to.
+    pub sha: String,
+    /// The content.
+    pub bytes: Vec<u8>,
+}
+
+/// Why a source could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The repository, reference or file does not exist (or is invisible to the token).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// The token was rejected.
+    #[error("GitHub rejected the token (HTTP 401): {message}")]
+    BadToken {
+        /// GitHub's message.
+        message: String,
+    },
+    /// The API rate limit is exhausted.
+    #[error("GitHub API rate limit exceeded{}", reset.as_ref().map(|t| format!(" (resets at {t})")).unwrap_or_default())]
+    RateLimited {
+        /// When the limit resets, as GitHub says.
+        reset: Option<String>,
+        /// Whether a token was sent.
+        authenticated: bool,
+    },
+    /// Any other HTTP failure.
+    #[error("HTTP {status} from {url}: {message}")]
+    Http {
+        /// Status code.
+        status: u16,
+        /// The URL (never with credentials).
+        url: String,
+        /// The body's message.
+        message: String,
+    },
+    /// No answer (connection, DNS, timeout).
+    #[error("cannot reach {url}: {message}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What happened.
+        message: String,
+    },
+    /// A `git` command failed.
+    #[error("`git {command}` failed: {stderr}")]
+    Git {
+        /// The command line (without credentials).
+        command: String,
+        /// Its error output.
+        stderr: String,
+    },
+    /// A local file problem.
+    #[error("{0}")]
+    Io(String),
+    /// A path that leaves the repository or is otherwise unusable.
+    #[error("{0}")]
+    BadPath(String),
+    /// Offline mode and the file is not in the cache.
+    #[error("not in the cache and --offline forbids fetching it")]
+    Offline,
+}
+
+impl SourceError {
+    /// Advice for the user, where one helps.
+    pub fn tip(&self) -> Option<String> {
+        match self {
+            SourceError::RateLimited { authenticated: false, .. } => Some(
+                "set GITHUB_TOKEN to a token (any token raises the limit from 60 to 5000 requests an hour), or pin \
+                 `git_reference` to a commit SHA so that cached files need no request"
+                    .to_owned(),
+            ),
+            SourceError::RateLimited { authenticated: true, .. } => {
+                Some("wait for the reset, or pin `git_reference` to a commit SHA so that cached files need no request".to_owned())
+            }
+            SourceError::BadToken { .. } => Some("check GITHUB_TOKEN: it is expired, revoked or mistyped".to_owned()),
+            SourceError::NotFound { .. } => Some(
+                "check the owner, repository, reference and path; a private repository needs GITHUB_TOKEN with read access"
+                    .to_owned(),
+            ),
+            SourceError::Offline => Some("run once without --offline to fill the cache".to_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// True for a full 40-hex commit SHA, which needs no resolution.
+pub fn is_commit_sha(reference: &str) -> bool {
+    reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Checks a path inside a repository: relative, no `..`, no empty or `.` parts.
+fn check_repo_path(path: &str) -> Result<(), SourceError> {
+    if path.is_empty() || path.starts_with('/') || path.contains('\\') {
+        return Err(SourceError::BadPath(format!(
+            "`{path}` must be a relative path inside the repository"
+        )));
+    }
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(SourceError::BadPath(format!(
+            "`{path}` must not contain empty, `.` or `..` parts"
+        )));
+    }
+    Ok(())
+}
+
+/// Fetches remote files with a cache.
+#[derive(Debug)]
+pub struct Fetcher {
+    options: SourceOptions,
+    agent: ureq::Agent,
+    git_locks: Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
+    requests: AtomicUsize,
+}
+
+impl Fetcher {
+    /// A fetcher with these options.
+    pub fn new(options: SourceOptions) -> Self {
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(options.timeout))
+            .user_agent(concat!("kfp-gitops/", env!("CARGO_PKG_VERSION")));
+        if !options.use_env_proxy {
+            config = config.proxy(None);
+        }
+        Self {
+            agent: config.build().new_agent(),
+            options,
+            git_locks: Mutex::new(HashMap::new()),
+            requests: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many HTTP requests and git fetches this fetcher made (cache hits make none).
+    pub fn network_requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Fetches every file: each distinct reference resolved once, each distinct file fetched once, at
+    /// most `concurrency` at a time.
+    pub fn fetch_all(
+        &self,
+        files: &[RemoteFile],
+    ) -> HashMap<RemoteFile, Result<Fetched, SourceError>> {
+        let refs: Vec<(Repo, String)> = files
+            .iter()
+            .map(|file| (file.repo.clone(), file.reference.clone()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let resolved: HashMap<(Repo, String), Result<String, SourceError>> =
+            parallel_map(&refs, self.options.concurrency, |(repo, reference)| {
+                self.resolve(repo, reference)
+            })
+            .into_iter()
+            .zip(refs.iter().cloned())
+            .map(|(result, key)| (key, result))
+            .collect();
+        let distinct: Vec<RemoteFile> = files
+            .iter()
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let fetched = parallel_map(&distinct, self.options.concurrency, |file| {
+            let sha = resolved
+                .get(&(file.repo.clone(), file.reference.clone()))
+                .cloned()
+                .unwrap_or_else(|| {
+                    Err(SourceError::Io("internal: unresolved reference".to_owned()))
+                })?;
+            let bytes = self.file_at(&file.repo, &sha, &file.path)?;
+            Ok(Fetched { sha, bytes })
+        });
+        distinct.into_iter().zip(fetched).collect()
+    }
+
+    /// Resolves a reference to a commit SHA (a SHA resolves to itself without a request).
+    pub fn resolve(&self, repo: &Repo, reference: &str) -> Result<String, SourceError> {
+        if reference.is_empty() || reference.starts_with('-') {
+            return Err(SourceError::BadPath(format!(
+                "`{reference}` is not a valid git reference"
+            )));
+        }
+        match repo {
+            Repo::GitHub { owner, repo } => {
+                if is_commit_sha(reference) {
+                    return Ok(reference.to_ascii_lowercase());
+                }
+                if self.options.offline {
+                    return Err(SourceError::Offline);
+                }
+                self.github_resolve(owner, repo, reference)
+            }
+            Repo::Git { url } => self.git_resolve(url, reference),
+        }
+    }
+
+    /// The content of `path` at commit `sha`, from the cache or the remote (then cached).
+    pub fn file_at(&self, repo: &Repo, sha: &str, path: &str) -> Result<Vec<u8>, SourceError> {
+        check_repo_path(path)?;
+        let cached = self.cache_path(repo, sha, path);
+        if let Ok(bytes) = std::fs::read(&cached) {
+            return Ok(bytes);
+        }
+        if self.options.offline {
+            return Err(SourceError::Offline);
+        }
+        let bytes = match repo {
+            Repo::GitHub { owner, repo } => self.github_file(owner, repo, sha, path)?,
+            Repo::Git { url } => self.git_file(url, sha, path)?,
+        };
+        write_atomically(&cached, &bytes).map_err(|err| {
+            SourceError::Io(format!(
+                "cannot write the cache {}: {err}",
+                cached.display()
+            ))
+        })?;
+        Ok(bytes)
+    }
+
+    /// Where the file `path` at commit `sha` of `repo` is cached.
+    pub fn cache_path(&self, repo: &Repo, sha: &str, path: &str) -> PathBuf {
+        let base = match repo {
+            Repo::GitHub { owner, repo } => self
+                .options
+                .cache_dir
+                .join("github")
+                .join(short_hash(&self.options.github_api_url))
+                .join(safe_component(owner))
+                .join(safe_component(repo)),
+            Repo::Git { url } => self.options.cache_dir.join("git").join(short_hash(url)),
+        };
+        base.join(sha).join("files").join(path)
+    }
+
+    fn github_url(&self, owner: &str, repo: &str, rest: &str) -> String {
+        let encode = |s: &str| percent_encoding::utf8_percent_encode(s, PATH_SEGMENT).to_string();
+        format!(
+            "{}/repos/{}/{}/{rest}",
+            self.options.github_api_url.trim_end_matches('/'),
+            encode(owner),
+            encode(repo)
+        )
+    }
+
+    fn github_get(
+        &self,
+        url: &str,
+        accept: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, SourceError> {
+        let mut request = self
+            .agent
+            .get(url)
+            .header("Accept", accept)
+            .header("X-GitHub-Api-Version", "2022-11-28");
+        if let Some(token) = &self.options.github_token {
+            request = request.header("Authorization", format!("Bearer {}", token.expose()));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        request.call().map_err(|err| SourceError::Transport {
+            url: url.to_owned(),
+            message: err.to_string(),
+        })
+    }
+
+    fn github_failure(
+        &self,
+        url: &str,
+        response: ureq::http::Response<ureq::Body>,
+        what: String,
+    ) -> SourceError {
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let remaining = header("x-ratelimit-remaining");
+        let reset = header("x-ratelimit-reset");
+        let message = response
+            .into_body()
+            .with_config()
+            .limit(64 * 1024)
+            .read_to_string()
+            .ok()
+            .and_then(|body| {
+                serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|json| {
+                        json.get("message")
+                            .and_then(|m| m.as_str())
+                            .map(str::to_owned)
+                    })
+                    .or(Some(body))
+            })
+            .unwrap_or_default();
+        let rate_limited = status == 429
+            || (status == 403
+                && (remaining.as_deref() == Some("0")
+                    || message.to_ascii_lowercase().contains("rate limit")));
+        if rate_limited {
+            let reset = reset
+                .and_then(|seconds| seconds.parse::<i64>().ok())
+                .and_then(|seconds| jiff::Timestamp::from_second(seconds).ok())
+                .map(|t| t.to_string());
+            return SourceError::RateLimited {
+                reset,
+                authenticated: self.options.github_token.is_some(),
+            };
+        }
+        match status {
+            401 => SourceError::BadToken { message },
+            404 => SourceError::NotFound { what },
+            _ => SourceError::Http {
+                status,
+                url: url.to_owned(),
+                message,
+            },
+        }
+    }
+
+    fn github_resolve(
+        &self,
+        owner: &str,
+        repo: &str,
+        reference: &str,
+    ) -> Result<String, SourceError> {
+        let encoded = percent_encoding::utf8_percent_encode(reference, PATH_SEGMENT).to_string();
+        let url = self.github_url(owner, repo, &format!("commits/{encoded}"));
+        let response = self.github_get(&url, "application/vnd.github+json")?;
+        if !response.status().is_success() {
+            let what = format!("GitHub repository {owner}/{repo} or its reference `{reference}`");
+            return Err(self.github_failure(&url, response, what));
+        }
+        let json: serde_json::Value =
+            response
+                .into_body()
+                .read_json()
+                .map_err(|err| SourceError::Transport {
+                    url: url.clone(),
+                    message: err.to_string(),
+                })?;
+        match json.get("sha").and_then(|sha| sha.as_str()) {
+            Some(sha) if is_commit_sha(sha) => Ok(sha.to_ascii_lowercase()),
+            _ => Err(SourceError::Http {
+                status: 200,
+                url,
+                message: "the answer has no commit `sha`".to_owned(),
+            }),
+        }
+    }
+
+    fn github_file(
+        &self,
+        owner: &str,
+        repo: &str,
+        sha: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, SourceError> {
+        let encoded: Vec<String> = path
+            .split('/')
+            .map(|part| percent_encoding::utf8_percent_encode(part, PATH_SEGMENT).to_string())
+            .collect();
+        let url = self.github_url(
+            owner,
+            repo,
+            &format!("contents/{}?ref={sha}", encoded.join("/")),
+        );
+        let response = self.github_get(&url, "application/vnd.github.raw")?;
+        if !response.status().is_success() {
+            let what = format!("file `{path}` in GitHub repository {owner}/{repo} at {sha}");
+            return Err(self.github_failure(&url, response, what));
+        }
+        response
+            .into_body()
+            .with_config()
+            .limit(512 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|err| SourceError::Transport {
+                url,
+                message: err.to_string(),
+            })
+    }
+
+    fn git_lock(&self, url: &str) -> std::sync::Arc<Mutex<()>> {
+        let mut locks = self
+            .git_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(url.to_owned()).or_default().clone()
+    }
+
+    fn bare_repo(&self, url: &str) -> Result<PathBuf, SourceError> {
+        let dir = self
+            .options
+            .cache_dir
+            .join("git")
+            .join(short_hash(url))
+            .join("repo.git");
+        if !dir.join("HEAD").exists() {
+            std::fs::create_dir_all(&dir).map_err(|err| {
+                SourceError::Io(format!("cannot create {}: {err}", dir.display()))
+            })?;
+            run_git(
+                &[
+                    OsArg::s("init"),
+                    OsArg::s("--bare"),
+                    OsArg::s("--quiet"),
+                    OsArg::p(&dir),
+                ],
+                None,
+            )?;
+        }
+        Ok(dir)
+    }
+
+    fn git_resolve(&self, url: &str, reference: &str) -> Result<String, SourceError> {
+        if url.starts_with('-') {
+            return Err(SourceError::BadPath(format!(
+                "`{url}` is not a valid git URL"
+            )));
+        }
+        let lock = self.git_lock(url);
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let repo = self.bare_repo(url)?;
+        if is_commit_sha(reference) {
+            let sha = reference.to_ascii_lowercase();
+            if has_commit(&repo, &sha) {
+                return Ok(sha);
+            }
+            if self.options.offline {
+                return Err(SourceError::Offline);
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            self.git_fetch(&repo, url, &sha)
+                .map_err(|err| not_found_if_missing(err, url, reference))?;
+            return if has_commit(&repo, &sha) {
+                Ok(sha)
+            } else {
+                Err(SourceError::NotFound {
+                    what: format!("commit {sha} in {url}"),
+                })
+            };
+        }
+        if self.options.offline {
+            return Err(SourceError::Offline);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.git_fetch(&repo, url, reference)
+            .map_err(|err| not_found_if_missing(err, url, reference))?;
+        let output = run_git(
+            &[
+                OsArg::s("--git-dir"),
+                OsArg::p(&repo),
+                OsArg::s("rev-parse"),
+                OsArg::s("FETCH_HEAD^{commit}"),
+            ],
+            None,
+        )?;
+        let sha = String::from_utf8_lossy(&output).trim().to_owned();
+        if is_commit_sha(&sha) {
+            Ok(sha)
+        } else {
+            Err(SourceError::Git {
+                command: "rev-parse FETCH_HEAD".into(),
+                stderr: sha,
+            })
+        }
+    }
+
+    fn git_fetch(&self, repo: &Path, url: &str, reference: &str) -> Result<(), SourceError> {
+        run_git(
+            &[
+                OsArg::s("--git-dir"),
+                OsArg::p(repo),
+                OsArg::s("fetch"),
+                OsArg::s("--quiet"),
+                OsArg::s("--no-tags"),
+                OsArg::s("--depth"),
+                OsArg::s("1"),
+                OsArg::s(url),
+                OsArg::s(reference),
+            ],
+            Some(url),
+        )
+        .map(drop)
+    }
+
+    fn git_file(&self, url: &str, sha: &str, path: &str) -> Result<Vec<u8>, SourceError> {
+        let lock = self.git_lock(url);
+        let _guard = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let repo = self.bare_repo(url)?;
+        let spec = format!("{sha}:{path}");
+        run_git(
+            &[
+                OsArg::s("--git-dir"),
+                OsArg::p(&repo),
+                OsArg::s("cat-file"),
+                OsArg::s("blob"),
+                OsArg::s(&spec),
+            ],
+            None,
+        )
+        .map_err(|err| match err {
+            SourceError::Git { stderr, .. }
+                if stderr.contains("Not a valid object")
+                    || stderr.contains("does not exist")
+                    || stderr.contains("bad file") =>
+            {
+                SourceError::NotFound {
+                    what: format!("file `{path}` in {url} at {sha}"),
+                }
+            }
+            other => other,
+        })
+    }
+}
+
+fn not_found_if_missing(err: SourceError, url: &str, reference: &str) -> SourceError {
+    match err {
+        SourceError::Git { stderr, .. }
+            if stderr.contains("couldn't find remote ref")
+                || stderr.contains("not our ref")
+                || stderr.contains("no such remote ref")
+                || stderr.contains("unadvertised object") =>
+        {
+            SourceError::NotFound {
+                what: format!("reference `{reference}` in {url}"),
+            }
+        }
+        SourceError::Git { stderr, .. }
+            if stderr.contains("does not appear to be a git repository")
+                || stderr.contains("Repository not found")
+                || stderr.contains("not found") =>
+        {
+            SourceError::NotFound {
+                what: format!("git repository {url}"),
+            }
+        }
+        other => other,
+    }
+}
+
+fn has_commit(repo: &Path, sha: &str) -> bool {
+    run_git(
+        &[
+            OsArg::s("--git-dir"),
+            OsArg::p(repo),
+            OsArg::s("cat-file"),
+            OsArg::s("-e"),
+            OsArg::s(&format!("{sha}^{{commit}}")),
+        ],
+        None,
+    )
+    .is_ok()
+}
+
+/// One argument of a git command.
+enum OsArg<'a> {
+    S(&'a str),
+    P(&'a Path),
+}
+
+impl<'a> OsArg<'a> {
+    fn s(text: &'a str) -> Self {
+        OsArg::S(text)
+    }
+    fn p(path: &'a Path) -> Self {
+        OsArg::P(path)
+    }
+}
+
+/// Runs `git` without prompts; `url` is redacted from messages (it may embed credentials).
+fn run_git(args: &[OsArg<'_>], url: Option<&str>) -> Result<Vec<u8>, SourceError> {
+    let mut command = Command::new("git");
+    command
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "true")
+        .stdin(std::process::Stdio::null());
+    let mut shown = Vec::new();
+    for arg in args {
+        match arg {
+            OsArg::S(text) => {
+                command.arg(text);
+                shown.push(if Some(*text) == url {
+                    redact_url(text)
+                } else {
+                    (*text).to_owned()
+                });
+            }
+            OsArg::P(path) => {
+                command.arg(path);
+                shown.push(path.display().to_string());
+            }
+        }
+    }
+    // Only the verb and its arguments are worth showing; `--git-dir <cache>` is noise.
+    let shown = shown
+        .iter()
+        .skip_while(|arg| arg.starts_with("--git-dir") || arg.contains("repo.git"))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let output = command.output().map_err(|err| SourceError::Git {
+        command: shown.clone(),
+        stderr: format!("cannot run git: {err}"),
+    })?;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        let mut stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        if let Some(url) = url {
+            stderr = stderr.replace(url, &redact_url(url));
+        }
+        Err(SourceError::Git {
+            command: shown,
+            stderr,
+        })
+    }
+}
+
+/// `https://user:token@host/x` → `https://***@host/x`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme && !url[scheme + 3..at].contains('/') => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Characters escaped in one URL path segment.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn short_hash(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+}
+
+fn safe_component(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_owned()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path)
+}
+
+/// Runs `f` on every item with at most `limit` threads; results in item order.
+pub(crate) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    limit: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    let workers = limit.max(1).min(items.len());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(index) else { break };
+                    let result = f(item);
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)[index] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Resolves a local path written in a config file: relative to `base` (the config folder), and inside
+/// `root` (the repository) both as written and after following symlinks.
+pub fn resolve_local(root: &Path, base: &Path, relative: &Path) -> Result<PathBuf, SourceError> {
+    if relative.as_os_str().is_empty() {
+        return Err(SourceError::BadPath("the path is empty".to_owned()));
+    }
+    if relative.is_absolute()
+        || relative
+            .components()
+            .any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
+    {
+        return Err(SourceError::BadPath(format!(
+            "`{}` is absolute; use a path relative to the config folder",
+            relative.display()
+        )));
+    }
+    let root = absolute(root);
+    let mut resolved = absolute(base);
+    for component in relative.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                resolved.pop();
+            }
+            Component::Normal(part) => resolved.push(part),
+            Component::Prefix(_) | Component::RootDir => {}
+        }
+    }
+    if !resolved.starts_with(&root) {
+        return Err(SourceError::BadPath(format!(
+            "`{}` leads outside the repository root {}",
+            relative.display(),
+            root.display()
+        )));
+    }
+    let real = resolved.canonicalize().map_err(|err| {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            SourceError::NotFound {
+                what: format!("local path `{}`", relative.display()),
+            }
+        } else {
+            SourceError::Io(format!("cannot read `{}`: {err}", relative.display()))
+        }
+    })?;
+    let real_root = root.canonicalize().map_err(|err| {
+        SourceError::Io(format!(
+            "cannot read the repository root {}: {err}",
+            root.display()
+        ))
+    })?;
+    if !real.starts_with(&real_root) {
+        return Err(SourceError::BadPath(format!(
+            "`{}` follows a symlink outside the repository root {}",
+            relative.display(),
+            root.display()
+        )));
+    }
+    Ok(real)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    // Lexically normalized, so that `a/../b` and `b` compare equal.
+    let mut normalized = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::ParentDir => {
+                normalized.pop();
+            }
+            Component::CurDir => {}
+            other => normalized.push(other),
+        }
+    }
+    normalized
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_never_shown() {
+        let options = SourceOptions {
+            github_token: Some(Secret::new("ghp_supersecret")),
+            ..SourceOptions::new("/tmp/x")
+        };
+        assert!(!format!("{options:?}").contains("supersecret"));
+        assert!(!format!("{:?}", Fetcher::new(options)).contains("supersecret"));
+    }
+
+    #[test]
+    fn urls_with_credentials_are_redacted() {
+        assert_eq!(
+            redact_url("https://user:tok@example.com/r.git"),
+            "https://***@example.com/r.git"
+        );
+        assert_eq!(
+            redact_url("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+        assert_eq!(redact_url("file:///tmp/r.git"), "file:///tmp/r.git");
+    }
+
+    #[test]
+    fn repository_paths_must_stay_inside() {
+        assert!(check_repo_path("a/b.yaml").is_ok());
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a"] {
+            assert!(check_repo_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parallel_map_keeps_order_and_bounds_threads() {
+        let items: Vec<usize> = (0..50).collect();
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let results = parallel_map(&items, 4, |item| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::yield_now();
+            running.fetch_sub(1, Ordering::SeqCst);
+            item * 2
+        });
+        assert_eq!(results, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(peak.load(Ordering::SeqCst) <= 4);
+    }
+}
