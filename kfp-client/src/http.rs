@@ -236,6 +236,10 @@ pub(crate) fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 
+fn is_tls_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    err.is::<rustls::Error>()
+}
+
 fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Error {
     use std::io::ErrorKind;
     let (kind, may_have_been_sent) = match err {
@@ -245,6 +249,10 @@ fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Error {
         },
         ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
             (TransportKind::Connect, false)
+        }
+        // rustls reports handshake failures as I/O errors: nothing was sent.
+        ureq::Error::Io(io) if io.get_ref().is_some_and(is_tls_error) => {
+            (TransportKind::Tls, false)
         }
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::ConnectionRefused
