@@ -9,7 +9,7 @@ use url::Url;
 use crate::config::DexConfig;
 use crate::cookies::CookieJar;
 use crate::error::{Error, Result};
-use crate::http::without_query;
+use crate::http::{transport_error, without_query};
 
 /// Redirects followed in one step before giving up.
 const MAX_HOPS: usize = 20;
@@ -64,8 +64,11 @@ fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Res
                 request.call()
             }
         };
-        let mut response =
-            result.map_err(|err| login_error(&current, format!("request failed: {err}")))?;
+        let mut response = result.map_err(|err| {
+            // No answer at all is a connection problem, not a login problem.
+            let method = if form.is_some() { "POST" } else { "GET" };
+            transport_error(method, without_query(current.as_str()), &err)
+        })?;
         let status = response.status().as_u16();
         jar.store(
             &host,

@@ -240,7 +240,7 @@ fn is_tls_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
     err.is::<rustls::Error>()
 }
 
-fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Error {
+pub(crate) fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Error {
     use std::io::ErrorKind;
     let (kind, may_have_been_sent) = match err {
         ureq::Error::Timeout(timeout) => match timeout {

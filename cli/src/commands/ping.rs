@@ -96,6 +96,12 @@ fn checks(client: &HttpKfpClient, namespace: Option<&str>) -> Report {
     // 1. The API answers.
     let health = match client.healthz() {
         Ok(health) => Some(health),
+        // The gateway sent us to the login, and the login failed: the API is there, the credentials are not.
+        Err(err @ Error::Login { .. }) => {
+            report.pass(API, format!("{api_url} answers (behind a login)"));
+            report.fail(AUTH, Failure::from(err));
+            return report;
+        }
         // Behind a gateway even healthz needs a session: the API answered, so judge the login next.
         Err(err) if blame(&err) == AUTH => None,
         Err(err) => {
