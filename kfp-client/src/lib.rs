@@ -1,12 +1,51 @@
 //! Typed client for the Kubeflow Pipelines (KFP) v1beta1 REST API.
 //!
-//! This crate is the only place in kfp-gitops that knows how KFP speaks on the wire: the models mirror the
-//! JSON the API server emits (snake_case names, int64 as strings, omitted defaults, RFC 3339 times), the
-//! `KfpApi` trait names every call the rest of the workspace makes, and the HTTP client implements it with
-//! authentication, timeouts, retries and paging.
+//! This crate is the only place in kfp-gitops that knows how KFP speaks on the wire:
 //!
-//! What it must never do: print, exit the process, or let a token, password or cookie reach a log line, an
-//! error message or `Debug` output.
+//! * [`models`] mirror the JSON the API server emits: snake_case names, int64 as strings (numbers accepted),
+//!   omitted defaults, RFC 3339 times, enums by name or number, unknown fields ignored.
+//! * [`KfpApi`] names every call (experiments, jobs, runs, pipelines, healthz); it is object safe so that code
+//!   can take `&dyn KfpApi` and tests can substitute a fake.
+//! * [`HttpKfpClient`] implements it over HTTP: `{api_url}/apis/v1beta1/...`, filters encoded so that they
+//!   survive the server's second URL-decoding, typed [`Error`]s that keep the server's message, no redirects
+//!   followed (a login page is [`Error::NotAuthenticated`]), timeouts, and retries with backoff and jitter
+//!   for idempotent calls only ([`Error::is_ambiguous`] tells when a create may have been applied anyway).
+//! * Authentication ([`AuthConfig`]): none, a bearer token, a token file re-read before every call (the
+//!   in-cluster ServiceAccount token is used when present and nothing else is configured), or a Dex login
+//!   behind oauth2-proxy/oidc-authservice with one re-login when the session expires. `kubeflow-userid` is
+//!   never sent.
+//! * [`list_all`] and friends walk every page of a listing (200 items per page).
+//!
+//! What it never does: print, exit the process, or let a token, password or cookie reach a log line, an
+//! error message or `Debug` output (see [`Secret`] and [`WIRE_DUMP_LOG_TARGET`]).
+//!
+//! ```no_run
+//! use kfp_client::models::{Experiment, ResourceReference};
+//! use kfp_client::{AuthConfig, ClientConfig, DexAuthType, DexConfig, HttpKfpClient, KfpApi, Secret};
+//! use kfp_client::{ListScope, find_experiment_by_name, list_all_jobs};
+//!
+//! # fn main() -> Result<(), kfp_client::Error> {
+//! let auth = AuthConfig::Dex(DexConfig {
+//!     username: "user@example.com".into(),
+//!     password: Secret::new(std::env::var("DEX_PASSWORD").unwrap_or_default()),
+//!     auth_type: DexAuthType::Local,
+//! });
+//! let client = HttpKfpClient::new(ClientConfig::new("https://kubeflow.example.com/pipeline").with_auth(auth))?;
+//!
+//! let experiment = match find_experiment_by_name(&client, Some("team-1"), "nightly")? {
+//!     Some(experiment) => experiment,
+//!     None => client.create_experiment(&Experiment {
+//!         name: "nightly".into(),
+//!         resource_references: vec![ResourceReference::namespace_owner("team-1")],
+//!         ..Experiment::default()
+//!     })?,
+//! };
+//! for job in list_all_jobs(&client, &ListScope::Experiment(experiment.id.clone()))? {
+//!     println!("{} enabled={} max_concurrency={}", job.name, job.enabled, job.max_concurrency);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod api;
 mod config;
