@@ -116,7 +116,10 @@ fn run_creates_the_experiment_and_a_manual_run_with_the_params_and_prints_its_li
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let out = stdout(&output);
-    assert!(out.starts_with("created run MANUAL::hello-pipeline__"), "{out}");
+    assert!(
+        out.starts_with("created run MANUAL::hello-pipeline__"),
+        "{out}"
+    );
     let link = format!("{}/pipeline/#/runs/details/", emulator.base_url());
     assert!(out.contains(&link), "{out}");
 
@@ -126,11 +129,17 @@ fn run_creates_the_experiment_and_a_manual_run_with_the_params_and_prints_its_li
     let name = run["name"].as_str().unwrap();
     let stamp = name.strip_prefix("MANUAL::hello-pipeline__").unwrap();
     assert_eq!(stamp.len(), "2024-01-02T03-04-05Z".len(), "{name}");
-    assert!(stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T', "{name}");
+    assert!(
+        stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+        "{name}"
+    );
     let id = run["id"].as_str().unwrap();
     assert!(out.contains(&format!("{link}{id}")), "{out}");
     let text = run.to_string();
-    assert!(text.contains("Hello world!\\nTwice.\\n"), "params/ sent byte for byte: {text}");
+    assert!(
+        text.contains("Hello world!\\nTwice.\\n"),
+        "params/ sent byte for byte: {text}"
+    );
     assert!(text.contains("\"5\""), "the --param override: {text}");
     assert_eq!(emulator.count("POST /apis/v1beta1/experiments"), 1);
     assert_eq!(emulator.count("POST /apis/v1beta1/runs"), 1);
@@ -141,7 +150,10 @@ fn run_into_a_missing_experiment_fails_without_creating_anything() {
     let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     rendered_pipeline(dir.path());
-    let output = kfp_gitops(&emulator).args(run_args(dir.path())).output().unwrap();
+    let output = kfp_gitops(&emulator)
+        .args(run_args(dir.path()))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
     assert!(
@@ -166,8 +178,14 @@ fn parameter_problems_are_reported_before_any_api_call() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let err = stderr(&output);
-    assert!(err.contains("error: the parameters do not match the pipeline's inputs"), "{err}");
-    assert!(err.contains("missing required parameter(s): message"), "{err}");
+    assert!(
+        err.contains("error: the parameters do not match the pipeline's inputs"),
+        "{err}"
+    );
+    assert!(
+        err.contains("missing required parameter(s): message"),
+        "{err}"
+    );
     assert!(err.contains("unknown parameter(s): colour"), "{err}");
     assert!(err.contains("message (required), count"), "{err}");
     assert_eq!(emulator.total_requests(), 0);
@@ -175,10 +193,9 @@ fn parameter_problems_are_reported_before_any_api_call() {
 
 #[test]
 fn watch_shows_the_status_changes_and_exits_zero_when_the_run_succeeds() {
-    let emulator = Emulator::start(
-        EmulatorConfig::multi_user().with_run_duration(Duration::from_millis(400)),
-    )
-    .unwrap();
+    let emulator =
+        Emulator::start(EmulatorConfig::multi_user().with_run_duration(Duration::from_millis(400)))
+            .unwrap();
     let dir = tempfile::tempdir().unwrap();
     rendered_pipeline(dir.path());
     let output = kfp_gitops(&emulator)
@@ -218,8 +235,16 @@ fn watch_exits_one_when_the_run_fails() {
     assert!(emulator.finish_run(&id, RunOutcome::Failed));
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("status: Failed"), "{}", stdout(&output));
-    assert!(stderr(&output).contains("ended with status Failed"), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("status: Failed"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("ended with status Failed"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -231,7 +256,14 @@ fn watch_gives_up_after_the_timeout_and_says_the_run_keeps_going() {
     rendered_pipeline(dir.path());
     let output = kfp_gitops(&emulator)
         .args(run_args(dir.path()))
-        .args(["--create-experiment", "--watch", "--timeout", "300ms", "--poll-interval", "50ms"])
+        .args([
+            "--create-experiment",
+            "--watch",
+            "--timeout",
+            "300ms",
+            "--poll-interval",
+            "50ms",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -253,15 +285,28 @@ fn run_with_json_output_prints_one_document() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let doc: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
-    assert!(doc["run_name"].as_str().unwrap().starts_with("MANUAL::try__"));
+    assert!(
+        doc["run_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("MANUAL::try__")
+    );
     assert_eq!(doc["experiment"], "Default");
-    assert!(doc["url"].as_str().unwrap().ends_with(doc["run_id"].as_str().unwrap()));
+    assert!(
+        doc["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(doc["run_id"].as_str().unwrap())
+    );
 }
 
 #[test]
 fn ping_reports_all_three_checks_ok() {
     let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
-    let output = kfp_gitops(&emulator).args(["ping", "-n", "team-1"]).output().unwrap();
+    let output = kfp_gitops(&emulator)
+        .args(["ping", "-n", "team-1"])
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
@@ -277,8 +322,16 @@ fn ping_without_a_namespace_in_multi_user_mode_blames_the_namespace() {
     let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
     let output = kfp_gitops(&emulator).arg("ping").output().unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("FAILED  namespace"), "{}", stdout(&output));
-    assert!(stderr(&output).contains("--namespace"), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("FAILED  namespace"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("--namespace"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -305,16 +358,28 @@ fn ping_of_an_address_where_nothing_listens_blames_the_api() {
 fn ping_with_a_missing_token_blames_authentication() {
     let tokens = AuthMode::Token(BTreeSet::from(["tok123".to_owned()]));
     let emulator = Emulator::start(EmulatorConfig::multi_user().with_auth(tokens)).unwrap();
-    let output = kfp_gitops(&emulator).args(["ping", "-n", "team-1"]).output().unwrap();
+    let output = kfp_gitops(&emulator)
+        .args(["ping", "-n", "team-1"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    assert!(stdout(&output).contains("FAILED  auth"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("FAILED  auth"),
+        "{}",
+        stdout(&output)
+    );
 
     let output = kfp_gitops(&emulator)
         .env("KFP_TOKEN", "tok123")
         .args(["ping", "-n", "team-1"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
     assert!(!stdout(&output).contains("tok123") && !stderr(&output).contains("tok123"));
 }
 
@@ -326,7 +391,8 @@ fn ping_and_run_log_in_to_dex_and_a_wrong_password_is_an_auth_failure() {
         ..DexConfig::default()
     };
     let (user, password) = (dex.username.clone(), dex.password.clone());
-    let emulator = Emulator::start(EmulatorConfig::multi_user().with_auth(AuthMode::Dex(dex))).unwrap();
+    let emulator =
+        Emulator::start(EmulatorConfig::multi_user().with_auth(AuthMode::Dex(dex))).unwrap();
 
     let output = kfp_gitops(&emulator)
         .env("DEX_USERNAME", &user)
@@ -335,8 +401,16 @@ fn ping_and_run_log_in_to_dex_and_a_wrong_password_is_an_auth_failure() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("FAILED  auth"), "{}", stdout(&output));
-    assert!(stderr(&output).contains("did not accept the username or password"), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("FAILED  auth"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("did not accept the username or password"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!stderr(&output).contains("wrong-password"));
 
     let output = kfp_gitops(&emulator)
@@ -345,7 +419,12 @@ fn ping_and_run_log_in_to_dex_and_a_wrong_password_is_an_auth_failure() {
         .args(["ping", "-n", "team-1"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}\n{}", stdout(&output), stderr(&output));
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     rendered_pipeline(dir.path());
