@@ -102,6 +102,10 @@ pub enum Command {
     Run(crate::commands::run::RunArgs),
     /// Check the connection to KFP: the API answers, authentication works, the namespace is accessible
     Ping(crate::commands::ping::PingArgs),
+    /// Show what `apply` would change in KFP: created, replaced, enabled, disabled and deleted versions
+    Plan(crate::commands::plan::PlanArgs),
+    /// Make KFP match the configs (or apply a plan saved with `plan --out`), and print what was done
+    Apply(crate::commands::apply::ApplyArgs),
 }
 
 impl Command {

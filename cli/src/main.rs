@@ -12,6 +12,7 @@ mod failure;
 mod kfp_args;
 mod logging;
 mod output;
+mod plan_output;
 
 use std::process::ExitCode;
 

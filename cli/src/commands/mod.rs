@@ -1,8 +1,10 @@
 //! One module per subcommand; each exposes its clap `Args` and a `run` function.
 
+pub mod apply;
 pub mod completions;
 pub mod man;
 pub mod ping;
+pub mod plan;
 pub mod render;
 pub mod run;
 
@@ -18,6 +20,8 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<Status, Failure> {
         Command::Render(args) => render::run(&args, ctx),
         Command::Run(args) => run::run(&args, ctx),
         Command::Ping(args) => ping::run(&args, ctx),
+        Command::Plan(args) => plan::run(&args, ctx),
+        Command::Apply(args) => apply::run(&args, ctx),
     }
     .map_err(|failure| failure.with_output(ctx.format))
 }

@@ -1,0 +1,456 @@
+//! `kfp-gitops plan` and `apply` end to end: the real binary against the KFP API emulator (multi-user).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use kfp_gitops_tests::emulator::{Emulator, EmulatorConfig, Fault};
+use serde_json::Value;
+
+const NAMESPACE: &str = "team-1";
+
+const WORKFLOW: &str = r#"apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: hello-
+  annotations:
+    pipelines.kubeflow.org/kfp_sdk_version: 1.8.22
+    pipelines.kubeflow.org/pipeline_compilation_time: '2024-01-02T03:04:05.123456'
+    pipelines.kubeflow.org/pipeline_spec: '{"inputs": [{"default": "hi", "name": "msg", "optional": true, "type": "String"}], "name": "hello"}'
+  labels:
+    pipelines.kubeflow.org/kfp_sdk_version: 1.8.22
+spec:
+  entrypoint: hello
+  arguments:
+    parameters:
+    - name: msg
+      value: hi
+  templates:
+  - name: hello
+    inputs:
+      parameters:
+      - name: msg
+    container:
+      image: alpine:3.19
+      command: [echo, '{{inputs.parameters.msg}}']
+    metadata:
+      labels:
+        pipelines.kubeflow.org/enable_caching: "true"
+  serviceAccountName: pipeline-runner
+"#;
+
+/// A config folder for namespace team-1: one experiment, one recurring run `nightly`.
+struct Config {
+    dir: tempfile::TempDir,
+}
+
+impl Config {
+    fn new(cron: &str, keep_history: i64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("experiments.yaml"),
+            "experiments:\n  - name: nightly-exp\n    description: the nightly experiment\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("workflow.yaml"), WORKFLOW).unwrap();
+        let config = Self { dir };
+        config.set(cron, keep_history);
+        config
+    }
+
+    fn set(&self, cron: &str, keep_history: i64) {
+        std::fs::write(
+            self.dir.path().join("recurring_runs.yaml"),
+            format!(
+                r#"recurring_runs:
+  - pipeline_source:
+      path: workflow.yaml
+    pipeline_parameters:
+      - name: msg
+        value: hello
+    keep_history: {keep_history}
+    job:
+      enabled: true
+      name: nightly
+      description: ~
+      experiment: nightly-exp
+      max_concurrency: 1
+      service_account: ~
+      trigger:
+        catchup: false
+        cron: "{cron}"
+"#
+            ),
+        )
+        .unwrap();
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn kfp_gitops(emulator: &Emulator, config: &Path) -> Command {
+    let mut command = Command::cargo_bin("kfp-gitops").unwrap();
+    command
+        .env_remove("KFP_API_URL")
+        .env_remove("KFP_NAMESPACE")
+        .env_remove("KFP_TOKEN")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .current_dir(config)
+        .args(["--api-url", &emulator.base_url(), "--namespace", NAMESPACE]);
+    command
+}
+
+fn plan(emulator: &Emulator, config: &Config) -> std::process::Output {
+    kfp_gitops(emulator, config.path())
+        .args(["plan", "--detailed-exitcode", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap()
+}
+
+fn apply(emulator: &Emulator, config: &Config) -> std::process::Output {
+    kfp_gitops(emulator, config.path())
+        .args(["apply", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap()
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn start() -> Emulator {
+    Emulator::start(EmulatorConfig::multi_user()).unwrap()
+}
+
+/// The managed versions of `nightly` in the emulator: (name, enabled), by name.
+fn versions(emulator: &Emulator) -> Vec<(String, bool)> {
+    let response = emulator
+        .request(
+            "GET",
+            &format!(
+                "/apis/v1beta1/jobs?page_size=200&resource_reference_key.type=NAMESPACE&resource_reference_key.id={NAMESPACE}"
+            ),
+            None,
+        )
+        .unwrap();
+    let body = response.json();
+    let mut versions: Vec<(String, bool)> = body["jobs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|job| {
+            (
+                job["name"].as_str().unwrap_or_default().to_owned(),
+                job["enabled"].as_bool().unwrap_or(false),
+            )
+        })
+        .filter(|(name, _)| name.starts_with("GIT::nightly__"))
+        .collect();
+    versions.sort();
+    versions
+}
+
+fn assert_converged(emulator: &Emulator, config: &Config, label: &str) {
+    let output = plan(emulator, config);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{label}: not converged:\n{}",
+        text(&output)
+    );
+    let versions = versions(emulator);
+    let enabled = versions.iter().filter(|(_, enabled)| *enabled).count();
+    assert_eq!(enabled, 1, "{label}: {versions:?}");
+    let mut names: Vec<&String> = versions.iter().map(|(name, _)| name).collect();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        versions.len(),
+        "{label}: duplicate versions {versions:?}"
+    );
+}
+
+#[test]
+fn apply_creates_everything_and_a_second_plan_shows_no_changes() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    let first = plan(&emulator, &config);
+    assert_eq!(first.status.code(), Some(2), "{}", text(&first));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(stdout.contains("+ experiment \"nightly-exp\""), "{stdout}");
+    assert!(stdout.contains("+ create GIT::nightly__"), "{stdout}");
+    assert!(
+        stdout.contains("cron \"0 0 7 * * *\", next (UTC): "),
+        "{stdout}"
+    );
+
+    let applied = apply(&emulator, &config);
+    assert!(applied.status.success(), "{}", text(&applied));
+    assert!(
+        String::from_utf8_lossy(&applied.stdout).contains("Apply: 3 action(s) done, 0 failed"),
+        "{}",
+        text(&applied)
+    );
+    assert_converged(&emulator, &config, "after the first apply");
+}
+
+#[test]
+fn a_no_op_plan_makes_only_the_listing_requests() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    assert!(apply(&emulator, &config).status.success());
+    emulator.reset_counts();
+    let output = plan(&emulator, &config);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let counts = emulator.request_counts();
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("GET /apis/v1beta1/experiments".to_owned(), 1),
+            ("GET /apis/v1beta1/jobs".to_owned(), 1),
+        ]
+    );
+}
+
+#[test]
+fn a_changed_schedule_is_rolled_out_as_a_new_version_with_its_diff() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 0);
+    assert!(apply(&emulator, &config).status.success());
+    config.set("0 30 6 * * 1-5", 0);
+    let output = plan(&emulator, &config);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("~ recurring run \"nightly\": replace with a new version"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("trigger.cron: \"0 0 7 * * *\" -> \"0 30 6 * * 1-5\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("|| disable GIT::nightly__"), "{stdout}");
+    assert!(stdout.contains("- delete GIT::nightly__"), "{stdout}");
+
+    let applied = apply(&emulator, &config);
+    assert!(applied.status.success(), "{}", text(&applied));
+    assert_converged(&emulator, &config, "after the replacement");
+    assert_eq!(
+        versions(&emulator).len(),
+        1,
+        "keep_history 0 keeps only the latest"
+    );
+}
+
+#[test]
+fn the_json_plan_is_versioned() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    let output = kfp_gitops(&emulator, config.path())
+        .args(["--output", "json", "plan", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["changes"], true);
+    assert_eq!(json["plans"][0]["namespace"], NAMESPACE);
+    assert_eq!(json["plans"][0]["jobs"][0]["change"], "create");
+}
+
+/// Faults at every step of the replacement of `nightly` (create, disable, enable, delete fail; the connection
+/// drops after the create was applied): the next apply converges, without duplicates or two enabled versions.
+#[test]
+fn a_fault_at_any_step_of_an_apply_is_repaired_by_the_next_apply() {
+    let faults = [
+        (
+            "create fails",
+            Fault::status("POST", "/apis/v1beta1/jobs", 500),
+            false,
+        ),
+        (
+            "disable fails",
+            Fault::status("POST", "/apis/v1beta1/jobs/*/disable", 500),
+            false,
+        ),
+        (
+            "enable fails",
+            Fault::status("POST", "/apis/v1beta1/jobs/*/enable", 500),
+            false,
+        ),
+        (
+            "delete fails",
+            Fault::status("DELETE", "/apis/v1beta1/jobs/*", 500),
+            false,
+        ),
+        (
+            "connection dropped after the create was applied",
+            Fault::drop_connection("POST", "/apis/v1beta1/jobs").after_apply(),
+            true,
+        ),
+    ];
+    for (label, fault, first_apply_succeeds) in faults {
+        let emulator = start();
+        let config = Config::new("0 0 7 * * *", 0);
+        assert!(apply(&emulator, &config).status.success(), "{label}: setup");
+        config.set("0 30 6 * * *", 0);
+
+        emulator.inject_fault(fault);
+        let faulty = apply(&emulator, &config);
+        assert_eq!(
+            faulty.status.success(),
+            first_apply_succeeds,
+            "{label}:\n{}",
+            text(&faulty)
+        );
+        let enabled = versions(&emulator)
+            .iter()
+            .filter(|(_, enabled)| *enabled)
+            .count();
+        assert!(enabled <= 1, "{label}: {:?}", versions(&emulator));
+        emulator.clear_faults();
+
+        let repaired = apply(&emulator, &config);
+        assert!(repaired.status.success(), "{label}: {}", text(&repaired));
+        assert_converged(&emulator, &config, label);
+        assert_eq!(
+            versions(&emulator).len(),
+            1,
+            "{label}: {:?}",
+            versions(&emulator)
+        );
+    }
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    let plan_file: PathBuf = config.path().join("plan.json");
+    let saved = kfp_gitops(&emulator, config.path())
+        .args(["plan", "--config"])
+        .arg(config.path())
+        .arg("--out")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert!(saved.status.success(), "{}", text(&saved));
+    let applied = kfp_gitops(&emulator, config.path())
+        .arg("apply")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{}", text(&applied));
+    assert_converged(&emulator, &config, "after applying the saved plan");
+
+    config.set("0 0 8 * * *", 2);
+    let saved = kfp_gitops(&emulator, config.path())
+        .args(["plan", "--config"])
+        .arg(config.path())
+        .arg("--out")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved));
+    // Someone disables the recurring run by hand: the saved plan no longer describes KFP.
+    let (id, _) = job_ids(&emulator)[0].clone();
+    emulator
+        .request("POST", &format!("/apis/v1beta1/jobs/{id}/disable"), None)
+        .unwrap();
+    let before = emulator.state();
+    let refused = kfp_gitops(&emulator, config.path())
+        .arg("apply")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is stale"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        emulator.state()["jobs"],
+        before["jobs"],
+        "a stale plan changes nothing"
+    );
+}
+
+/// (id, name) of every job in the namespace.
+fn job_ids(emulator: &Emulator) -> Vec<(String, String)> {
+    let response = emulator
+        .request(
+            "GET",
+            &format!("/apis/v1beta1/jobs?resource_reference_key.type=NAMESPACE&resource_reference_key.id={NAMESPACE}"),
+            None,
+        )
+        .unwrap();
+    response.json()["jobs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|job| {
+            (
+                job["id"].as_str().unwrap_or_default().to_owned(),
+                job["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Jobs created the way the reference scripts create them — through the official kfp 1.8.22 SDK, with the
+/// manifest as `json.dumps(yaml.safe_load(file))` — are seen as up to date.
+#[test]
+fn versions_created_by_the_reference_scripts_through_the_sdk_are_up_to_date() {
+    let python = kfp_gitops_tests::python::python().expect("the project venv with kfp==1.8.22");
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    let script = r#"
+import sys, warnings
+warnings.simplefilter("ignore")
+import kfp
+host, namespace, package = sys.argv[1], sys.argv[2], sys.argv[3]
+client = kfp.Client(host=host, namespace=namespace)
+experiment = client.create_experiment(name="nightly-exp", description="the nightly experiment", namespace=namespace)
+client.create_recurring_run(
+    experiment_id=experiment.id,
+    job_name="GIT::nightly__2024-01-02T03-04-05Z",
+    description=None,
+    cron_expression="0 0 7 * * *",
+    max_concurrency=1,
+    no_catchup=True,
+    params={"msg": "hello"},
+    pipeline_package_path=package,
+    enabled=True,
+    service_account=None,
+)
+"#;
+    let output = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(format!("{}/pipeline", emulator.base_url()))
+        .arg(NAMESPACE)
+        .arg(config.path().join("workflow.yaml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let planned = plan(&emulator, &config);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned));
+    assert!(
+        String::from_utf8_lossy(&planned.stdout).contains("No changes."),
+        "{}",
+        text(&planned)
+    );
+}
