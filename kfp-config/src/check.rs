@@ -184,7 +184,7 @@ impl Checker<'_> {
     fn wrong_type(&mut self, node: &Node, pointer: &str, expected: &str) {
         let tip = match (&node.value, expected) {
             (NodeValue::String(text), "a boolean") => Some(format!(
-                "write `true` or `false` (found the string `{text}`)"
+                "write `true` or `false` without quotes (found the string `{text}`)"
             )),
             (NodeValue::Number(_) | NodeValue::Bool(_), "a string") => {
                 Some("quote the value to make it a string".to_owned())

@@ -194,6 +194,7 @@ impl SourceError {
                 Some("wait for the reset, or pin `git_reference` to a commit SHA so that cached files need no request".to_owned())
             }
             SourceError::BadToken { .. } => Some("check GITHUB_TOKEN: it is expired, revoked or mistyped".to_owned()),
+            SourceError::NotFound { what } if what.starts_with("local") => None,
             SourceError::NotFound { .. } => Some(
                 "check the owner, repository, reference and path; a private repository needs GITHUB_TOKEN with read access"
                     .to_owned(),

@@ -47,7 +47,7 @@ impl YamlError {
     fn from_saphyr(err: &serde_saphyr::Error) -> Self {
         let message: Cow<'_, str> = serde_saphyr::DefaultMessageFormatter.format_message(err);
         // The formatter's text may contain control characters from the input; keep messages on one line.
-        let message = message.escape_debug().to_string();
+        let message = one_line(&message);
         let location = err.location().filter(|location| location.line() > 0);
         Self {
             message,
@@ -58,7 +58,7 @@ impl YamlError {
 
     fn from_scan(err: &ScanError) -> Self {
         Self {
-            message: err.info().escape_debug().to_string(),
+            message: one_line(&err.info()),
             line: Some(err.marker().line() as u64),
             column: Some(err.marker().col() as u64 + 1),
         }
@@ -79,6 +79,20 @@ impl YamlError {
             column: None,
         }
     }
+}
+
+/// Control characters from the input (which messages may quote) are escaped, so a message stays on one
+/// line and cannot drive a terminal.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn options() -> Options {
