@@ -201,7 +201,12 @@ impl From<kfp_client::Error> for Failure {
                 let identity_missing = message.contains("no user identity")
                     || message.contains("Unauthenticated")
                     || details.as_deref().is_some_and(|d| d.contains("Unauthenticated"));
+                let about_namespace = |needle: &str| {
+                    message.contains(needle) || details.as_deref().is_some_and(|d| d.contains(needle))
+                };
                 match status {
+                    400 if about_namespace("single-user mode") => Some("this KFP runs in single-user mode, where namespaces do not apply: leave out --namespace (KFP_NAMESPACE)".into()),
+                    400 if about_namespace("filtering by namespace") || about_namespace("Namespace is empty") || about_namespace("must filter by resource reference") => Some("this KFP runs in multi-user mode: pass --namespace (or set KFP_NAMESPACE) to your Kubeflow profile".into()),
                     404 => Some("the object does not exist (any more), or --api-url points at something else than the KFP API".into()),
                     409 => Some("an object with this name already exists".into()),
                     403 => Some("the user or ServiceAccount may not do this in the namespace: it must be an owner or contributor of the Kubeflow profile".into()),

@@ -283,7 +283,7 @@ pub(crate) fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Er
     }
 }
 
-fn api_error(method: &str, path: &str, status: u16, body: &[u8]) -> Error {
+fn api_error(method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) -> Error {
     let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
     match parsed.filter(ErrorBody::is_recognized) {
         Some(body) => Error::Api {
@@ -299,6 +299,8 @@ fn api_error(method: &str, path: &str, status: u16, body: &[u8]) -> Error {
             let text = text.trim();
             let message = if text.is_empty() {
                 format!("HTTP {status} without a body")
+            } else if looks_like_html(content_type, body) {
+                "an HTML page instead of a KFP API answer (is the API URL right?)".to_owned()
             } else {
                 text.chars().take(500).collect()
             };
@@ -583,7 +585,7 @@ impl HttpKfpClient {
             )));
         }
         Ok(Outcome::Failed {
-            error: api_error(method, &path, status, &body),
+            error: api_error(method, &path, status, &content_type, &body),
             retry_after,
         })
     }

@@ -432,3 +432,16 @@ fn a_2xx_body_that_is_not_the_expected_json_is_a_decode_error() {
     let err = wire.client().get_job("j").unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
 }
+
+#[test]
+fn an_html_error_page_is_not_pasted_into_the_message() {
+    let wire = Wire::start();
+    wire.mount(Mock::given(method("GET")).respond_with(
+        ResponseTemplate::new(404).set_body_raw("<html><body>nginx 404</body></html>", "text/html"),
+    ));
+    let err = wire.client().get_run("r").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GET /apis/v1beta1/runs/r failed with HTTP 404: an HTML page instead of a KFP API answer (is the API URL right?)"
+    );
+}

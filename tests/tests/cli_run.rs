@@ -438,3 +438,38 @@ fn ping_and_run_log_in_to_dex_and_a_wrong_password_is_an_auth_failure() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(runs(&emulator).len(), 1);
 }
+
+#[test]
+fn a_namespace_mismatch_with_the_servers_mode_gets_a_hint_about_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    rendered_pipeline(dir.path());
+
+    let multi = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    let output = kfp_gitops(&multi)
+        .args(["run", "--pipeline-folder"])
+        .arg(dir.path())
+        .args(["--experiment", "e"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("Namespace is empty"), "{err}");
+    assert!(
+        err.contains("hint: this KFP runs in multi-user mode: pass --namespace"),
+        "{err}"
+    );
+
+    let single = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let output = kfp_gitops(&single)
+        .args(run_args(dir.path()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("cannot filter by namespace"), "{err}");
+    assert!(
+        err.contains("hint: this KFP runs in single-user mode"),
+        "{err}"
+    );
+    assert_eq!(single.count("POST /apis/v1beta1/runs"), 0);
+}
