@@ -195,8 +195,12 @@ impl SourceError {
             }
             SourceError::BadToken { .. } => Some("check GITHUB_TOKEN: it is expired, revoked or mistyped".to_owned()),
             SourceError::NotFound { what } if what.starts_with("local") => None,
-            SourceError::NotFound { .. } => Some(
+            SourceError::NotFound { what } if what.contains("GitHub") => Some(
                 "check the owner, repository, reference and path; a private repository needs GITHUB_TOKEN with read access"
+                    .to_owned(),
+            ),
+            SourceError::NotFound { .. } => Some(
+                "check the URL, reference and path; git's own credential helpers and ssh keys give access to private repositories"
                     .to_owned(),
             ),
             SourceError::Offline => Some("run once without --offline to fill the cache".to_owned()),
