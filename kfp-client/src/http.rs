@@ -35,7 +35,8 @@ const MAX_BODY_BYTES: u64 = 1 << 30;
 /// * With [`AuthConfig::Dex`] the client logs in before the first call and once more when the session has
 ///   expired; with [`AuthConfig::TokenFile`] the token is re-read before every call.
 /// * Idempotent calls are retried on transient failures per [`RetryPolicy`]; creates are not (see
-///   [`Error::is_ambiguous`]).
+///   [`Error::is_ambiguous`]). A retried DELETE that finds the object gone has succeeded: the earlier,
+///   unanswered attempt deleted it.
 ///
 /// ```no_run
 /// use kfp_client::{ClientConfig, HttpKfpClient, KfpApi, list_all_experiments};
@@ -628,6 +629,11 @@ impl HttpKfpClient {
                     return Err(self.not_authenticated(call, reason));
                 }
                 Outcome::Failed { error, retry_after } => {
+                    if call.method == Method::Delete && attempt > 1 && error.is_not_found() {
+                        // An earlier attempt that got no clear answer did delete it.
+                        tracing::debug!(path = %call.display_path(), "already deleted by an earlier attempt");
+                        return Ok(b"{}".to_vec());
+                    }
                     if attempt >= self.retry.max_attempts || !Self::should_retry(call.kind, &error)
                     {
                         return Err(error);

@@ -181,3 +181,38 @@ fn an_unreadable_ca_certificate_is_a_configuration_error() {
     let err = HttpKfpClient::new(config).unwrap_err();
     assert!(err.to_string().contains("holds no certificate"), "{err}");
 }
+
+#[test]
+fn a_retried_delete_that_finds_the_object_gone_has_succeeded() {
+    let wire = Wire::start();
+    // The first attempt is applied but answered by a failing gateway; the retry finds nothing to delete.
+    wire.mount(
+        Mock::given(method("DELETE"))
+            .respond_with(ResponseTemplate::new(504).set_body_string("upstream request timeout"))
+            .up_to_n_times(1)
+            .with_priority(1),
+    );
+    wire.mount(Mock::given(method("DELETE")).respond_with(
+        ResponseTemplate::new(404).set_body_string(
+            r#"{"error":"Job j-1 not found.","code":5,"message":"Job j-1 not found."}"#,
+        ),
+    ));
+    wire.client().delete_job("j-1").unwrap();
+    assert_eq!(wire.requests().len(), 2);
+}
+
+#[test]
+fn a_first_delete_of_a_missing_object_is_still_not_found() {
+    let wire = Wire::start();
+    wire.mount(Mock::given(method("DELETE")).respond_with(
+        ResponseTemplate::new(404).set_body_string(
+            r#"{"error":"Job j-1 not found.","code":5,"message":"Job j-1 not found."}"#,
+        ),
+    ));
+    let err = wire.client().delete_job("j-1").unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "DELETE /apis/v1beta1/jobs/j-1 failed with HTTP 404: Job j-1 not found."
+    );
+}
