@@ -593,3 +593,61 @@ fn without_a_project_file_or_a_command_render_explains_both_ways() {
         "{err}"
     );
 }
+
+#[test]
+fn check_with_check_determinism_reports_both_in_one_pass() {
+    let pipeline = Pipeline::new("x", "m");
+    assert_code(&pipeline.render(&[]), 0);
+    let current = pipeline.render(&["--check", "--check-determinism"]);
+    assert_code(&current, 0);
+    assert_eq!(
+        stdout(&current),
+        "up-to-date        RENDERED_PIPELINE (RENDERED_PIPELINE)\n"
+    );
+
+    let script = read(&pipeline.path().join("render.sh")).replace(
+        "set -e\n",
+        "set -e\nn=$(cat counter 2>/dev/null || echo 0); n=$((n+1)); echo $n > counter\n",
+    );
+    pipeline.script(&script.replace("\"x\"", "\"$n\""));
+    let output = pipeline.render(&["--check", "--check-determinism", "-o", "json"]);
+    assert_code(&output, 1);
+    let first_line = stdout(&output)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let document: serde_json::Value = serde_json::from_str(&first_line).expect("JSON");
+    let target = &document["targets"][0];
+    assert_eq!(target["status"], "stale");
+    assert_eq!(
+        target["changes"]["workflow"][0]["pointer"],
+        "/spec/templates/0/container/args/1"
+    );
+    assert_eq!(target["determinism"]["deterministic"], false);
+    assert_eq!(
+        target["determinism"]["workflow"][0]["pointer"],
+        "/spec/templates/0/container/args/1"
+    );
+}
+
+#[test]
+fn json_output_carries_a_failed_commands_stderr() {
+    let pipeline = Pipeline::new("x", "m");
+    pipeline.script("echo 'bad import' >&2\nexit 1\n");
+    let output = pipeline.render(&["-o", "json"]);
+    assert_code(&output, 1);
+    let first_line = stdout(&output)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let document: serde_json::Value = serde_json::from_str(&first_line).expect("JSON");
+    let target = &document["targets"][0];
+    assert_eq!(target["status"], "failed");
+    assert_eq!(
+        target["error"]["message"],
+        "the render command failed (exit code 1)"
+    );
+    assert_eq!(target["error"]["stderr"], "bad import");
+}
