@@ -944,6 +944,38 @@ mod tests {
         );
     }
 
+    /// Go's `url.QueryUnescape`.
+    fn go_unescape(text: &str) -> Option<String> {
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    out.push(u8::from_str_radix(text.get(i + 1..i + 3)?, 16).ok()?);
+                    i += 2;
+                }
+                other => out.push(other),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_filter_value_reaches_the_server_unchanged(value in "\\PC*") {
+            let filter = Filter::single(Predicate::equals("name", value.clone()));
+            let query = list_query(&ListOptions::default().with_filter(filter.clone()));
+            let raw = query.strip_prefix("filter=").unwrap();
+            // The gateway decodes the query once, then parseAPIFilter once more.
+            let json = go_unescape(&go_unescape(raw).unwrap()).unwrap();
+            let seen: Filter = serde_json::from_str(&json).unwrap();
+            proptest::prop_assert_eq!(seen, filter);
+        }
+    }
+
     #[test]
     fn html_detection_uses_content_type_or_a_leading_angle_bracket() {
         assert!(looks_like_html("text/html; charset=utf-8", b"{}"));
