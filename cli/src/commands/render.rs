@@ -121,8 +121,8 @@ pub fn run(args: &RenderArgs, ctx: &Context) -> Result<Status, Failure> {
 
     if cancel.is_cancelled() {
         return Err(Failure::new(
-            "interrupted: the render commands were killed and their temporary folders removed; \
-             committed outputs are unchanged",
+            "interrupted: the running render commands were killed and their temporary folders \
+             removed; outputs not replaced before the interruption are unchanged",
         )
         .interrupted());
     }
