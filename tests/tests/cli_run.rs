@@ -473,3 +473,84 @@ fn a_namespace_mismatch_with_the_servers_mode_gets_a_hint_about_namespace() {
     );
     assert_eq!(single.count("POST /apis/v1beta1/runs"), 0);
 }
+
+#[test]
+fn watch_logs_in_again_when_the_dex_session_expires_mid_run() {
+    let dex = DexConfig::default();
+    let (user, password) = (dex.username.clone(), dex.password.clone());
+    let emulator = Emulator::start(
+        EmulatorConfig::multi_user()
+            .with_auth(AuthMode::Dex(dex))
+            .with_run_duration(Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    rendered_pipeline(dir.path());
+    let mut child = kfp_gitops_std(&emulator)
+        .env("DEX_USERNAME", &user)
+        .env("DEX_PASSWORD", &password)
+        .args(run_args(dir.path()))
+        .args(["--create-experiment", "--watch", "--poll-interval", "50ms"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = loop {
+        if let Some(run) = runs(&emulator).first() {
+            break run["id"].as_str().unwrap().to_owned();
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the CLI ended before creating a run: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let polls = emulator.count("GET /apis/v1beta1/runs/{id}");
+    emulator.expire_sessions();
+    // Let the CLI hit the expired session before the run ends.
+    while emulator.count("GET /apis/v1beta1/runs/{id}") < polls + 2 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the CLI gave up on the expired session"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(emulator.finish_run(&id, RunOutcome::Succeeded));
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("status: Succeeded"));
+}
+
+#[test]
+fn ping_reads_the_token_from_a_token_file_and_can_answer_in_json() {
+    let tokens = AuthMode::Token(BTreeSet::from(["file-token".to_owned()]));
+    let emulator = Emulator::start(EmulatorConfig::multi_user().with_auth(tokens)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "file-token\n").unwrap();
+    let output = kfp_gitops(&emulator)
+        .args(["--output", "json", "ping", "-n", "team-1", "--token-file"])
+        .arg(&token_file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let doc: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(doc["ok"], true);
+    let names: Vec<&str> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api", "auth", "namespace"]);
+    assert!(
+        doc["checks"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("token")
+    );
+}
