@@ -554,3 +554,43 @@ fn ping_reads_the_token_from_a_token_file_and_can_answer_in_json() {
             .contains("token")
     );
 }
+
+#[test]
+fn ctrl_c_stops_watching_but_leaves_the_run_going() {
+    let emulator =
+        Emulator::start(EmulatorConfig::multi_user().with_run_duration(Duration::from_secs(3600)))
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    rendered_pipeline(dir.path());
+    let mut child = kfp_gitops_std(&emulator)
+        .args(run_args(dir.path()))
+        .args(["--create-experiment", "--watch", "--poll-interval", "50ms"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the CLI is polling the run, so that its Ctrl-C handler is installed.
+    while emulator.count("GET /apis/v1beta1/runs/{id}") < 2 {
+        assert!(child.try_wait().unwrap().is_none(), "the CLI ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("error: stopped watching run MANUAL::hello-pipeline__"),
+        "{err}"
+    );
+    assert!(err.contains("the run keeps going"), "{err}");
+    let status = runs(&emulator)[0]["status"].as_str().unwrap().to_owned();
+    assert!(
+        ["Pending", "Running"].contains(&status.as_str()),
+        "{status}"
+    );
+    assert_eq!(emulator.count("POST /apis/v1beta1/runs/{id}/terminate"), 0);
+}

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -332,12 +334,46 @@ fn run_json(run: &Run, experiment: &Experiment, url: &str) -> serde_json::Value 
     })
 }
 
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Ctrl-C while watching stops the watch (the run keeps going); a second Ctrl-C exits at once.
+fn handle_interrupts() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let installed = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+        if let Err(err) = installed {
+            tracing::debug!("cannot handle Ctrl-C: {err}");
+        }
+    });
+}
+
+/// Sleeps for `duration`; false when interrupted meanwhile.
+fn sleep_unless_interrupted(duration: Duration) -> bool {
+    let until = Instant::now() + duration;
+    loop {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
 fn watch(
     client: &HttpKfpClient,
     created: &Run,
     args: &RunArgs,
     ctx: &Context,
 ) -> Result<Run, Failure> {
+    handle_interrupts();
+    let url = run_url(client.api_url(), &created.id);
     let started = Instant::now();
     let mut last_status: Option<String> = None;
     loop {
@@ -358,22 +394,27 @@ fn watch(
         if is_terminal_status(&run.status) {
             return Ok(run);
         }
-        if let Some(timeout) = args.timeout {
-            let elapsed = started.elapsed();
-            if elapsed >= timeout {
-                return Err(Failure::new(format!(
-                    "run {} did not finish within {} (last status: {status})",
-                    created.name,
-                    humanize(timeout)
-                ))
-                .hint(format!(
-                    "the run keeps going; follow it at {}",
-                    run_url(client.api_url(), &created.id)
-                )));
+        let pause = match args.timeout {
+            Some(timeout) => {
+                let elapsed = started.elapsed();
+                if elapsed >= timeout {
+                    return Err(Failure::new(format!(
+                        "run {} did not finish within {} (last status: {status})",
+                        created.name,
+                        humanize(timeout)
+                    ))
+                    .hint(format!("the run keeps going; follow it at {url}")));
+                }
+                args.poll_interval.min(timeout - elapsed)
             }
-            std::thread::sleep(args.poll_interval.min(timeout - elapsed));
-        } else {
-            std::thread::sleep(args.poll_interval);
+            None => args.poll_interval,
+        };
+        if !sleep_unless_interrupted(pause) {
+            return Err(
+                Failure::new(format!("stopped watching run {}", created.name))
+                    .hint(format!("the run keeps going; follow it at {url}"))
+                    .interrupted(),
+            );
         }
     }
 }
