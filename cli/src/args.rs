@@ -106,11 +106,17 @@ pub enum Command {
     Plan(crate::commands::plan::PlanArgs),
     /// Make KFP match the configs (or apply a plan saved with `plan --out`), and print what was done
     Apply(crate::commands::apply::ApplyArgs),
+    /// Reconcile every configured namespace continuously (the in-cluster daemon), or once with --once
+    Watch(crate::commands::watch::WatchArgs),
 }
 
 impl Command {
     /// The log level when `--log-level` is not given.
     pub fn default_log_level(&self) -> LogLevel {
-        LogLevel::Warn
+        match self {
+            // A daemon reports every cycle.
+            Self::Watch(_) => LogLevel::Info,
+            _ => LogLevel::Warn,
+        }
     }
 }

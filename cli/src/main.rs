@@ -6,7 +6,6 @@
 
 mod args;
 mod commands;
-#[allow(dead_code)] // wired to `watch` next
 mod daemon;
 mod failure;
 mod kfp_args;

@@ -7,6 +7,7 @@ pub mod ping;
 pub mod plan;
 pub mod render;
 pub mod run;
+pub mod watch;
 
 use crate::args::Command;
 use crate::failure::{Failure, Status};
@@ -20,6 +21,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<Status, Failure> {
         Command::Render(args) => render::run(&args, ctx),
         Command::Run(args) => run::run(&args, ctx),
         Command::Ping(args) => ping::run(&args, ctx),
+        Command::Watch(args) => watch::run(&args, ctx),
         Command::Plan(args) => plan::run(&args, ctx),
         Command::Apply(args) => apply::run(&args, ctx),
     }

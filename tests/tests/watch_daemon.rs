@@ -1,0 +1,521 @@
+//! `kfp-gitops watch` end to end: the real binary as a daemon against the emulator, with its
+//! configuration in a git-sync style checkout (worktrees published by swapping a symlink).
+//!
+//! Waits are bounded polls for a condition (never assertions on how long something took): a slow
+//! machine makes these tests slower, not flaky.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use kfp_gitops_tests::emulator::{Emulator, EmulatorConfig, Fault};
+use serde_json::Value;
+
+/// Upper bound of every wait: far beyond what any condition needs on an idle machine.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Polls `probe` until it gives a value; `what` describes the wait (evaluated only on failure).
+fn wait_for<T>(what: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for: {}", what());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A git-sync style checkout: `root/.worktrees/<rev>/...` with `root/repo` pointing at the current one.
+struct Checkout {
+    root: tempfile::TempDir,
+}
+
+impl Checkout {
+    fn new() -> Self {
+        Self {
+            root: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The link the daemon is given (`--root`).
+    fn link(&self) -> PathBuf {
+        self.root.path().join("repo")
+    }
+
+    /// Writes a complete revision into a new worktree, then swaps the link to it atomically, the way
+    /// git-sync does (a new symlink renamed over the old one).
+    fn publish(&self, revision: &str, schedules: &Schedules) {
+        let worktree = self.root.path().join(".worktrees").join(revision);
+        schedules.write(&worktree);
+        let staged = self.root.path().join(format!(".repo-{revision}"));
+        std::os::unix::fs::symlink(format!(".worktrees/{revision}"), &staged).unwrap();
+        std::fs::rename(&staged, self.link()).unwrap();
+    }
+}
+
+/// The content of the schedules repository: recurring runs of namespace `team-1`, all using the
+/// example pipeline committed in `examples/daily-digest/RENDERED_PIPELINE`.
+#[derive(Clone)]
+struct Schedules {
+    /// (job name, 6-field cron, enabled)
+    jobs: Vec<(String, String, bool)>,
+}
+
+impl Schedules {
+    fn new(jobs: &[(&str, &str, bool)]) -> Self {
+        Self {
+            jobs: jobs
+                .iter()
+                .map(|(name, cron, enabled)| ((*name).to_owned(), (*cron).to_owned(), *enabled))
+                .collect(),
+        }
+    }
+
+    fn write(&self, dir: &Path) {
+        let pipeline = kfp_gitops_tests::python::workspace_root()
+            .join("examples/daily-digest/RENDERED_PIPELINE");
+        let rendered = dir.join("RENDERED_PIPELINE");
+        std::fs::create_dir_all(rendered.join("params")).unwrap();
+        std::fs::copy(
+            pipeline.join("workflow.yaml"),
+            rendered.join("workflow.yaml"),
+        )
+        .unwrap();
+        for entry in std::fs::read_dir(pipeline.join("params")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(
+                entry.path(),
+                rendered.join("params").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            dir.join("kfp-gitops.yaml"),
+            "namespaces:\n  - namespace: team-1\n    config: schedules/team-1\n",
+        )
+        .unwrap();
+        let config = dir.join("schedules/team-1");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("experiments.yaml"),
+            "experiments:\n  - name: nightly\n    description: scheduled from git\n",
+        )
+        .unwrap();
+        let mut runs = String::from("recurring_runs:\n");
+        for (name, cron, enabled) in &self.jobs {
+            runs.push_str(&format!(
+                "  - pipeline_source:\n      rendered_pipeline: ../../RENDERED_PIPELINE\n    \
+                 keep_history: 1\n    job:\n      enabled: {enabled}\n      name: {name}\n      \
+                 experiment: nightly\n      max_concurrency: 1\n      trigger:\n        catchup: false\n        \
+                 cron: \"{cron}\"\n"
+            ));
+        }
+        std::fs::write(config.join("recurring_runs.yaml"), runs).unwrap();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The daemon process; killed (if still running) when dropped.
+struct Daemon {
+    child: Child,
+    http: SocketAddr,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(emulator: &Emulator, checkout: &Checkout, extra: &[&str]) -> Self {
+        let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = log_dir.path().join("daemon.log");
+        let child = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
+            .args([
+                "--api-url",
+                &emulator.base_url(),
+                "watch",
+                "--interval",
+                "1s",
+            ])
+            .arg("--root")
+            .arg(checkout.link())
+            .arg("--listen")
+            .arg(http.to_string())
+            .args(extra)
+            .env_remove("KFP_NAMESPACE")
+            .env_remove("RUST_LOG")
+            .env_remove("KFP_TOKEN")
+            .env_remove("DEX_USERNAME")
+            .env_remove("DEX_PASSWORD")
+            .env_remove("KF_PIPELINES_SA_TOKEN_PATH")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("kfp-gitops starts");
+        Self {
+            child,
+            http,
+            log,
+            _log_dir: log_dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(self.http).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let status = response.get(9..12)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n")?.1.to_owned();
+        Some((status, body))
+    }
+
+    fn wait_ready(&self) {
+        wait_for(
+            || format!("/readyz to answer 200; log:\n{}", self.log()),
+            || self.get("/readyz").filter(|(status, _)| *status == 200),
+        );
+    }
+
+    /// The value of a metric series, e.g. `kfp_gitops_actions_total{kind="create"}`.
+    fn metric(&self, series: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics")?;
+        body.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not exit; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The recurring-run versions in the emulator: display name -> (cron, enabled).
+fn versions(emulator: &Emulator) -> BTreeMap<String, (String, bool)> {
+    emulator.state()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job: &Value| {
+            (
+                job["name"].as_str().unwrap().to_owned(),
+                (
+                    job["cron"].as_str().unwrap_or_default().to_owned(),
+                    job["enabled"].as_bool().unwrap_or(false),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The versions of one logical job, i.e. named `GIT::{job}__{timestamp}`.
+fn versions_of(emulator: &Emulator, job: &str) -> Vec<(String, bool)> {
+    let prefix = format!("GIT::{job}__");
+    versions(emulator)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(&prefix))
+        .map(|(_, version)| version)
+        .collect()
+}
+
+fn multi_user() -> Emulator {
+    Emulator::start(EmulatorConfig::multi_user()).unwrap()
+}
+
+#[test]
+fn the_daemon_converges_turns_ready_and_counts_its_actions() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "1111111",
+        &Schedules::new(&[
+            ("nightly", "0 0 2 * * *", true),
+            ("weekly", "0 0 3 * * 1", false),
+        ]),
+    );
+    let daemon = Daemon::start(&emulator, &checkout, &[]);
+    daemon.wait_ready();
+
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 2 * * *".to_owned(), true)]
+    );
+    assert_eq!(
+        versions_of(&emulator, "weekly"),
+        vec![("0 0 3 * * 1".to_owned(), false)]
+    );
+    // Two versions created, one enabled, one experiment created; later cycles change nothing.
+    wait_for(
+        || "a second, no-op cycle".to_owned(),
+        || {
+            daemon
+                .metric("kfp_gitops_reconcile_total{result=\"success\"}")
+                .filter(|n| *n >= 2.0)
+        },
+    );
+    assert_eq!(
+        daemon.metric("kfp_gitops_actions_total{kind=\"create\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        daemon.metric("kfp_gitops_actions_total{kind=\"enable\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        daemon.metric("kfp_gitops_actions_total{kind=\"create_experiment\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        daemon.metric("kfp_gitops_managed_jobs{namespace=\"team-1\"}"),
+        Some(2.0)
+    );
+    assert!(
+        daemon
+            .metric("kfp_gitops_last_success_timestamp_seconds")
+            .unwrap()
+            > 1.0e9
+    );
+    assert_eq!(daemon.get("/healthz"), Some((200, "ok\n".to_owned())));
+    let log = daemon.log();
+    assert!(log.contains("reconcile finished"), "{log}");
+    assert!(
+        log.contains("revision=\"1111111\"") || log.contains("revision=1111111"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_new_revision_published_by_a_symlink_swap_is_applied_in_the_next_cycle() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "aaaaaaa",
+        &Schedules::new(&[("nightly", "0 0 2 * * *", true)]),
+    );
+    let daemon = Daemon::start(&emulator, &checkout, &[]);
+    daemon.wait_ready();
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 2 * * *".to_owned(), true)]
+    );
+
+    checkout.publish(
+        "bbbbbbb",
+        &Schedules::new(&[("nightly", "0 30 4 * * *", true)]),
+    );
+    let after = wait_for(
+        || "the new cron to be rolled out".to_owned(),
+        || {
+            let versions = versions_of(&emulator, "nightly");
+            versions
+                .iter()
+                .any(|(cron, enabled)| cron == "0 30 4 * * *" && *enabled)
+                .then_some(versions)
+        },
+    );
+    // The old version is kept (keep_history: 1) but disabled: never two enabled versions.
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(
+        after.iter().filter(|(_, enabled)| *enabled).count(),
+        1,
+        "{after:?}"
+    );
+    wait_for(
+        || "a cycle logged with the new revision".to_owned(),
+        || daemon.log().contains("bbbbbbb").then_some(()),
+    );
+}
+
+#[test]
+fn an_api_outage_makes_the_daemon_unready_until_the_api_is_back() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "ccccccc",
+        &Schedules::new(&[("nightly", "0 0 2 * * *", true)]),
+    );
+    let daemon = Daemon::start(&emulator, &checkout, &[]);
+    daemon.wait_ready();
+
+    // Every listing fails from now on: the daemon backs off, and after three intervals without a
+    // success it is no longer ready.
+    for path in ["/apis/v1beta1/experiments", "/apis/v1beta1/jobs"] {
+        emulator.inject_fault(Fault {
+            method: "GET".to_owned(),
+            path: path.to_owned(),
+            nth: 1,
+            times: 0,
+            status: 503,
+            message: "injected outage".to_owned(),
+            ..Fault::default()
+        });
+    }
+    let (_, reason) = wait_for(
+        || "/readyz to fail".to_owned(),
+        || daemon.get("/readyz").filter(|(status, _)| *status == 503),
+    );
+    assert!(
+        reason.starts_with("not ready: last successful reconcile"),
+        "{reason}"
+    );
+    assert!(
+        daemon
+            .metric("kfp_gitops_reconcile_total{result=\"failure\"}")
+            .unwrap()
+            >= 1.0
+    );
+    assert_eq!(daemon.get("/healthz").map(|(status, _)| status), Some(200));
+
+    emulator.clear_faults();
+    daemon.wait_ready();
+}
+
+#[test]
+fn sigterm_in_the_middle_of_a_cycle_exits_cleanly_without_a_half_replaced_job() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    let names: Vec<String> = (1..=8).map(|n| format!("job-{n}")).collect();
+    let jobs: Vec<(&str, &str, bool)> = names
+        .iter()
+        .map(|n| (n.as_str(), "0 0 2 * * *", true))
+        .collect();
+    checkout.publish("ddddddd", &Schedules::new(&jobs));
+    // Slow API calls, so that the signal arrives while jobs are being rolled out.
+    emulator.set_latency(Duration::from_millis(150));
+    let mut daemon = Daemon::start(&emulator, &checkout, &[]);
+
+    wait_for(
+        || "the first version to be created".to_owned(),
+        || (emulator.count("POST /apis/v1beta1/jobs") >= 1).then_some(()),
+    );
+    daemon.signal("TERM");
+    let status = daemon.wait_exit();
+    assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log());
+
+    // Every job the daemon touched is complete: its one version exists and is enabled. None was
+    // left created-but-paused (half replaced).
+    emulator.set_latency(Duration::ZERO);
+    for name in &names {
+        let versions = versions_of(&emulator, name);
+        assert!(
+            versions.is_empty() || versions == vec![("0 0 2 * * *".to_owned(), true)],
+            "{name}: {versions:?}\nlog:\n{}",
+            daemon.log()
+        );
+    }
+    // The job whose creation was seen before the signal was finished, not abandoned.
+    assert!(
+        names
+            .iter()
+            .any(|name| versions_of(&emulator, name) == vec![("0 0 2 * * *".to_owned(), true)]),
+        "no job was completed; log:\n{}",
+        daemon.log()
+    );
+    assert!(
+        daemon.log().contains("shutdown requested"),
+        "{}",
+        daemon.log()
+    );
+}
+
+#[test]
+fn once_runs_a_single_cycle_and_exits_with_its_result() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "eeeeeee",
+        &Schedules::new(&[("nightly", "0 0 2 * * *", true)]),
+    );
+    let output = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
+        .args([
+            "--api-url",
+            &emulator.base_url(),
+            "watch",
+            "--once",
+            "--log-format",
+            "json",
+        ])
+        .arg("--root")
+        .arg(checkout.link())
+        .env_remove("RUST_LOG")
+        .env_remove("KFP_NAMESPACE")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 2 * * *".to_owned(), true)]
+    );
+    // One JSON object per line, the cycle summary among them.
+    let summary: Value = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "reconcile finished")
+        .unwrap_or_else(|| panic!("no JSON summary line in:\n{log}"));
+    assert_eq!(summary["fields"]["result"], "success");
+    assert_eq!(summary["fields"]["revision"], "eeeeeee");
+
+    // Against an API that is down, the single cycle fails and so does the command.
+    drop(emulator);
+    let output = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
+        .args(["--api-url", "http://127.0.0.1:9", "watch", "--once"])
+        .arg("--root")
+        .arg(checkout.link())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
