@@ -106,6 +106,10 @@ pub enum Command {
     Plan(crate::commands::plan::PlanArgs),
     /// Make KFP match the configs (or apply a plan saved with `plan --out`), and print what was done
     Apply(crate::commands::apply::ApplyArgs),
+    /// Check the configs without KFP access: files, pipelines, parameter files, parameters against inputs
+    Validate(crate::commands::validate::ValidateArgs),
+    /// Print or write the JSON Schemas of experiments.yaml, recurring_runs.yaml and kfp-gitops.yaml
+    Schema(crate::commands::schema::SchemaArgs),
     /// Reconcile every configured namespace continuously (the in-cluster daemon), or once with --once
     Watch(crate::commands::watch::WatchArgs),
 }

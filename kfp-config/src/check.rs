@@ -495,10 +495,26 @@ pub fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
 }
 
 /// Checks `experiments.yaml`; `None` when the file could not be used at all.
+/// A valid `experiments.yaml` and the place of each entry.
+pub(crate) type CheckedExperiments = (ExperimentsFile, Vec<At>);
+
+/// Also returns the experiment names found, when the list itself could be read (so that references to
+/// experiments can be checked even when an entry is broken).
 pub(crate) fn check_experiments(
     file: &Path,
     text: &str,
     problems: &mut Vec<Problem>,
+) -> (Option<CheckedExperiments>, Option<HashSet<String>>) {
+    let mut names = None;
+    let checked = check_experiment_list(file, text, problems, &mut names);
+    (checked, names)
+}
+
+fn check_experiment_list(
+    file: &Path,
+    text: &str,
+    problems: &mut Vec<Problem>,
+    names: &mut Option<HashSet<String>>,
 ) -> Option<(ExperimentsFile, Vec<At>)> {
     let mut checker = Checker { file, problems };
     let root = parse_root(&mut checker, text, "experiments")?;
@@ -539,6 +555,7 @@ pub(crate) fn check_experiments(
             _ => ok = false,
         }
     }
+    *names = Some(seen.into_keys().collect());
     ok.then_some((ExperimentsFile { experiments }, places))
 }
 

@@ -1,7 +1,7 @@
 //! Loading a namespace: both config files checked, every pipeline and parameter fetched, workflows
 //! validated, parameters checked against the pipelines' inputs; every problem reported at once.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::check::{self, At, CheckedRun};
@@ -136,11 +136,10 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
     let experiments_path = config_dir.join(EXPERIMENTS_FILE);
     let runs_path = config_dir.join(RECURRING_RUNS_FILE);
     let mut problems = Vec::new();
-    let experiments = check::read_text(&experiments_path, &mut problems)
-        .and_then(|text| check::check_experiments(&experiments_path, &text, &mut problems));
-    let declared: Option<HashSet<String>> = experiments
-        .as_ref()
-        .map(|(file, _)| file.experiments.iter().map(|e| e.name.clone()).collect());
+    let (experiments, declared) = match check::read_text(&experiments_path, &mut problems) {
+        Some(text) => check::check_experiments(&experiments_path, &text, &mut problems),
+        None => (None, None),
+    };
     let runs = check::read_text(&runs_path, &mut problems).and_then(|text| {
         check::check_recurring_runs(
             &runs_path,

@@ -134,7 +134,7 @@ pub struct RenderedSource {
 
 /// One pipeline parameter: a literal `value` or a `valueFrom` file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum PipelineParameter {
     /// A literal value.
     Value {

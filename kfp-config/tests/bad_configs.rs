@@ -358,3 +358,13 @@ fn every_problem_of_a_file_is_reported_at_once() {
     assert_eq!(text.matches("error: ").count(), 5, "{text}");
     insta::assert_snapshot!("every_problem_at_once", text, &runs);
 }
+
+#[test]
+fn the_repository_example_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/daily-digest/schedules/team-1");
+    let desired = kfp_config::load_namespace(&dir, &LoadOptions::default()).unwrap();
+    let run = &desired.recurring_runs[0];
+    let greeting = std::fs::read_to_string(dir.join("../../RENDERED_PIPELINE/params/greeting")).unwrap();
+    assert_eq!(run.parameters.iter().find(|(name, _)| name == "greeting").map(|(_, v)| v), Some(&greeting));
+    assert_eq!(run.parameters.iter().find(|(name, _)| name == "top_n").map(|(_, v)| v.as_str()), Some("10"));
+}

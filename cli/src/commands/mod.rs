@@ -7,6 +7,8 @@ pub mod ping;
 pub mod plan;
 pub mod render;
 pub mod run;
+pub mod schema;
+pub mod validate;
 pub mod watch;
 
 use crate::args::Command;
@@ -24,6 +26,8 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<Status, Failure> {
         Command::Watch(args) => watch::run(&args, ctx),
         Command::Plan(args) => plan::run(&args, ctx),
         Command::Apply(args) => apply::run(&args, ctx),
+        Command::Validate(args) => validate::run(&args, ctx),
+        Command::Schema(args) => schema::run(&args),
     }
     .map_err(|failure| failure.with_output(ctx.format))
 }

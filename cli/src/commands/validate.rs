@@ -1,0 +1,247 @@
+//! `kfp-gitops validate`: every check of the configs that needs no KFP access (the reference design's
+//! `--dry-run` CI step): both files of each namespace, the pipelines and parameter files they point to,
+//! and the parameters against each pipeline's inputs. Exit 0 when valid, 1 with every problem listed.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use kfp_config::project::{Project, ProjectFile};
+use kfp_config::sources::Secret;
+use kfp_config::{LoadOptions, Validation};
+use serde::Serialize;
+
+use crate::args::OutputFormat;
+use crate::failure::{Failure, Status};
+use crate::output::Context;
+
+/// `kfp-gitops validate`.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// Config folder of one namespace (experiments.yaml and recurring_runs.yaml), as DIR or NS=DIR; repeat
+    /// for several. The namespace defaults to --namespace (with one folder) or the folder's name. Without
+    /// it: the namespaces of kfp-gitops.yaml, else the current folder.
+    #[arg(long = "config", value_name = "[NS=]DIR")]
+    pub configs: Vec<String>,
+
+    /// Fetch nothing remote: GitHub and git sources are checked only from the cache (commit SHAs), and the
+    /// checks that need them are listed as skipped
+    #[arg(long)]
+    pub offline: bool,
+
+    /// The GitHub API (GitHub Enterprise: https://HOST/api/v3); the token comes from GITHUB_TOKEN
+    #[arg(long, env = "GITHUB_API_URL", value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    pub github_api_url: String,
+
+    /// The cache of fetched pipelines [default: .cache/kfp-gitops in the repository root]
+    #[arg(long, env = "KFP_GITOPS_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// The project file [default: kfp-gitops.yaml in the current folder or a parent]
+    #[arg(long, value_name = "FILE")]
+    pub project: Option<PathBuf>,
+}
+
+/// One namespace folder to check.
+#[derive(Debug, Clone)]
+struct Target {
+    namespace: String,
+    config: PathBuf,
+}
+
+fn folder_name(dir: &Path) -> String {
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    absolute
+        .components()
+        .rfind(|c| matches!(c, std::path::Component::Normal(_)))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn targets(args: &ValidateArgs, ctx: &Context) -> Result<Vec<Target>, Failure> {
+    if !args.configs.is_empty() {
+        let single = args.configs.len() == 1;
+        return Ok(args
+            .configs
+            .iter()
+            .map(|entry| match entry.split_once('=') {
+                Some((namespace, dir)) if !namespace.is_empty() && !namespace.contains('/') => {
+                    Target {
+                        namespace: namespace.to_owned(),
+                        config: PathBuf::from(dir),
+                    }
+                }
+                _ => Target {
+                    namespace: ctx
+                        .global
+                        .namespace
+                        .clone()
+                        .filter(|_| single)
+                        .unwrap_or_else(|| folder_name(Path::new(entry))),
+                    config: PathBuf::from(entry),
+                },
+            })
+            .collect());
+    }
+    let project_error = |err: kfp_config::project::ProjectError| {
+        Failure::from_error("cannot use the project file", &err)
+    };
+    let cwd =
+        std::env::current_dir().map_err(|err| Failure::io("reading the current folder", &err))?;
+    let project = match &args.project {
+        Some(path) => Some(Project::load(path).map_err(project_error)?),
+        None => ProjectFile::discover(&cwd).map_err(project_error)?,
+    };
+    if let Some(project) = project.filter(|project| !project.file.namespaces.is_empty()) {
+        let mut targets: Vec<Target> = project
+            .file
+            .namespaces
+            .iter()
+            .map(|target| Target {
+                namespace: target.namespace.clone(),
+                config: project.resolve(&target.config),
+            })
+            .collect();
+        if let Some(namespace) = &ctx.global.namespace {
+            targets.retain(|target| &target.namespace == namespace);
+            if targets.is_empty() {
+                return Err(Failure::new(format!(
+                    "namespace {namespace:?} is not listed in the `namespaces` of {}",
+                    project.path.display()
+                )));
+            }
+        }
+        return Ok(targets);
+    }
+    if cwd.join(kfp_config::load::RECURRING_RUNS_FILE).exists()
+        || cwd.join(kfp_config::load::EXPERIMENTS_FILE).exists()
+    {
+        let namespace = ctx
+            .global
+            .namespace
+            .clone()
+            .unwrap_or_else(|| folder_name(&cwd));
+        return Ok(vec![Target {
+            namespace,
+            config: PathBuf::from("."),
+        }]);
+    }
+    Err(Failure::new("no config folders to validate")
+        .hint("pass --config DIR (repeatable), list `namespaces` in kfp-gitops.yaml, or run it in a folder with recurring_runs.yaml"))
+}
+
+#[derive(Debug, Serialize)]
+struct NamespaceReport<'a> {
+    namespace: &'a str,
+    config: &'a Path,
+    valid: bool,
+    experiments: Option<usize>,
+    recurring_runs: Option<usize>,
+    problems: &'a [kfp_config::Problem],
+    skipped: &'a [String],
+}
+
+pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Status, Failure> {
+    let targets = targets(args, ctx)?;
+    let github_token = std::env::var("GITHUB_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty())
+        .map(Secret::new);
+    let validations: Vec<Validation> = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|target| {
+                let options = LoadOptions {
+                    namespace: Some(target.namespace.clone()),
+                    offline: args.offline,
+                    cache_dir: args.cache_dir.clone(),
+                    github_api_url: args.github_api_url.clone(),
+                    github_token: github_token.clone(),
+                    ..LoadOptions::default()
+                };
+                scope.spawn(move || kfp_config::validate_namespace(&target.config, &options))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|handle| handle.join().ok())
+            .collect()
+    });
+    if validations.len() != targets.len() {
+        return Err(Failure::new("validating a config folder panicked"));
+    }
+    let problem_count: usize = validations.iter().map(|v| v.problems.len()).sum();
+    let invalid = validations
+        .iter()
+        .filter(|v| !v.problems.is_empty())
+        .count();
+    if ctx.format == OutputFormat::Json {
+        let reports: Vec<NamespaceReport<'_>> = validations
+            .iter()
+            .zip(&targets)
+            .map(|(validation, target)| NamespaceReport {
+                namespace: &validation.namespace,
+                config: &target.config,
+                valid: validation.problems.is_empty(),
+                experiments: validation.desired.as_ref().map(|d| d.experiments.len()),
+                recurring_runs: validation.desired.as_ref().map(|d| d.recurring_runs.len()),
+                problems: &validation.problems,
+                skipped: &validation.skipped,
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "valid": problem_count == 0, "namespaces": reports })
+        );
+    } else {
+        let (red, yellow, bold, reset) = if ctx.color {
+            ("\x1b[1;31m", "\x1b[1;33m", "\x1b[1m", "\x1b[0m")
+        } else {
+            ("", "", "", "")
+        };
+        for validation in &validations {
+            for problem in &validation.problems {
+                let rendered = problem.render();
+                let rendered = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+                eprintln!("{red}error{reset}{bold}: {rendered}{reset}\n");
+            }
+        }
+        for (validation, target) in validations.iter().zip(&targets) {
+            for skipped in &validation.skipped {
+                eprintln!("{yellow}skipped{reset} (--offline): {skipped}");
+            }
+            if validation.problems.is_empty() {
+                let summary = match &validation.desired {
+                    Some(desired) => format!(
+                        "{} experiment{}, {} recurring run{}",
+                        desired.experiments.len(),
+                        plural(desired.experiments.len()),
+                        desired.recurring_runs.len(),
+                        plural(desired.recurring_runs.len())
+                    ),
+                    None => format!(
+                        "{} check{} skipped",
+                        validation.skipped.len(),
+                        plural(validation.skipped.len())
+                    ),
+                };
+                println!(
+                    "ok: namespace {} ({}): {summary}",
+                    validation.namespace,
+                    target.config.display()
+                );
+            }
+        }
+    }
+    if problem_count > 0 {
+        return Err(Failure::new(format!(
+            "{problem_count} problem{} in {invalid} namespace{}",
+            plural(problem_count),
+            plural(invalid)
+        )));
+    }
+    Ok(Status::Ok)
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
