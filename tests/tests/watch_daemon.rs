@@ -519,3 +519,56 @@ fn once_runs_a_single_cycle_and_exits_with_its_result() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn a_version_disabled_outside_git_is_counted_as_drift_and_enabled_again() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "fffffff",
+        &Schedules::new(&[("nightly", "0 0 2 * * *", true)]),
+    );
+    let daemon = Daemon::start(&emulator, &checkout, &[]);
+    daemon.wait_ready();
+    assert_eq!(daemon.metric("kfp_gitops_drift_total"), Some(0.0));
+
+    // Someone pauses the recurring run in the KFP UI.
+    let id = emulator.state()["jobs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = kfp_gitops_tests::emulator::client::send(
+        emulator.addr(),
+        "POST",
+        &format!("/apis/v1beta1/jobs/{id}/disable"),
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 2 * * *".to_owned(), false)]
+    );
+
+    wait_for(
+        || format!("the drift to be corrected; log:\n{}", daemon.log()),
+        || {
+            (versions_of(&emulator, "nightly") == vec![("0 0 2 * * *".to_owned(), true)])
+                .then_some(())
+        },
+    );
+    wait_for(
+        || "kfp_gitops_drift_total to count it".to_owned(),
+        || {
+            daemon
+                .metric("kfp_gitops_drift_total")
+                .filter(|n| *n >= 1.0)
+        },
+    );
+    assert!(
+        daemon
+            .log()
+            .contains("drift: correcting a change made outside git")
+    );
+}
