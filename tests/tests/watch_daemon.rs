@@ -63,6 +63,8 @@ impl Checkout {
 struct Schedules {
     /// (job name, 6-field cron, enabled)
     jobs: Vec<(String, String, bool)>,
+    /// `defaults.api_url` of the project file.
+    api_url: Option<String>,
 }
 
 impl Schedules {
@@ -72,6 +74,7 @@ impl Schedules {
                 .iter()
                 .map(|(name, cron, enabled)| ((*name).to_owned(), (*cron).to_owned(), *enabled))
                 .collect(),
+            api_url: None,
         }
     }
 
@@ -93,11 +96,12 @@ impl Schedules {
             )
             .unwrap();
         }
-        std::fs::write(
-            dir.join("kfp-gitops.yaml"),
-            "namespaces:\n  - namespace: team-1\n    config: schedules/team-1\n",
-        )
-        .unwrap();
+        let mut project =
+            String::from("namespaces:\n  - namespace: team-1\n    config: schedules/team-1\n");
+        if let Some(url) = &self.api_url {
+            project.push_str(&format!("defaults:\n  api_url: {url}\n"));
+        }
+        std::fs::write(dir.join("kfp-gitops.yaml"), project).unwrap();
         let config = dir.join("schedules/team-1");
         std::fs::create_dir_all(&config).unwrap();
         std::fs::write(
@@ -570,5 +574,32 @@ fn a_version_disabled_outside_git_is_counted_as_drift_and_enabled_again() {
         daemon
             .log()
             .contains("drift: correcting a change made outside git")
+    );
+}
+
+#[test]
+fn without_api_url_flag_the_checkouts_project_file_names_the_api() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    let mut schedules = Schedules::new(&[("nightly", "0 0 2 * * *", true)]);
+    schedules.api_url = Some(emulator.base_url());
+    checkout.publish("1234567", &schedules);
+    let output = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
+        .args(["watch", "--once"])
+        .arg("--root")
+        .arg(checkout.link())
+        .env_remove("KFP_API_URL")
+        .env_remove("KFP_NAMESPACE")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 2 * * *".to_owned(), true)]
     );
 }

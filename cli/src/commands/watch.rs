@@ -85,8 +85,12 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 
 /// Runs the daemon until a signal (or, with `--once`, for one cycle).
 pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
-    let global = &ctx.global;
-    let api = args.kfp.client(global)?;
+    let mut global = ctx.global.clone();
+    if global.api_url.is_none() {
+        // Like plan and apply: the project file's default, read from the checkout as it is now.
+        global.api_url = project_api_url(&args.root);
+    }
+    let api = args.kfp.client(&global)?;
     let health = Arc::new(Health::new(args.interval));
     let metrics = Arc::new(Metrics::new());
     let shutdown = Shutdown::new();
@@ -112,7 +116,10 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
     );
     let mut reconciler = WatchReconciler {
         args: args.clone(),
-        ctx: ctx.clone(),
+        ctx: Context {
+            global,
+            ..ctx.clone()
+        },
         github_token: std::env::var("GITHUB_TOKEN")
             .ok()
             .filter(|token| !token.is_empty())
@@ -140,6 +147,13 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
             "the reconcile cycle failed (see the log above)",
         )),
     }
+}
+
+/// `defaults.api_url` of the checkout's project file, if it is there and has one.
+fn project_api_url(root: &Path) -> Option<String> {
+    let snapshot = checkout::snapshot(root).ok()?;
+    let project = kfp_config::project::Project::load(&snapshot.dir.join(PROJECT_FILE_NAME)).ok()?;
+    project.file.defaults.api_url
 }
 
 /// The identity of what git declares for one recurring run, to tell drift (the cluster changed) from a
