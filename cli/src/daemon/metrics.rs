@@ -1,6 +1,7 @@
 //! The daemon's Prometheus metrics (OpenMetrics text on `/metrics`).
 
 use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::text::encode;
@@ -38,6 +39,8 @@ pub struct Metrics {
     last_success: Gauge<f64, AtomicU64>,
     duration: Histogram,
     managed_jobs: Family<Labels, Gauge>,
+    /// The namespaces of the last cycle that got as far as listing them.
+    namespaces: Mutex<Vec<String>>,
 }
 
 impl Default for Metrics {
@@ -110,6 +113,7 @@ impl Metrics {
             last_success,
             duration,
             managed_jobs,
+            namespaces: Mutex::default(),
         }
     }
 
@@ -119,6 +123,23 @@ impl Metrics {
             .get_or_create(&vec![("result".to_owned(), outcome.result().to_owned())])
             .inc();
         self.duration.observe(duration.as_secs_f64());
+        if outcome.error.is_none() {
+            // Namespaces no longer configured stop being reported.
+            let current: Vec<&str> = outcome
+                .namespaces
+                .iter()
+                .map(|ns| ns.namespace.as_str())
+                .collect();
+            let mut known = self
+                .namespaces
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for gone in known.iter().filter(|ns| !current.contains(&ns.as_str())) {
+                self.managed_jobs
+                    .remove(&vec![("namespace".to_owned(), gone.clone())]);
+            }
+            *known = current.into_iter().map(str::to_owned).collect();
+        }
         for namespace in &outcome.namespaces {
             for (kind, count) in &namespace.actions {
                 self.actions
@@ -210,5 +231,36 @@ mod tests {
             );
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn a_namespace_removed_from_the_configuration_is_no_longer_reported() {
+        let metrics = Metrics::new();
+        metrics.record(&outcome(false), Duration::from_millis(1), UNIX_EPOCH);
+        assert!(
+            metrics
+                .encode()
+                .contains("kfp_gitops_managed_jobs{namespace=\"team-1\"} 3")
+        );
+        let mut other = outcome(false);
+        other.namespaces[0].namespace = "team-2".to_owned();
+        metrics.record(&other, Duration::from_millis(1), UNIX_EPOCH);
+        let text = metrics.encode();
+        assert!(!text.contains("namespace=\"team-1\""), "{text}");
+        assert!(
+            text.contains("kfp_gitops_managed_jobs{namespace=\"team-2\"} 3"),
+            "{text}"
+        );
+        // A cycle that could not even read the checkout says nothing about the namespaces.
+        metrics.record(
+            &CycleOutcome::failed("no checkout".to_owned()),
+            Duration::from_millis(1),
+            UNIX_EPOCH,
+        );
+        assert!(
+            metrics
+                .encode()
+                .contains("kfp_gitops_managed_jobs{namespace=\"team-2\"} 3")
+        );
     }
 }
