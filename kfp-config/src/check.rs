@@ -586,8 +586,8 @@ fn parse_root(checker: &mut Checker<'_>, text: &str, top_key: &str) -> Option<No
 }
 
 /// Checks `recurring_runs.yaml`. `experiments` are the declared experiment names (`None` when
-/// `experiments.yaml` is broken, which skips that cross-check). Returns the valid runs; problems make
-/// the whole file count as invalid (`None`).
+/// `experiments.yaml` is unreadable, which skips that cross-check). Returns the runs without problems
+/// (their sources are checked next), or `None` when the file could not be read as a list at all.
 pub(crate) fn check_recurring_runs(
     file: &Path,
     text: &str,
@@ -595,7 +595,6 @@ pub(crate) fn check_recurring_runs(
     experiments_file: &Path,
     problems: &mut Vec<Problem>,
 ) -> Option<Vec<CheckedRun>> {
-    let before = problems.len();
     let mut checker = Checker { file, problems };
     let root = parse_root(&mut checker, text, "recurring_runs")?;
     let fields = checker.mapping(&root, "", &["recurring_runs"])?;
@@ -616,7 +615,7 @@ pub(crate) fn check_recurring_runs(
             runs.push(run);
         }
     }
-    (checker.problems.len() == before).then_some(runs)
+    Some(runs)
 }
 
 fn check_run(
@@ -627,6 +626,7 @@ fn check_run(
     experiments_file: &Path,
     job_names: &mut HashMap<String, String>,
 ) -> Option<CheckedRun> {
+    let before = checker.problems.len();
     let fields = checker.mapping(
         item,
         pointer,
@@ -707,6 +707,9 @@ fn check_run(
             job_names,
         )
     });
+    if checker.problems.len() > before {
+        return None;
+    }
     Some(CheckedRun {
         run: RecurringRun {
             pipeline_source: source?,

@@ -157,7 +157,8 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         desired: None,
         network_requests: 0,
     };
-    let (Some((experiments, _)), Some(runs)) = (experiments, runs) else {
+    // Sources of the runs without problems are checked even when other entries have problems.
+    let Some(runs) = runs else {
         return validation;
     };
     let root = options
@@ -378,7 +379,10 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
     }
     validation.problems.extend(resolver.problems);
     validation.skipped = skipped;
-    if validation.problems.is_empty() && validation.skipped.is_empty() {
+    if let Some((experiments, _)) = experiments
+        && validation.problems.is_empty()
+        && validation.skipped.is_empty()
+    {
         validation.desired = Some(DesiredNamespace {
             namespace,
             experiments: experiments

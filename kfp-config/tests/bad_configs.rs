@@ -31,7 +31,11 @@ const RUNS: &str = r#"recurring_runs:
 "#;
 
 fn seed_workflow() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed/RENDERED_PIPELINE/workflow.yaml")).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/seed/RENDERED_PIPELINE/workflow.yaml"),
+    )
+    .unwrap()
 }
 
 /// A repository root (`.git`) with a namespace folder `team-1/` holding the two files and
@@ -48,10 +52,21 @@ fn repo(experiments: &[u8], runs: &[u8]) -> tempfile::TempDir {
 }
 
 fn validate(dir: &Path) -> String {
-    let validation = validate_namespace(&dir.join("team-1"), &LoadOptions { offline: true, ..LoadOptions::default() });
+    let validation = validate_namespace(
+        &dir.join("team-1"),
+        &LoadOptions {
+            offline: true,
+            ..LoadOptions::default()
+        },
+    );
     assert!(validation.desired.is_none(), "the case must be invalid");
     assert!(!validation.problems.is_empty());
-    let text = validation.problems.iter().map(kfp_config::Problem::render).collect::<Vec<_>>().join("\n");
+    let text = validation
+        .problems
+        .iter()
+        .map(kfp_config::Problem::render)
+        .collect::<Vec<_>>()
+        .join("\n");
     text.replace(&dir.display().to_string(), "[dir]")
 }
 
@@ -77,78 +92,135 @@ fn the_baseline_is_valid() {
     assert!(validation.problems.is_empty(), "{:?}", validation.problems);
     let desired = validation.desired.unwrap();
     assert_eq!(desired.namespace, "team-1");
-    assert_eq!(desired.recurring_runs[0].parameters, vec![("custom_message".to_owned(), "hello".to_owned())]);
-    assert_eq!(desired.recurring_runs[0].source, "`pipelines/workflow.yaml`");
+    assert_eq!(
+        desired.recurring_runs[0].parameters,
+        vec![("custom_message".to_owned(), "hello".to_owned())]
+    );
+    assert_eq!(
+        desired.recurring_runs[0].source,
+        "`pipelines/workflow.yaml`"
+    );
 }
 
 #[test]
 fn value_and_value_from_together() {
-    check_runs("value_and_value_from", &runs_with("        value: \"hello\"\n", "        value: \"hello\"\n        valueFrom:\n          file_path: x\n"));
+    check_runs(
+        "value_and_value_from",
+        &runs_with(
+            "        value: \"hello\"\n",
+            "        value: \"hello\"\n        valueFrom:\n          file_path: x\n",
+        ),
+    );
 }
 
 #[test]
 fn neither_value_nor_value_from() {
-    check_runs("neither_value_nor_value_from", &runs_with("        value: \"hello\"\n", ""));
+    check_runs(
+        "neither_value_nor_value_from",
+        &runs_with("        value: \"hello\"\n", ""),
+    );
 }
 
 #[test]
 fn cron_and_interval_seconds_together() {
-    check_runs("cron_and_interval", &runs_with("        cron: \"0 0 0 * * *\"\n", "        cron: \"0 0 0 * * *\"\n        interval_seconds: 3600\n"));
+    check_runs(
+        "cron_and_interval",
+        &runs_with(
+            "        cron: \"0 0 0 * * *\"\n",
+            "        cron: \"0 0 0 * * *\"\n        interval_seconds: 3600\n",
+        ),
+    );
 }
 
 #[test]
 fn neither_cron_nor_interval_seconds() {
-    check_runs("neither_cron_nor_interval", &runs_with("        cron: \"0 0 0 * * *\"\n", ""));
+    check_runs(
+        "neither_cron_nor_interval",
+        &runs_with("        cron: \"0 0 0 * * *\"\n", ""),
+    );
 }
 
 #[test]
 fn a_five_field_cron_gets_the_kfp_reading_as_tip() {
-    check_runs("five_field_cron", &runs_with("\"0 0 0 * * *\"", "\"0 0 * * *\""));
+    check_runs(
+        "five_field_cron",
+        &runs_with("\"0 0 0 * * *\"", "\"0 0 * * *\""),
+    );
 }
 
 #[test]
 fn a_cron_field_out_of_range() {
-    check_runs("cron_field_out_of_range", &runs_with("\"0 0 0 * * *\"", "\"60 0 0 * * *\""));
+    check_runs(
+        "cron_field_out_of_range",
+        &runs_with("\"0 0 0 * * *\"", "\"60 0 0 * * *\""),
+    );
 }
 
 #[test]
 fn a_cron_with_seven_fields() {
-    check_runs("cron_seven_fields", &runs_with("\"0 0 0 * * *\"", "\"0 0 0 * * * 2024\""));
+    check_runs(
+        "cron_seven_fields",
+        &runs_with("\"0 0 0 * * *\"", "\"0 0 0 * * * 2024\""),
+    );
 }
 
 #[test]
 fn an_unknown_cron_descriptor() {
-    check_runs("cron_unknown_descriptor", &runs_with("\"0 0 0 * * *\"", "\"@fortnightly\""));
+    check_runs(
+        "cron_unknown_descriptor",
+        &runs_with("\"0 0 0 * * *\"", "\"@fortnightly\""),
+    );
 }
 
 #[test]
 fn an_every_with_a_bad_duration() {
-    check_runs("cron_every_bad_duration", &runs_with("\"0 0 0 * * *\"", "\"@every 1d\""));
+    check_runs(
+        "cron_every_bad_duration",
+        &runs_with("\"0 0 0 * * *\"", "\"@every 1d\""),
+    );
 }
 
 #[test]
 fn a_cron_that_never_fires() {
-    check_runs("cron_never_fires", &runs_with("\"0 0 0 * * *\"", "\"0 0 0 30 2 *\""));
+    check_runs(
+        "cron_never_fires",
+        &runs_with("\"0 0 0 * * *\"", "\"0 0 0 30 2 *\""),
+    );
 }
 
 #[test]
 fn max_concurrency_zero() {
-    check_runs("max_concurrency_zero", &runs_with("max_concurrency: 1", "max_concurrency: 0"));
+    check_runs(
+        "max_concurrency_zero",
+        &runs_with("max_concurrency: 1", "max_concurrency: 0"),
+    );
 }
 
 #[test]
 fn max_concurrency_above_ten() {
-    check_runs("max_concurrency_eleven", &runs_with("max_concurrency: 1", "max_concurrency: 11"));
+    check_runs(
+        "max_concurrency_eleven",
+        &runs_with("max_concurrency: 1", "max_concurrency: 11"),
+    );
 }
 
 #[test]
 fn keep_history_below_minus_one() {
-    check_runs("keep_history_below_minus_one", &runs_with("keep_history: 5", "keep_history: -2"));
+    check_runs(
+        "keep_history_below_minus_one",
+        &runs_with("keep_history: 5", "keep_history: -2"),
+    );
 }
 
 #[test]
 fn interval_seconds_zero() {
-    check_runs("interval_seconds_zero", &runs_with("        cron: \"0 0 0 * * *\"\n", "        interval_seconds: 0\n"));
+    check_runs(
+        "interval_seconds_zero",
+        &runs_with(
+            "        cron: \"0 0 0 * * *\"\n",
+            "        interval_seconds: 0\n",
+        ),
+    );
 }
 
 #[test]
@@ -161,28 +233,52 @@ fn duplicate_job_names() {
 fn duplicate_parameter_names() {
     check_runs(
         "duplicate_parameter_names",
-        &runs_with("        value: \"hello\"\n", "        value: \"hello\"\n      - name: custom_message\n        value: \"again\"\n"),
+        &runs_with(
+            "        value: \"hello\"\n",
+            "        value: \"hello\"\n      - name: custom_message\n        value: \"again\"\n",
+        ),
     );
 }
 
 #[test]
 fn an_experiment_that_is_not_declared() {
-    check_runs("experiment_not_declared", &runs_with("experiment: \"example-pipeline-1\"", "experiment: \"example-pipeline-2\""));
+    check_runs(
+        "experiment_not_declared",
+        &runs_with(
+            "experiment: \"example-pipeline-1\"",
+            "experiment: \"example-pipeline-2\"",
+        ),
+    );
 }
 
 #[test]
 fn duplicate_yaml_keys() {
-    check_runs("duplicate_yaml_keys", &runs_with("      enabled: true\n", "      enabled: true\n      enabled: false\n"));
+    check_runs(
+        "duplicate_yaml_keys",
+        &runs_with(
+            "      enabled: true\n",
+            "      enabled: true\n      enabled: false\n",
+        ),
+    );
 }
 
 #[test]
 fn an_unknown_key_with_a_suggestion() {
-    check_runs("unknown_key_suggestion", &runs_with("max_concurrency: 1", "max_concurency: 1"));
+    check_runs(
+        "unknown_key_suggestion",
+        &runs_with("max_concurrency: 1", "max_concurency: 1"),
+    );
 }
 
 #[test]
 fn value_from_spelled_the_python_way() {
-    check_runs("unknown_key_value_from", &runs_with("        value: \"hello\"\n", "        value_from:\n          file_path: x\n"));
+    check_runs(
+        "unknown_key_value_from",
+        &runs_with(
+            "        value: \"hello\"\n",
+            "        value_from:\n          file_path: x\n",
+        ),
+    );
 }
 
 #[test]
@@ -192,29 +288,50 @@ fn an_unknown_top_level_key() {
 
 #[test]
 fn a_string_where_a_boolean_belongs() {
-    check_runs("wrong_type_boolean", &runs_with("enabled: true", "enabled: \"true\""));
+    check_runs(
+        "wrong_type_boolean",
+        &runs_with("enabled: true", "enabled: \"true\""),
+    );
 }
 
 #[test]
 fn a_number_where_a_string_belongs() {
-    check_runs("wrong_type_string", &runs_with("name: \"example-pipeline-1\"", "name: 12"));
+    check_runs(
+        "wrong_type_string",
+        &runs_with("name: \"example-pipeline-1\"", "name: 12"),
+    );
 }
 
 #[test]
 fn a_list_where_a_mapping_belongs() {
-    check_runs("wrong_type_mapping", &runs_with("      trigger:\n        catchup: false\n        cron: \"0 0 0 * * *\"\n", "      trigger: [daily]\n"));
+    check_runs(
+        "wrong_type_mapping",
+        &runs_with(
+            "      trigger:\n        catchup: false\n        cron: \"0 0 0 * * *\"\n",
+            "      trigger: [daily]\n",
+        ),
+    );
 }
 
 #[test]
 fn an_invalid_timestamp() {
-    check_runs("invalid_timestamp", &runs_with("        catchup: false\n", "        catchup: false\n        start_date: 2024-02-30\n"));
+    check_runs(
+        "invalid_timestamp",
+        &runs_with(
+            "        catchup: false\n",
+            "        catchup: false\n        start_date: 2024-02-30\n",
+        ),
+    );
 }
 
 #[test]
 fn start_date_after_end_date() {
     check_runs(
         "start_after_end",
-        &runs_with("        catchup: false\n", "        catchup: false\n        start_date: 2025-01-01\n        end_date: 2024-12-31T23:59:59Z\n"),
+        &runs_with(
+            "        catchup: false\n",
+            "        catchup: false\n        start_date: 2025-01-01\n        end_date: 2024-12-31T23:59:59Z\n",
+        ),
     );
 }
 
@@ -243,17 +360,30 @@ fn invalid_yaml_syntax() {
 
 #[test]
 fn missing_required_keys() {
-    check_runs("missing_required_keys", &runs_with("      name: \"example-pipeline-1\"\n", "").replacen("      experiment: \"example-pipeline-1\"\n", "", 1));
+    check_runs(
+        "missing_required_keys",
+        &runs_with("      name: \"example-pipeline-1\"\n", "").replacen(
+            "      experiment: \"example-pipeline-1\"\n",
+            "",
+            1,
+        ),
+    );
 }
 
 #[test]
 fn duplicate_experiment_names() {
-    check_experiments("duplicate_experiments", &format!("{EXPERIMENTS}  - name: \"example-pipeline-1\"\n"));
+    check_experiments(
+        "duplicate_experiments",
+        &format!("{EXPERIMENTS}  - name: \"example-pipeline-1\"\n"),
+    );
 }
 
 #[test]
 fn an_experiment_with_an_empty_name() {
-    check_experiments("empty_experiment_name", "experiments:\n  - name: \"\"\n  - description: no name\n");
+    check_experiments(
+        "empty_experiment_name",
+        "experiments:\n  - name: \"\"\n  - description: no name\n",
+    );
 }
 
 #[test]
@@ -263,62 +393,108 @@ fn experiments_that_are_not_a_list() {
 
 #[test]
 fn a_pipeline_source_mixing_kinds() {
-    check_runs("source_mixed_kinds", &runs_with("      path: \"pipelines/workflow.yaml\"\n", "      path: \"pipelines/workflow.yaml\"\n      github_owner: deployKF\n"));
+    check_runs(
+        "source_mixed_kinds",
+        &runs_with(
+            "      path: \"pipelines/workflow.yaml\"\n",
+            "      path: \"pipelines/workflow.yaml\"\n      github_owner: deployKF\n",
+        ),
+    );
 }
 
 #[test]
 fn a_github_source_without_file_path() {
     check_runs(
         "source_github_incomplete",
-        &runs_with("      path: \"pipelines/workflow.yaml\"\n", "      github_owner: deployKF\n      github_repo: kubeflow-pipelines-gitops\n      git_reference: main\n"),
+        &runs_with(
+            "      path: \"pipelines/workflow.yaml\"\n",
+            "      github_owner: deployKF\n      github_repo: kubeflow-pipelines-gitops\n      git_reference: main\n",
+        ),
     );
 }
 
 #[test]
 fn an_unknown_pipeline_source_key() {
-    check_runs("source_unknown_key", &runs_with("      path: \"pipelines/workflow.yaml\"\n", "      url: \"https://example.com/workflow.yaml\"\n"));
+    check_runs(
+        "source_unknown_key",
+        &runs_with(
+            "      path: \"pipelines/workflow.yaml\"\n",
+            "      url: \"https://example.com/workflow.yaml\"\n",
+        ),
+    );
 }
 
 #[test]
 fn value_from_a_repository_file_with_a_local_pipeline() {
-    check_runs("value_from_without_repository", &runs_with("        value: \"hello\"\n", "        valueFrom:\n          file_path: params/custom_message\n"));
+    check_runs(
+        "value_from_without_repository",
+        &runs_with(
+            "        value: \"hello\"\n",
+            "        valueFrom:\n          file_path: params/custom_message\n",
+        ),
+    );
 }
 
 #[test]
 fn a_parameter_the_pipeline_does_not_declare() {
     check_runs(
         "unknown_parameter",
-        &runs_with("        value: \"hello\"\n", "        value: \"hello\"\n      - name: custom_mesage\n        value: \"typo\"\n"),
+        &runs_with(
+            "        value: \"hello\"\n",
+            "        value: \"hello\"\n      - name: custom_mesage\n        value: \"typo\"\n",
+        ),
     );
 }
 
 #[test]
 fn a_required_parameter_that_is_not_set() {
-    check_runs("missing_required_parameter", &runs_with("    pipeline_parameters:\n      - name: custom_message\n        value: \"hello\"\n", ""));
+    check_runs(
+        "missing_required_parameter",
+        &runs_with(
+            "    pipeline_parameters:\n      - name: custom_message\n        value: \"hello\"\n",
+            "",
+        ),
+    );
 }
 
 #[test]
 fn a_path_escaping_the_repository() {
-    check_runs("path_escape_dotdot", &runs_with("\"pipelines/workflow.yaml\"", "\"../../etc/passwd\""));
+    check_runs(
+        "path_escape_dotdot",
+        &runs_with("\"pipelines/workflow.yaml\"", "\"../../etc/passwd\""),
+    );
 }
 
 #[test]
 fn an_absolute_path() {
-    check_runs("path_absolute", &runs_with("\"pipelines/workflow.yaml\"", "\"/etc/passwd\""));
+    check_runs(
+        "path_absolute",
+        &runs_with("\"pipelines/workflow.yaml\"", "\"/etc/passwd\""),
+    );
 }
 
 #[test]
 fn a_symlink_leading_out_of_the_repository() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("workflow.yaml"), seed_workflow()).unwrap();
-    let dir = repo(EXPERIMENTS.as_bytes(), runs_with("\"pipelines/workflow.yaml\"", "\"pipelines/link.yaml\"").as_bytes());
-    std::os::unix::fs::symlink(outside.path().join("workflow.yaml"), dir.path().join("team-1/pipelines/link.yaml")).unwrap();
+    let dir = repo(
+        EXPERIMENTS.as_bytes(),
+        runs_with("\"pipelines/workflow.yaml\"", "\"pipelines/link.yaml\"").as_bytes(),
+    );
+    std::os::unix::fs::symlink(
+        outside.path().join("workflow.yaml"),
+        dir.path().join("team-1/pipelines/link.yaml"),
+    )
+    .unwrap();
     insta::assert_snapshot!("path_symlink_out", validate(dir.path()));
 }
 
 #[test]
 fn a_missing_local_pipeline() {
-    check_runs("path_missing", &runs_with("\"pipelines/workflow.yaml\"", "\"pipelines/missing.yaml\""));
+    check_runs(
+        "path_missing",
+        &runs_with("\"pipelines/workflow.yaml\"", "\"pipelines/missing.yaml\""),
+    );
 }
 
 #[test]
@@ -335,7 +511,11 @@ fn a_kfp_v2_pipeline() {
 #[test]
 fn a_pipeline_that_is_not_an_argo_workflow() {
     let dir = repo(EXPERIMENTS.as_bytes(), RUNS.as_bytes());
-    std::fs::write(dir.path().join("team-1/pipelines/workflow.yaml"), seed_workflow().replacen("kind: Workflow", "kind: CronWorkflow", 1)).unwrap();
+    std::fs::write(
+        dir.path().join("team-1/pipelines/workflow.yaml"),
+        seed_workflow().replacen("kind: Workflow", "kind: CronWorkflow", 1),
+    )
+    .unwrap();
     insta::assert_snapshot!("not_an_argo_workflow", validate(dir.path()));
 }
 
@@ -352,7 +532,11 @@ fn every_problem_of_a_file_is_reported_at_once() {
         .replacen("keep_history: 5", "keep_history: -7", 1)
         .replacen("\"0 0 0 * * *\"", "\"0 0 * * *\"", 1)
         .replacen("enabled: true", "enabled: \"yes please\"", 1)
-        .replacen("experiment: \"example-pipeline-1\"", "experiment: \"nope\"", 1);
+        .replacen(
+            "experiment: \"example-pipeline-1\"",
+            "experiment: \"nope\"",
+            1,
+        );
     let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
     let text = validate(dir.path());
     assert_eq!(text.matches("error: ").count(), 5, "{text}");
@@ -361,10 +545,37 @@ fn every_problem_of_a_file_is_reported_at_once() {
 
 #[test]
 fn the_repository_example_loads() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/daily-digest/schedules/team-1");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/daily-digest/schedules/team-1");
     let desired = kfp_config::load_namespace(&dir, &LoadOptions::default()).unwrap();
     let run = &desired.recurring_runs[0];
-    let greeting = std::fs::read_to_string(dir.join("../../RENDERED_PIPELINE/params/greeting")).unwrap();
-    assert_eq!(run.parameters.iter().find(|(name, _)| name == "greeting").map(|(_, v)| v), Some(&greeting));
-    assert_eq!(run.parameters.iter().find(|(name, _)| name == "top_n").map(|(_, v)| v.as_str()), Some("10"));
+    let greeting =
+        std::fs::read_to_string(dir.join("../../RENDERED_PIPELINE/params/greeting")).unwrap();
+    assert_eq!(
+        run.parameters
+            .iter()
+            .find(|(name, _)| name == "greeting")
+            .map(|(_, v)| v),
+        Some(&greeting)
+    );
+    assert_eq!(
+        run.parameters
+            .iter()
+            .find(|(name, _)| name == "top_n")
+            .map(|(_, v)| v.as_str()),
+        Some("10")
+    );
+}
+
+#[test]
+fn a_broken_run_does_not_hide_the_source_problems_of_another() {
+    let second = RUNS
+        .trim_start_matches("recurring_runs:\n")
+        .replacen("\"pipelines/workflow.yaml\"", "\"../../etc/passwd\"", 1)
+        .replacen("name: \"example-pipeline-1\"", "name: \"second\"", 1);
+    let runs = format!(
+        "{}{second}",
+        runs_with("max_concurrency: 1", "max_concurrency: 0")
+    );
+    check_runs("broken_run_and_source_problem", &runs);
 }
