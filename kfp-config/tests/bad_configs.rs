@@ -579,3 +579,63 @@ fn a_broken_run_does_not_hide_the_source_problems_of_another() {
     );
     check_runs("broken_run_and_source_problem", &runs);
 }
+
+/// A `rendered_pipeline` folder's `params/` supply defaults; listed parameters override them.
+fn rendered_namespace(parameters: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let rendered = dir.path().join("pipeline/RENDERED_PIPELINE");
+    std::fs::create_dir_all(rendered.join("params")).unwrap();
+    std::fs::write(rendered.join("workflow.yaml"), seed_workflow()).unwrap();
+    std::fs::write(rendered.join("params/custom_message"), "from params/\n\n").unwrap();
+    let namespace = dir.path().join("schedules/team-1");
+    std::fs::create_dir_all(&namespace).unwrap();
+    std::fs::write(namespace.join("experiments.yaml"), EXPERIMENTS).unwrap();
+    let runs = RUNS
+        .replacen(
+            "      path: \"pipelines/workflow.yaml\"\n",
+            "      rendered_pipeline: \"../../pipeline/RENDERED_PIPELINE\"\n",
+            1,
+        )
+        .replacen(
+            "    pipeline_parameters:\n      - name: custom_message\n        value: \"hello\"\n",
+            parameters,
+            1,
+        );
+    std::fs::write(namespace.join("recurring_runs.yaml"), runs).unwrap();
+    dir
+}
+
+#[test]
+fn a_rendered_pipeline_supplies_default_parameter_values_byte_for_byte() {
+    let dir = rendered_namespace("");
+    let desired = kfp_config::load_namespace(
+        &dir.path().join("schedules/team-1"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        desired.recurring_runs[0].parameters,
+        vec![("custom_message".to_owned(), "from params/\n\n".to_owned())]
+    );
+    assert_eq!(
+        desired.recurring_runs[0].source,
+        "`../../pipeline/RENDERED_PIPELINE/workflow.yaml`"
+    );
+}
+
+#[test]
+fn listed_parameters_override_a_rendered_pipelines_defaults() {
+    let dir = rendered_namespace(
+        "    pipeline_parameters:\n      - name: custom_message\n        value: 42\n",
+    );
+    let desired = kfp_config::load_namespace(
+        &dir.path().join("schedules/team-1"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        desired.recurring_runs[0].parameters,
+        vec![("custom_message".to_owned(), "42".to_owned())]
+    );
+}
