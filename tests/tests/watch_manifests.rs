@@ -94,3 +94,85 @@ fn the_probes_use_the_endpoints_the_daemon_serves_on_the_port_it_listens_on() {
     let port = listen.rsplit(':').next().unwrap();
     assert_eq!(container["ports"][0]["containerPort"].to_string(), port);
 }
+
+/// Every `kfp-gitops SUBCOMMAND --flag` written in the CI templates and the GitLab example, as
+/// (file, subcommand, flags).
+fn ci_invocations() -> Vec<(String, String, Vec<String>)> {
+    let root = workspace_root();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root.join(".github/workflows"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.push(root.join("docs/ci/gitlab-ci.yml"));
+    files.sort();
+    let mut found = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines() {
+            let line = line.trim_start();
+            // Comments and prose (descriptions, headings echoed into summaries) are not commands.
+            if line.starts_with('#') || line.starts_with("description:") {
+                continue;
+            }
+            for (index, _) in line.match_indices("kfp-gitops ") {
+                let before = &line[..index];
+                // `cargo install kfp-gitops`, `command -v kfp-gitops`, image names: not invocations.
+                if before.ends_with("### ")
+                    || before.ends_with("install ")
+                    || before.ends_with("-v ")
+                    || before.ends_with('/')
+                    || before.ends_with("--from ")
+                {
+                    continue;
+                }
+                let words: Vec<&str> = line[index + "kfp-gitops ".len()..]
+                    .split_whitespace()
+                    .take_while(|w| !matches!(*w, "|" | ">" | "2>&1" | "||" | "&&" | ";"))
+                    .collect();
+                let Some(subcommand) = words.iter().find(|w| !w.starts_with('-')) else {
+                    continue;
+                };
+                let flags = words
+                    .iter()
+                    .filter(|w| w.starts_with("--"))
+                    .map(|w| w.split('=').next().unwrap().to_owned())
+                    .collect();
+                found.push((
+                    file.file_name().unwrap().to_string_lossy().into_owned(),
+                    (*subcommand).to_owned(),
+                    flags,
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_ci_templates_call_only_subcommands_and_flags_the_cli_has() {
+    let invocations = ci_invocations();
+    let subcommands: std::collections::BTreeSet<&str> =
+        invocations.iter().map(|(_, sub, _)| sub.as_str()).collect();
+    // render --check, validate, ping, plan and apply: the CI flow of the user guide.
+    assert_eq!(
+        subcommands.into_iter().collect::<Vec<_>>(),
+        ["apply", "ping", "plan", "render", "validate"]
+    );
+    for (file, subcommand, flags) in invocations {
+        let output = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
+            .args([subcommand.as_str(), "--help"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{file}: `kfp-gitops {subcommand}` does not exist"
+        );
+        let help = String::from_utf8(output.stdout).unwrap();
+        for flag in flags {
+            assert!(
+                help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+                "{file}: `kfp-gitops {subcommand}` has no {flag}"
+            );
+        }
+    }
+}
