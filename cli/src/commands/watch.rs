@@ -62,6 +62,11 @@ pub struct WatchArgs {
     #[arg(long, env = "KFP_GITOPS_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// The GitHub REST API of pipeline sources on GitHub (GitHub Enterprise: https://HOST/api/v3); a
+    /// token for private repositories is read from GITHUB_TOKEN
+    #[arg(long, env = "GITHUB_API_URL", value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    pub github_api_url: String,
+
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
 
@@ -209,6 +214,7 @@ impl Reconciler for WatchReconciler {
             cache_dir: self.args.cache_dir.clone(),
             repo_root: Some(snapshot.dir.clone()),
             github_token: self.github_token.clone(),
+            github_api_url: self.args.github_api_url.clone(),
             ..LoadOptions::default()
         };
         // Namespaces are independent: reconciled in parallel.
