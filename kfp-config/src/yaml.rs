@@ -128,7 +128,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
 /// Errors: invalid YAML, more than one document, an empty document, a duplicate key, a non-finite float
 /// (not representable in JSON) or a mapping used as a key.
 pub fn to_json_value(text: &str) -> Result<Value, YamlError> {
-    parse_node(text)?.to_json()
+    parse_node(text)?.into_json()
 }
 
 /// One node of a parsed YAML document with its position.
@@ -279,6 +279,54 @@ impl Node {
                         ));
                     }
                     map.insert(text, value.to_json()?);
+                }
+                Value::Object(map)
+            }
+        })
+    }
+
+    /// Like [`Node::to_json`], consuming the tree instead of copying it.
+    pub fn into_json(self) -> Result<Value, YamlError> {
+        Ok(match self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(value) => Value::Bool(value),
+            NodeValue::Number(number) => Value::Number(number),
+            NodeValue::String(text) => Value::String(text),
+            NodeValue::Seq(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(Node::into_json)
+                    .collect::<Result<_, _>>()?,
+            ),
+            NodeValue::Map(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    let (line, column) = (key.line, key.column);
+                    let text = match key.value {
+                        NodeValue::String(text) => text,
+                        _ => match key.key_string() {
+                            Some(text) => text,
+                            None => {
+                                return Err(YamlError::at(
+                                    format!("{} cannot be used as a mapping key", key.type_name()),
+                                    line,
+                                    column,
+                                ));
+                            }
+                        },
+                    };
+                    match map.entry(text) {
+                        serde_json::map::Entry::Occupied(entry) => {
+                            return Err(YamlError::at(
+                                format!("duplicate mapping key `{}`", entry.key()),
+                                line,
+                                column,
+                            ));
+                        }
+                        serde_json::map::Entry::Vacant(entry) => {
+                            entry.insert(value.into_json()?);
+                        }
+                    }
                 }
                 Value::Object(map)
             }
