@@ -237,7 +237,6 @@ fn check_repo_path(path: &str) -> Result<(), SourceError> {
 pub struct Fetcher {
     options: SourceOptions,
     agent: ureq::Agent,
-    git_locks: Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
     requests: AtomicUsize,
 }
 
@@ -254,7 +253,6 @@ impl Fetcher {
         Self {
             agent: config.build().new_agent(),
             options,
-            git_locks: Mutex::new(HashMap::new()),
             requests: AtomicUsize::new(0),
         }
     }
@@ -456,7 +454,12 @@ impl Fetcher {
         repo: &str,
         reference: &str,
     ) -> Result<String, SourceError> {
-        let encoded = percent_encoding::utf8_percent_encode(reference, PATH_SEGMENT).to_string();
+        // Branch names may contain `/`, which the API accepts as is.
+        let encoded: Vec<String> = reference
+            .split('/')
+            .map(|part| percent_encoding::utf8_percent_encode(part, PATH_SEGMENT).to_string())
+            .collect();
+        let encoded = encoded.join("/");
         let url = self.github_url(owner, repo, &format!("commits/{encoded}"));
         let response = self.github_get(&url, "application/vnd.github+json")?;
         if !response.status().is_success() {
@@ -513,12 +516,17 @@ impl Fetcher {
             })
     }
 
+    /// One lock per bare cache repository, shared by every fetcher of the process (namespaces load in
+    /// parallel, and git refuses concurrent fetches into one repository).
     fn git_lock(&self, url: &str) -> std::sync::Arc<Mutex<()>> {
-        let mut locks = self
-            .git_locks
+        static LOCKS: std::sync::OnceLock<Mutex<HashMap<PathBuf, std::sync::Arc<Mutex<()>>>>> =
+            std::sync::OnceLock::new();
+        let key = self.options.cache_dir.join("git").join(short_hash(url));
+        let mut locks = LOCKS
+            .get_or_init(Mutex::default)
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        locks.entry(url.to_owned()).or_default().clone()
+        locks.entry(key).or_default().clone()
     }
 
     fn bare_repo(&self, url: &str) -> Result<PathBuf, SourceError> {
@@ -792,10 +800,13 @@ fn safe_component(text: &str) -> String {
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
+    // Unique per process and call: several loads may write the same cached file at once.
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let temp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}.{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::write(&temp, bytes)?;
     std::fs::rename(&temp, path)

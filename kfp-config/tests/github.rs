@@ -275,3 +275,20 @@ fn offline_validation_skips_remote_sources_and_says_so() {
     insta::assert_snapshot!(validation.skipped.join("\n"));
     assert!(validation.desired.is_none());
 }
+
+#[test]
+fn a_branch_name_with_slashes_is_resolved() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/commits/release/2024.1")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"sha": SEED_SHA})),
+            )
+            .expect(1),
+    );
+    fake.serve_seed_files(SEED_SHA, 1);
+    let dir = namespace(|runs| runs.replace(SEED_SHA, "release/2024.1"));
+    load_namespace(dir.path(), &options(&fake, dir.path())).unwrap();
+    fake.verify();
+}
