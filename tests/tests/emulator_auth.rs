@@ -323,3 +323,41 @@ fn secrets_stay_out_of_debug_output() {
     let debug = format!("{:?}", tokens());
     assert!(!debug.contains("tok123"), "{debug}");
 }
+
+#[test]
+fn multi_user_uploads_into_a_namespace_need_the_userid_header_even_with_a_token() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user().with_auth(tokens())).unwrap();
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=\"p.yaml\"\r\n\r\napiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec: {}\n\r\n--b--\r\n";
+    let upload = |query: &str, headers: &[(&str, &str)]| {
+        let mut all = vec![("Content-Type", "multipart/form-data; boundary=b")];
+        all.extend_from_slice(headers);
+        client::send(
+            emulator.addr(),
+            "POST",
+            &format!("{API}/pipelines/upload{query}"),
+            &all,
+            body,
+        )
+        .unwrap()
+        .status
+    };
+    assert_eq!(
+        upload("?name=shared", &[("Authorization", "Bearer tok123")]),
+        200,
+        "shared pipelines skip the check"
+    );
+    assert_eq!(
+        upload(
+            "?name=a&namespace=team-1",
+            &[("Authorization", "Bearer tok123")]
+        ),
+        400
+    );
+    assert_eq!(
+        upload(
+            "?name=b&namespace=team-1",
+            &[("kubeflow-userid", "user@example.com")]
+        ),
+        200
+    );
+}

@@ -860,3 +860,46 @@ fn many_concurrent_clients_each_get_their_own_answers() {
     assert_eq!(body["total_size"], json!(161));
     assert_eq!(emulator.count("POST /apis/v1beta1/experiments"), 160);
 }
+
+#[test]
+fn a_trigger_is_a_oneof_and_cannot_hold_both_schedules() {
+    let emulator = single();
+    let mut body = job_body(None);
+    body["trigger"] = json!({"cron_schedule": {"cron": "0 0 * * * *"}, "periodic_schedule": {"interval_second": 60}});
+    let (status, answer) = call(&emulator, "POST", &format!("{API}/jobs"), Some(body));
+    assert_eq!((status, answer["code"].clone()), (400, json!(3)));
+    assert!(
+        answer.get("details").is_none(),
+        "a decoding error comes from the gateway: {answer}"
+    );
+}
+
+#[test]
+fn every_resource_route_counts_under_an_id_pattern() {
+    let emulator = single();
+    for (method, path) in [
+        ("GET", "/runs/x"),
+        ("DELETE", "/runs/x"),
+        ("POST", "/runs/x:archive"),
+        ("POST", "/runs/x/retry"),
+        ("GET", "/pipelines/x/templates"),
+        ("GET", "/pipeline_versions/x"),
+        ("GET", "/experiments/x"),
+    ] {
+        call(&emulator, method, &format!("{API}{path}"), None);
+    }
+    let counts = emulator.request_counts();
+    let keys: Vec<&str> = counts.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "DELETE /apis/v1beta1/runs/{id}",
+            "GET /apis/v1beta1/experiments/{id}",
+            "GET /apis/v1beta1/pipeline_versions/{id}",
+            "GET /apis/v1beta1/pipelines/{id}/templates",
+            "GET /apis/v1beta1/runs/{id}",
+            "POST /apis/v1beta1/runs/{id}/retry",
+            "POST /apis/v1beta1/runs/{id}:archive",
+        ]
+    );
+}

@@ -212,3 +212,28 @@ fn the_binary_refuses_token_mode_without_tokens() {
         String::from_utf8_lossy(&output.stderr).contains("--auth token needs at least one --token")
     );
 }
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let stream = TcpStream::connect(emulator.addr()).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let body = r#"{"name": "patient"}"#;
+    write!(
+        writer,
+        "POST {API}/experiments HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let mut interim = String::new();
+    reader.read_line(&mut interim).unwrap();
+    assert_eq!(interim, "HTTP/1.1 100 Continue\r\n");
+    let mut blank = String::new();
+    reader.read_line(&mut blank).unwrap();
+    assert_eq!(blank, "\r\n");
+    writer.write_all(body.as_bytes()).unwrap();
+    let response = client::read_response(&mut reader).unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["name"], json!("patient"));
+}

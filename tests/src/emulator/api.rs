@@ -15,7 +15,8 @@ use super::state::{
 };
 use super::wire::{self, ApiError, Out};
 
-/// `(method, pattern)`; `{x}` matches one segment, `:verb` must match the last segment's verb.
+/// `(method, pattern)`; `{x}` matches one segment, `:verb` must match the last segment's verb. The single
+/// path parameter of a resource is always spelled `{id}` so request counts have one key per route.
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/apis/v1beta1/experiments"),
     ("POST", "/apis/v1beta1/experiments"),
@@ -31,16 +32,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/apis/v1beta1/jobs/{id}/disable"),
     ("GET", "/apis/v1beta1/runs"),
     ("POST", "/apis/v1beta1/runs"),
-    ("GET", "/apis/v1beta1/runs/{run_id}"),
+    ("GET", "/apis/v1beta1/runs/{id}"),
     ("DELETE", "/apis/v1beta1/runs/{id}"),
     ("POST", "/apis/v1beta1/runs/{id}:archive"),
     ("POST", "/apis/v1beta1/runs/{id}:unarchive"),
-    ("POST", "/apis/v1beta1/runs/{run_id}/terminate"),
-    ("POST", "/apis/v1beta1/runs/{run_id}/retry"),
-    ("POST", "/apis/v1beta1/runs/{run_id}:reportMetrics"),
+    ("POST", "/apis/v1beta1/runs/{id}/terminate"),
+    ("POST", "/apis/v1beta1/runs/{id}/retry"),
+    ("POST", "/apis/v1beta1/runs/{id}:reportMetrics"),
     (
         "GET",
-        "/apis/v1beta1/runs/{run_id}/nodes/{node_id}/artifacts/{artifact_name}:read",
+        "/apis/v1beta1/runs/{id}/nodes/{node_id}/artifacts/{artifact_name}:read",
     ),
     ("GET", "/apis/v1beta1/pipelines"),
     ("POST", "/apis/v1beta1/pipelines"),
@@ -49,16 +50,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/apis/v1beta1/pipelines/{id}/templates"),
     (
         "POST",
-        "/apis/v1beta1/pipelines/{pipeline_id}/default_version/{version_id}",
+        "/apis/v1beta1/pipelines/{id}/default_version/{version_id}",
     ),
     ("GET", "/apis/v1beta1/pipeline_versions"),
     ("POST", "/apis/v1beta1/pipeline_versions"),
-    ("GET", "/apis/v1beta1/pipeline_versions/{version_id}"),
-    ("DELETE", "/apis/v1beta1/pipeline_versions/{version_id}"),
-    (
-        "GET",
-        "/apis/v1beta1/pipeline_versions/{version_id}/templates",
-    ),
+    ("GET", "/apis/v1beta1/pipeline_versions/{id}"),
+    ("DELETE", "/apis/v1beta1/pipeline_versions/{id}"),
+    ("GET", "/apis/v1beta1/pipeline_versions/{id}/templates"),
 ];
 
 /// Hand-written handlers: any method.
@@ -161,16 +159,16 @@ pub(crate) fn dispatch(
         "/apis/v1beta1/jobs/{id}/disable" => ctx.enable_job(id, false),
         "/apis/v1beta1/runs" if request.method == "GET" => ctx.list_runs(),
         "/apis/v1beta1/runs" => ctx.body().and_then(|body| ctx.create_run(&body)),
-        "/apis/v1beta1/runs/{run_id}" => ctx.get_run(id),
+        "/apis/v1beta1/runs/{id}" if request.method == "GET" => ctx.get_run(id),
         "/apis/v1beta1/runs/{id}" => ctx.delete_run(id),
         "/apis/v1beta1/runs/{id}:archive" => ctx.archive_run(id, true),
         "/apis/v1beta1/runs/{id}:unarchive" => ctx.archive_run(id, false),
-        "/apis/v1beta1/runs/{run_id}/terminate" => ctx.terminate_run(id),
-        "/apis/v1beta1/runs/{run_id}/retry" => ctx.retry_run(id),
-        "/apis/v1beta1/runs/{run_id}:reportMetrics" => {
+        "/apis/v1beta1/runs/{id}/terminate" => ctx.terminate_run(id),
+        "/apis/v1beta1/runs/{id}/retry" => ctx.retry_run(id),
+        "/apis/v1beta1/runs/{id}:reportMetrics" => {
             ctx.body().and_then(|body| ctx.report_metrics(id, &body))
         }
-        "/apis/v1beta1/runs/{run_id}/nodes/{node_id}/artifacts/{artifact_name}:read" => {
+        "/apis/v1beta1/runs/{id}/nodes/{node_id}/artifacts/{artifact_name}:read" => {
             ctx.read_artifact(id)
         }
         pattern => pipelines::dispatch(&ctx, pattern, &route.params),
@@ -819,6 +817,11 @@ impl Ctx<'_> {
             Some(t) => wire::object(t, "periodic_schedule")?.cloned(),
             None => None,
         };
+        if cron_schedule.is_some() && periodic.is_some() {
+            return Err(ApiError::gateway(
+                "proto: oneof field \"trigger\" is already set (cron_schedule and periodic_schedule)",
+            ));
+        }
         let validate = || -> Result<Spec, ApiError> {
             let spec = self.validate_spec(&state, body, &refs)?;
             if !(1..=10).contains(&max_concurrency) {

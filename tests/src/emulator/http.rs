@@ -291,6 +291,13 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
             .headers
             .push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
+    if request
+        .header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
+        let mut stream = reader.get_ref();
+        stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
     let chunked = request
         .header("transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::api::Ctx;
 use super::auth::Identity;
+use super::config::AuthMode;
 use super::core::{Core, authorize};
 use super::http::{Request, Response};
 use super::list::{self, Listable};
@@ -241,10 +242,19 @@ pub(crate) fn upload(
             .unwrap_or_default()
     };
     let namespace = get("namespace");
-    if !namespace.is_empty() && core.config.multi_user && authorize(core, identity).is_err() {
+    // Upload authorizes only when a namespace is given, and then from the raw userid header alone (which
+    // the gateway injects in `none` and Dex modes), never from a bearer token.
+    let header_identity = match &core.config.auth {
+        AuthMode::Token(_) => request.header_all("kubeflow-userid").len() == 1,
+        _ => true,
+    };
+    if !namespace.is_empty()
+        && core.config.multi_user
+        && (!header_identity || authorize(core, identity).is_err())
+    {
         return upload_error(
             400,
-            "Failed to authorize the request.: there is no user identity header.",
+            "Failed to authorize with API resource references: Unauthenticated: Request header error: there is no user identity header.",
         );
     }
     // The handler unescapes name and description once more.
@@ -370,7 +380,7 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, pattern: &str, params: &[String]) -> Resul
             let template = pipeline.default_version().map(|v| v.template.clone()).unwrap_or_default();
             Ok(Out::new().str("template", &template).done())
         }
-        "/apis/v1beta1/pipelines/{pipeline_id}/default_version/{version_id}" => {
+        "/apis/v1beta1/pipelines/{id}/default_version/{version_id}" => {
             let version_id = params.get(1).map_or("", String::as_str);
             let mut state = ctx.core.state();
             let pipeline = state
@@ -384,11 +394,11 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, pattern: &str, params: &[String]) -> Resul
             pipeline.default_version_id = version_id.to_owned();
             Ok(json!({}))
         }
-        "/apis/v1beta1/pipeline_versions/{version_id}" if method == "GET" => {
+        "/apis/v1beta1/pipeline_versions/{id}" if method == "GET" => {
             let state = ctx.core.state();
             find_version(&state.pipelines, id).map(Version::to_json)
         }
-        "/apis/v1beta1/pipeline_versions/{version_id}" => {
+        "/apis/v1beta1/pipeline_versions/{id}" => {
             let mut state = ctx.core.state();
             find_version(&state.pipelines, id)?;
             for pipeline in &mut state.pipelines {
@@ -399,7 +409,7 @@ pub(crate) fn dispatch(ctx: &Ctx<'_>, pattern: &str, params: &[String]) -> Resul
             }
             Ok(json!({}))
         }
-        "/apis/v1beta1/pipeline_versions/{version_id}/templates" => {
+        "/apis/v1beta1/pipeline_versions/{id}/templates" => {
             let state = ctx.core.state();
             let version = find_version(&state.pipelines, id)?;
             Ok(Out::new().str("template", &version.template).done())
