@@ -129,6 +129,16 @@ fn run(
             .map_err(|err| format!("emptying {}: {err}", work.display()))?;
     }
     std::fs::create_dir_all(&work).map_err(|err| format!("creating {}: {err}", work.display()))?;
+    let work = work
+        .canonicalize()
+        .map_err(|err| format!("{}: {err}", work.display()))?;
+    let kfp_gitops = kfp_gitops
+        .canonicalize()
+        .map_err(|err| format!("{}: {err}", kfp_gitops.display()))?;
+    // kfp-gitops runs in the work folder; this empty project file stops the discovery of the repository's
+    // own project file (its defaults) and makes the work folder the root local sources must stay in.
+    std::fs::write(work.join("kfp-gitops.yaml"), "namespaces: []\n")
+        .map_err(|err| format!("writing the work folder's project file: {err}"))?;
     let bench = scenarios::Bench {
         kfp_gitops,
         myself: std::env::current_exe().map_err(|err| format!("locating kfp-bench: {err}"))?,

@@ -188,16 +188,21 @@ pub struct Figure<'a> {
 
 impl fmt::Display for Figure<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.stats {
-            None => f.write_str("n/a"),
-            Some(s) if s.n == 1 || (s.max - s.min).abs() < f64::EPSILON => {
-                write!(f, "{:.*} {}", self.decimals, s.median, self.unit)
-            }
-            Some(s) => write!(
-                f,
-                "{:.*} {} ({:.*}–{:.*})",
-                self.decimals, s.median, self.unit, self.decimals, s.min, self.decimals, s.max
-            ),
+        let Some(s) = self.stats else {
+            return f.write_str("n/a");
+        };
+        let (d, unit) = (self.decimals, self.unit);
+        let median = format!("{:.*}", d, s.median);
+        let (min, max) = (format!("{:.*}", d, s.min), format!("{:.*}", d, s.max));
+        let unit = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {unit}")
+        };
+        if min == max {
+            write!(f, "{median}{unit}")
+        } else {
+            write!(f, "{median}{unit} ({min}–{max})")
         }
     }
 }
