@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::venv;
 
 /// Kinds without a schema in `kubernetes-validate` that [`check_objects`] checks instead.
-const CUSTOM_KINDS: &[&str] = &["ServiceMonitor"];
+const CUSTOM_KINDS: &[&str] = &["ServiceMonitor", "PrometheusRule"];
 
 /// Runs every check; the error lists every problem found.
 pub fn run(root: &Path) -> Result<(), String> {

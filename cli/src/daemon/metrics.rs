@@ -233,6 +233,44 @@ mod tests {
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 
+    /// Every `kfp_gitops_*` name in `text`.
+    fn metric_names(text: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("kfp_gitops_") {
+            let tail = &rest[at..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .unwrap_or(tail.len());
+            names.push(tail[..end].to_owned());
+            rest = &tail[end..];
+        }
+        names
+    }
+
+    #[test]
+    fn the_alerts_and_the_operations_guide_name_only_metrics_the_daemon_exports() {
+        let metrics = Metrics::new();
+        metrics.record(&outcome(true), Duration::from_millis(1), UNIX_EPOCH);
+        let exported = metrics.encode();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for file in [
+            "deploy/kubernetes/components/alerts/prometheusrule.yaml",
+            "docs/operations.md",
+        ] {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            let names = metric_names(&text);
+            assert!(names.len() >= 4, "{file} names no metrics");
+            for name in names {
+                assert!(
+                    exported.contains(&format!("{name} "))
+                        || exported.contains(&format!("{name}{{")),
+                    "{file} names {name}, which the daemon does not export:\n{exported}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_namespace_removed_from_the_configuration_is_no_longer_reported() {
         let metrics = Metrics::new();
