@@ -391,6 +391,27 @@ pub fn check_objects(objects: &[Value]) -> Vec<String> {
         }
     }
 
+    for rule_set in objects
+        .iter()
+        .filter(|o| str_at(o, "/kind") == Some("PrometheusRule"))
+    {
+        let name = str_at(rule_set, "/metadata/name").unwrap_or("?");
+        let groups = array_at(rule_set, "/spec/groups");
+        if groups.is_empty() {
+            problems.push(format!("PrometheusRule {name}: no groups"));
+        }
+        for group in groups {
+            for rule in array_at(group, "/rules") {
+                let has_name = str_at(rule, "/alert").or_else(|| str_at(rule, "/record"));
+                if has_name.is_none() || str_at(rule, "/expr").is_none_or(str::is_empty) {
+                    problems.push(format!(
+                        "PrometheusRule {name}: every rule needs `alert` (or `record`) and `expr`"
+                    ));
+                }
+            }
+        }
+    }
+
     if let Some(daemon) = deployments.iter().find(|d| {
         array_at(d, "/spec/template/spec/containers")
             .iter()
