@@ -7,17 +7,36 @@ use kfp_config::{LoadOptions, validate_namespace};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "tag.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 fn seed_workflow() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed/RENDERED_PIPELINE/workflow.yaml")).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/seed/RENDERED_PIPELINE/workflow.yaml"),
+    )
+    .unwrap()
 }
 
 /// A bare remote with two commits on `main`: the first tagged `v1` (message `first`), the second with
@@ -43,15 +62,27 @@ fn remote() -> Remote {
     std::fs::write(work.join("pipeline/params/custom_message"), "second").unwrap();
     git(&work, &["commit", "--quiet", "-am", "second"]);
     let second = git(&work, &["rev-parse", "HEAD"]);
-    git(dir.path(), &["clone", "--quiet", "--bare", "work", "remote.git"]);
+    git(
+        dir.path(),
+        &["clone", "--quiet", "--bare", "work", "remote.git"],
+    );
     let url = format!("file://{}", dir.path().join("remote.git").display());
-    Remote { _dir: dir, url, first, second }
+    Remote {
+        _dir: dir,
+        url,
+        first,
+        second,
+    }
 }
 
 fn namespace(url: &str, reference: &str, file_path: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
-    std::fs::write(dir.path().join("experiments.yaml"), "experiments:\n  - name: e\n").unwrap();
+    std::fs::write(
+        dir.path().join("experiments.yaml"),
+        "experiments:\n  - name: e\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("recurring_runs.yaml"),
         format!(
@@ -63,7 +94,11 @@ fn namespace(url: &str, reference: &str, file_path: &str) -> tempfile::TempDir {
 }
 
 fn options(dir: &Path) -> LoadOptions {
-    LoadOptions { cache_dir: Some(dir.join("cache")), namespace: Some("ns".into()), ..LoadOptions::default() }
+    LoadOptions {
+        cache_dir: Some(dir.join("cache")),
+        namespace: Some("ns".into()),
+        ..LoadOptions::default()
+    }
 }
 
 fn message_at(remote: &Remote, reference: &str) -> (String, String, usize) {
@@ -71,7 +106,11 @@ fn message_at(remote: &Remote, reference: &str) -> (String, String, usize) {
     let validation = validate_namespace(dir.path(), &options(dir.path()));
     assert!(validation.problems.is_empty(), "{:?}", validation.problems);
     let run = &validation.desired.unwrap().recurring_runs[0];
-    (run.parameters[0].1.clone(), run.source.clone(), validation.network_requests)
+    (
+        run.parameters[0].1.clone(),
+        run.source.clone(),
+        validation.network_requests,
+    )
 }
 
 #[test]
@@ -79,7 +118,14 @@ fn a_branch_resolves_to_its_latest_commit() {
     let remote = remote();
     let (message, source, _) = message_at(&remote, "main");
     assert_eq!(message, "second");
-    assert_eq!(source, format!("{}@{}:pipeline/workflow.yaml", remote.url, &remote.second[..12]));
+    assert_eq!(
+        source,
+        format!(
+            "{}@{}:pipeline/workflow.yaml",
+            remote.url,
+            &remote.second[..12]
+        )
+    );
 }
 
 #[test]
@@ -94,13 +140,30 @@ fn a_commit_sha_is_fetched_directly_and_then_cached() {
     let dir = namespace(&remote.url, &remote.first, "pipeline/workflow.yaml");
     let first = validate_namespace(dir.path(), &options(dir.path()));
     assert!(first.problems.is_empty(), "{:?}", first.problems);
-    assert_eq!(first.desired.unwrap().recurring_runs[0].parameters[0].1, "first");
-    assert_eq!(first.network_requests, 1, "one fetch for one distinct reference");
+    assert_eq!(
+        first.desired.unwrap().recurring_runs[0].parameters[0].1,
+        "first"
+    );
+    assert_eq!(
+        first.network_requests, 1,
+        "one fetch for one distinct reference"
+    );
     let again = validate_namespace(dir.path(), &options(dir.path()));
     assert_eq!(again.network_requests, 0);
     assert!(again.desired.is_some());
-    let offline = validate_namespace(dir.path(), &LoadOptions { offline: true, ..options(dir.path()) });
-    assert!(offline.desired.is_some(), "{:?} {:?}", offline.problems, offline.skipped);
+    let offline = validate_namespace(
+        dir.path(),
+        &LoadOptions {
+            offline: true,
+            ..options(dir.path())
+        },
+    );
+    assert!(
+        offline.desired.is_some(),
+        "{:?} {:?}",
+        offline.problems,
+        offline.skipped
+    );
 }
 
 fn problems(remote: &Remote, reference: &str, file_path: &str) -> String {
@@ -128,16 +191,26 @@ fn a_missing_path_is_reported_with_the_commit() {
 #[test]
 fn a_missing_reference_is_reported() {
     let remote = remote();
-    insta::assert_snapshot!(problems(&remote, "no-such-branch", "pipeline/workflow.yaml"));
+    insta::assert_snapshot!(problems(
+        &remote,
+        "no-such-branch",
+        "pipeline/workflow.yaml"
+    ));
 }
 
 #[test]
 fn a_missing_repository_is_reported() {
     let remote = remote();
-    let missing: PathBuf = Path::new(&remote.url.replace("file://", "")).with_file_name("missing.git");
+    let missing: PathBuf =
+        Path::new(&remote.url.replace("file://", "")).with_file_name("missing.git");
     let url = format!("file://{}", missing.display());
     let dir = namespace(&url, "main", "pipeline/workflow.yaml");
     let validation = validate_namespace(dir.path(), &options(dir.path()));
-    let text = validation.problems.iter().map(kfp_config::Problem::render).collect::<Vec<_>>().join("\n");
+    let text = validation
+        .problems
+        .iter()
+        .map(kfp_config::Problem::render)
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(text.contains("not found"), "{text}");
 }
