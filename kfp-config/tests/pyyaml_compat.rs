@@ -17,6 +17,11 @@ fn workspace_root() -> PathBuf {
 
 /// The venv python (created by `cargo xtask venv` on first use; `KFP_GITOPS_PYTHON` overrides).
 fn python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(find_python).clone()
+}
+
+fn find_python() -> PathBuf {
     if let Some(path) = std::env::var_os("KFP_GITOPS_PYTHON") {
         return PathBuf::from(path);
     }
