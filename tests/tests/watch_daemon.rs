@@ -603,3 +603,47 @@ fn without_api_url_flag_the_checkouts_project_file_names_the_api() {
         vec![("0 0 2 * * *".to_owned(), true)]
     );
 }
+
+#[test]
+fn a_failed_action_is_counted_and_the_next_cycle_completes_the_job() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "9999999",
+        &Schedules::new(&[("nightly", "0 0 2 * * *", true)]),
+    );
+    // The first enable fails (500 is not retried by the client): the job is left with its new
+    // version created but paused.
+    emulator.inject_fault(Fault {
+        method: "POST".to_owned(),
+        path: "/apis/v1beta1/jobs/*/enable".to_owned(),
+        nth: 1,
+        times: 1,
+        status: 500,
+        message: "injected".to_owned(),
+        ..Fault::default()
+    });
+    let daemon = Daemon::start(&emulator, &checkout, &[]);
+    daemon.wait_ready();
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 2 * * *".to_owned(), true)]
+    );
+    assert!(
+        daemon
+            .metric("kfp_gitops_action_failures_total{kind=\"enable\"}")
+            .unwrap()
+            >= 1.0
+    );
+    assert!(
+        daemon
+            .metric("kfp_gitops_reconcile_total{result=\"failure\"}")
+            .unwrap()
+            >= 1.0
+    );
+    assert!(
+        daemon.log().contains("reconcile failed"),
+        "{}",
+        daemon.log()
+    );
+}
