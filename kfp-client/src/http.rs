@@ -575,14 +575,20 @@ impl HttpKfpClient {
             }
             return Ok(Outcome::Ok(body));
         }
-        if status == 401 || (status == 403 && looks_like_html(&content_type, &body)) {
-            return Ok(Outcome::Unauthenticated(format!(
-                "the gateway answered HTTP {status}{}",
-                if status == 403 {
-                    " with a sign-in page"
-                } else {
-                    ""
+        if status == 403 && looks_like_html(&content_type, &body) {
+            return Ok(Outcome::Unauthenticated(
+                "the gateway answered HTTP 403 with a sign-in page".to_owned(),
+            ));
+        }
+        if status == 401 {
+            let said = match api_error(method, &path, status, &content_type, &body) {
+                Error::Api { message, .. } if !message.starts_with("HTTP 401") => {
+                    format!(": {message}")
                 }
+                _ => String::new(),
+            };
+            return Ok(Outcome::Unauthenticated(format!(
+                "the server answered HTTP 401{said}"
             )));
         }
         Ok(Outcome::Failed {

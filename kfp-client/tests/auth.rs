@@ -279,7 +279,12 @@ fn a_rejected_token_is_not_authenticated_with_a_token_hint_and_not_retried() {
     );
     let client = wire.client_with(AuthConfig::Token(Secret::new("old")));
     let err = client.healthz().unwrap_err();
-    assert!(matches!(err, Error::NotAuthenticated { .. }), "{err:?}");
+    match &err {
+        Error::NotAuthenticated { reason, .. } => {
+            assert_eq!(reason, "the server answered HTTP 401: Jwt is expired");
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(
         err.hint()
             .unwrap()
