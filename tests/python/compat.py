@@ -271,6 +271,15 @@ def run(args):
     check(client.get_pipeline(pipeline.id).name == "compat pipeline", "get_pipeline")
     done()
 
+    step("upload a compiled .tar.gz package", "client.upload_pipeline(<.tar.gz>)")
+    tarball = os.path.join(workdir, "pipeline.tar.gz")
+    kfp.compiler.Compiler().compile(compat_pipeline, tarball)
+    packaged = client.upload_pipeline(tarball, pipeline_name="compat tarball")
+    check(packaged.name == "compat tarball", "pipeline %r" % packaged)
+    check(sorted(p.name for p in packaged.parameters) == ["msg", "n"], "parameters %r" % packaged.parameters)
+    client.delete_pipeline(packaged.id)
+    done()
+
     step("create a recurring run from the uploaded pipeline", "client.create_recurring_run(pipeline_id=...)")
     from_pipeline = client.create_recurring_run(
         experiment_id=experiment.id, job_name="from-pipeline", interval_second=60, pipeline_id=pipeline.id

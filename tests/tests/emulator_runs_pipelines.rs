@@ -464,3 +464,151 @@ fn pipelines_list_with_filters_and_versions_can_be_added() {
         "the newest version becomes the default"
     );
 }
+
+fn upload_bytes(emulator: &Emulator, filename: &str, content: &[u8]) -> client::RawResponse {
+    let mut body = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(b"\r\n--b--\r\n");
+    client::send(
+        emulator.addr(),
+        "POST",
+        &format!("{API}/pipelines/upload?name={}", filename.replace('.', "-")),
+        &[("Content-Type", "multipart/form-data; boundary=b")],
+        &body,
+    )
+    .unwrap()
+}
+
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut tar = Vec::new();
+    for (name, content) in files {
+        let mut header = [0u8; 512];
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        header[100..108].copy_from_slice(b"0000644\0");
+        header[124..136].copy_from_slice(format!("{:011o}\0", content.len()).as_bytes());
+        header[156] = b'0';
+        header[257..263].copy_from_slice(b"ustar\0");
+        header[148..156].copy_from_slice(b"        ");
+        let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
+        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.extend_from_slice(&header);
+        tar.extend_from_slice(content.as_bytes());
+        tar.resize(tar.len().div_ceil(512) * 512, 0);
+    }
+    tar.extend_from_slice(&[0; 1024]);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(&tar).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn zip(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, content) in files {
+        let mut crc = flate2::Crc::new();
+        crc.update(content.as_bytes());
+        let offset = out.len() as u32;
+        let size = content.len() as u32;
+        out.extend_from_slice(&[0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(content.as_bytes());
+        central.extend_from_slice(&[0x50, 0x4b, 0x01, 0x02, 20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        central.extend_from_slice(&crc.sum().to_le_bytes());
+        central.extend_from_slice(&size.to_le_bytes());
+        central.extend_from_slice(&size.to_le_bytes());
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let central_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&[0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0]);
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&central_offset.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+#[test]
+fn packages_are_unpacked_preferring_pipeline_yaml_else_the_first_yaml_file() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let other = PIPELINE_YAML.replace("hello-", "other-");
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "a.tar.gz",
+            tar_gz(&[("README.md", "x"), ("pipeline.yaml", PIPELINE_YAML)]),
+            200,
+            "hello-",
+        ),
+        (
+            "b.tgz",
+            tar_gz(&[("first.yaml", &other), ("second.yaml", PIPELINE_YAML)]),
+            200,
+            "other-",
+        ),
+        (
+            "c.zip",
+            zip(&[("notes.txt", "x"), ("pipeline.yaml", PIPELINE_YAML)]),
+            200,
+            "hello-",
+        ),
+        ("d.zip", zip(&[("first.yml", &other)]), 200, "other-"),
+        (
+            "e.tar.gz",
+            tar_gz(&[("README.md", "x")]),
+            400,
+            "Error read pipeline file.: Invalid input error: Error extracting pipeline from the tarball file. Expecting a pipeline.yaml file inside the tarball file. Got: README.md",
+        ),
+        (
+            "f.zip",
+            zip(&[("README.md", "x")]),
+            400,
+            "Error read pipeline file.: Invalid input error: Error extracting pipeline from the zip file. Expecting a pipeline.yaml file inside the zip file. Got: README.md",
+        ),
+    ];
+    for (filename, content, status, expected) in cases {
+        let response = upload_bytes(&emulator, filename, &content);
+        assert_eq!(response.status, status, "{filename}: {}", response.text());
+        if status == 200 {
+            let id = response.json()["id"].as_str().unwrap().to_owned();
+            let (_, template) = call(
+                &emulator,
+                "GET",
+                &format!("{API}/pipelines/{id}/templates"),
+                None,
+            );
+            assert!(
+                template["template"].as_str().unwrap().contains(expected),
+                "{filename}"
+            );
+        } else {
+            assert_eq!(
+                response.json()["error_message"],
+                json!(expected),
+                "{filename}"
+            );
+        }
+    }
+    let mut corrupt = tar_gz(&[("pipeline.yaml", PIPELINE_YAML)]);
+    corrupt.truncate(corrupt.len() / 2);
+    let response = upload_bytes(&emulator, "g.tar.gz", &corrupt);
+    assert_eq!(response.status, 400);
+    assert!(
+        response.json()["error_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Error read pipeline file.: Invalid input error: Error extracting pipeline from the tarball file. Not a valid tarball file.")
+    );
+}

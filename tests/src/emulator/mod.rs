@@ -15,6 +15,7 @@
 //! Control endpoints live under `{base}/_emulator/` and have Rust twins on [`Emulator`].
 
 mod api;
+mod archive;
 mod auth;
 pub mod client;
 mod config;

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::api::Ctx;
+use super::archive;
 use super::auth::Identity;
 use super::config::AuthMode;
 use super::core::{Core, authorize};
@@ -95,14 +96,20 @@ fn read_package(filename: &str, data: &[u8]) -> Result<(String, Vec<Parameter>),
     }
     let lower = filename.to_lowercase();
     let is_text = lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json");
-    if !is_text {
-        let detail = if data.starts_with(b"PK") || data.starts_with(&[0x1f, 0x8b]) {
-            "Invalid input error: the emulator accepts only .yaml, .yml and .json packages"
-        } else {
-            "Invalid input error: Unexpected pipeline file format. Support .zip, .tar.gz or YAML."
-        };
-        return Err((400, format!("Error read pipeline file.: {detail}")));
-    }
+    let unpacked;
+    let data = if is_text {
+        data
+    } else if let Some(kind) = archive::detect(data) {
+        unpacked = archive::extract(kind, data)
+            .map_err(|chain| (400, format!("Error read pipeline file.: {chain}")))?;
+        unpacked.as_slice()
+    } else {
+        return Err((
+            400,
+            "Error read pipeline file.: Invalid input error: Unexpected pipeline file format. Support .zip, .tar.gz or YAML."
+                .to_owned(),
+        ));
+    };
     let text = String::from_utf8_lossy(data);
     // sigs.k8s.io/yaml converts scalars into the Argo struct's field types, so `{name: n}` keeps the string
     // "n": only `true`/`false` are booleans here.
