@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use kfp_config::{LoadOptions, validate_namespace};
+use kfp_config::{LoadOptions, Schedule, validate_namespace};
 
 const EXPERIMENTS: &str = r#"experiments:
   - name: "example-pipeline-1"
@@ -638,4 +638,53 @@ fn listed_parameters_override_a_rendered_pipelines_defaults() {
         desired.recurring_runs[0].parameters,
         vec![("custom_message".to_owned(), "42".to_owned())]
     );
+}
+
+#[test]
+fn anchors_and_merge_keys_share_settings_between_runs() {
+    let runs = r#"defaults: &job
+  enabled: true
+  experiment: "example-pipeline-1"
+  max_concurrency: 1
+  trigger: {catchup: false, cron: "@daily"}
+recurring_runs:
+  - pipeline_source: &source {path: "pipelines/workflow.yaml"}
+    pipeline_parameters: [{name: custom_message, value: a}]
+    job: {<<: *job, name: first}
+  - pipeline_source: *source
+    pipeline_parameters: [{name: custom_message, value: b}]
+    job:
+      <<: *job
+      name: second
+      max_concurrency: 3
+"#;
+    // `defaults` is not a key of the file, so an anchor cannot live there.
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    insta::assert_snapshot!("anchor_holder_key_is_unknown", validate(dir.path()));
+    let runs = r#"recurring_runs:
+  - pipeline_source: &source {path: "pipelines/workflow.yaml"}
+    pipeline_parameters: [{name: custom_message, value: a}]
+    job: &job
+      enabled: true
+      name: first
+      experiment: "example-pipeline-1"
+      max_concurrency: 1
+      trigger: {catchup: false, cron: "@daily"}
+  - pipeline_source: *source
+    pipeline_parameters: [{name: custom_message, value: b}]
+    job:
+      <<: *job
+      name: second
+      max_concurrency: 3
+"#;
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    let desired =
+        kfp_config::load_namespace(&dir.path().join("team-1"), &LoadOptions::default()).unwrap();
+    let summary: Vec<(&str, u8, &Schedule)> = desired
+        .recurring_runs
+        .iter()
+        .map(|r| (r.name.as_str(), r.max_concurrency, &r.trigger.schedule))
+        .collect();
+    let daily = Schedule::Cron("@daily".into());
+    assert_eq!(summary, [("first", 1, &daily), ("second", 3, &daily)]);
 }
