@@ -230,10 +230,10 @@ fn start_emulator(binary: &Path) -> Result<(Emulator, String), String> {
     Ok((emulator, base))
 }
 
-/// The managed versions in the namespace: (name, enabled, cron), oldest first.
+/// The jobs in the namespace: (name, enabled, cron), newest first.
 fn list_versions(api_url: &str) -> Result<Vec<(String, bool, String)>, String> {
     let path = format!(
-        "/apis/v1beta1/jobs?page_size=200&sort_by=created_at&resource_reference_key.type=NAMESPACE&resource_reference_key.id={NAMESPACE}"
+        "/apis/v1beta1/jobs?page_size=200&resource_reference_key.type=NAMESPACE&resource_reference_key.id={NAMESPACE}"
     );
     let body = http_get(api_url, &path)?;
     let value: serde_json::Value = serde_json::from_str(&body)
@@ -243,7 +243,7 @@ fn list_versions(api_url: &str) -> Result<Vec<(String, bool, String)>, String> {
         .and_then(serde_json::Value::as_array)
         .cloned()
         .unwrap_or_default();
-    Ok(jobs
+    let mut versions: Vec<(String, bool, String)> = jobs
         .iter()
         .map(|job| {
             let text = |pointer: &str| {
@@ -260,10 +260,13 @@ fn list_versions(api_url: &str) -> Result<Vec<(String, bool, String)>, String> {
                 text("/trigger/cron_schedule/cron"),
             )
         })
-        .collect())
+        .collect();
+    // Version names end in their timestamp: newest first, as kfp-gitops orders them.
+    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    Ok(versions)
 }
 
-/// A plain HTTP/1.0 GET on the emulator (loopback, no TLS).
+/// A plain HTTP/1.1 GET on the emulator (loopback, no TLS), reading exactly `Content-Length` bytes.
 fn http_get(base: &str, path: &str) -> Result<String, String> {
     let authority = base
         .strip_prefix("http://")
@@ -271,23 +274,51 @@ fn http_get(base: &str, path: &str) -> Result<String, String> {
         .trim_end_matches('/');
     let mut stream = TcpStream::connect(authority)
         .map_err(|err| format!("cannot connect to {authority}: {err}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|err| format!("cannot configure the connection: {err}"))?;
     write!(
         stream,
-        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nAccept: application/json\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
     )
     .map_err(|err| format!("cannot send to {authority}: {err}"))?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader
+        .read_line(&mut status)
         .map_err(|err| format!("cannot read from {authority}: {err}"))?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("malformed HTTP answer from {authority}"))?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        return Err(format!(
-            "GET {path} answered {}",
-            head.lines().next().unwrap_or_default()
-        ));
+    if !status.starts_with("HTTP/1.1 200") && !status.starts_with("HTTP/1.0 200") {
+        return Err(format!("GET {path} answered {}", status.trim()));
     }
-    Ok(body.to_owned())
+    let mut length: Option<usize> = None;
+    loop {
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .map_err(|err| format!("cannot read from {authority}: {err}"))?;
+        let line = line.trim();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok();
+        }
+    }
+    let mut body = Vec::new();
+    match length {
+        Some(length) => {
+            body.resize(length, 0);
+            reader
+                .read_exact(&mut body)
+                .map_err(|err| format!("cannot read from {authority}: {err}"))?;
+        }
+        None => {
+            reader
+                .read_to_end(&mut body)
+                .map_err(|err| format!("cannot read from {authority}: {err}"))?;
+        }
+    }
+    String::from_utf8(body).map_err(|err| format!("the answer is not UTF-8: {err}"))
 }
