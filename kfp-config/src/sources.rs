@@ -667,8 +667,16 @@ fn not_found_if_missing(err: SourceError, url: &str, reference: &str) -> SourceE
                 || stderr.contains("no such remote ref")
                 || stderr.contains("unadvertised object") =>
         {
+            let abbreviated = (4..40).contains(&reference.len())
+                && reference.bytes().all(|b| b.is_ascii_hexdigit());
             SourceError::NotFound {
-                what: format!("reference `{reference}` in {url}"),
+                what: if abbreviated {
+                    format!(
+                        "reference `{reference}` in {url} (git servers only accept full 40-character commit SHAs)"
+                    )
+                } else {
+                    format!("reference `{reference}` in {url}")
+                },
             }
         }
         SourceError::Git { stderr, .. }

@@ -214,3 +214,14 @@ fn a_missing_repository_is_reported() {
         .join("\n");
     assert!(text.contains("not found"), "{text}");
 }
+
+#[test]
+fn an_abbreviated_sha_is_explained() {
+    let remote = remote();
+    let short = remote.first[..8].to_owned();
+    let text = problems(&remote, &short, "pipeline/workflow.yaml");
+    assert!(
+        text.contains("only accept full 40-character commit SHAs"),
+        "{text}"
+    );
+}
