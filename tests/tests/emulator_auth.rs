@@ -361,3 +361,39 @@ fn multi_user_uploads_into_a_namespace_need_the_userid_header_even_with_a_token(
         200
     );
 }
+
+#[test]
+fn with_the_sign_in_page_the_login_starts_from_a_403_through_oauth2_start() {
+    let emulator = dex(DexConfig {
+        sign_in_page: true,
+        ..dex_config(false, false)
+    });
+    let mut browser = Browser {
+        emulator: &emulator,
+        jar: BTreeMap::new(),
+    };
+    let page = browser.send("GET", "/pipeline", &[], b"");
+    assert_eq!(page.status, 403);
+    assert!(
+        page.text().contains("/oauth2/start?rd=%2Fpipeline"),
+        "{}",
+        page.text()
+    );
+    let start = browser.send("GET", "/oauth2/start?rd=/pipeline", &[], b"");
+    assert_eq!(start.status, 302);
+    let mut response = browser.send("GET", &Browser::location(&start), &[], b"");
+    response = browser.send("GET", &Browser::location(&response), &[], b"");
+    let login_url = Browser::location(&response);
+    let done = browser.send(
+        "POST",
+        &login_url,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"login=user%40example.com&password=secret-pass",
+    );
+    let back = browser.send("GET", &Browser::location(&done), &[], b"");
+    assert_eq!(
+        Browser::location(&back),
+        format!("{}/pipeline", emulator.base_url())
+    );
+    assert_eq!(browser.send("GET", "/pipeline", &[], b"").status, 200);
+}

@@ -55,6 +55,12 @@ struct Args {
     /// Show Dex's approval screen after login.
     #[arg(long)]
     dex_approval: bool,
+    /// Show Dex's connector picker (local, ldap) before the login form.
+    #[arg(long)]
+    dex_connector_picker: bool,
+    /// Answer unauthenticated browsers with oauth2-proxy's 403 sign-in page instead of a redirect.
+    #[arg(long)]
+    dex_sign_in_page: bool,
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -81,6 +87,8 @@ fn main() -> ExitCode {
             username: args.dex_user.clone(),
             password: args.dex_password.clone(),
             approval_screen: args.dex_approval,
+            connector_picker: args.dex_connector_picker,
+            sign_in_page: args.dex_sign_in_page,
             ..DexConfig::default()
         }),
     };

@@ -130,12 +130,24 @@ pub fn require_session(
     if path.starts_with("/pipeline/apis/") && wants_json {
         return Err(Response::text(401, "Unauthorized"));
     }
-    let state = new_uuid();
     let target = if request.query.is_empty() {
         path.to_owned()
     } else {
         format!("{path}?{}", request.query)
     };
+    if dex.sign_in_page {
+        let start = format!("/oauth2/start?rd={}", query_escape(&target));
+        return Err(Response::new(
+            403,
+            "text/html; charset=utf-8",
+            format!(
+                "<!DOCTYPE html><html><head><title>Sign In</title></head><body>\
+                 <form method=\"GET\" action=\"/oauth2/start\"><input type=\"hidden\" name=\"rd\" value=\"{target}\"/>\
+                 <a href=\"{start}\">Sign in with Dex</a><button type=\"submit\">Sign in</button></form></body></html>"
+            ),
+        ));
+    }
+    let state = new_uuid();
     lock(&core.sessions).states.insert(state.clone(), target);
     let base = origin(request);
     let location = format!(

@@ -44,6 +44,9 @@ pub struct DexConfig {
     pub approval_screen: bool,
     /// Show the connector picker (`/dex/auth` lists `local` and `ldap`) instead of going straight to `local`.
     pub connector_picker: bool,
+    /// Answer unauthenticated browser requests with oauth2-proxy's 403 sign-in page (deployKF's
+    /// `enableSignInPage: true`) instead of redirecting to Dex; the page leads to `/oauth2/start?rd=...`.
+    pub sign_in_page: bool,
     /// The session cookie's lifetime.
     pub session_ttl: Duration,
     /// The session cookie's name (`_deploykf_token` like deployKF, `oauth2_proxy_kubeflow` like Kubeflow).
@@ -57,6 +60,7 @@ impl Default for DexConfig {
             password: "12341234".to_owned(),
             approval_screen: false,
             connector_picker: false,
+            sign_in_page: false,
             session_ttl: Duration::from_secs(168 * 3600),
             cookie_name: "_deploykf_token".to_owned(),
         }
@@ -70,6 +74,7 @@ impl fmt::Debug for DexConfig {
             .field("password", &"<redacted>")
             .field("approval_screen", &self.approval_screen)
             .field("connector_picker", &self.connector_picker)
+            .field("sign_in_page", &self.sign_in_page)
             .field("session_ttl", &self.session_ttl)
             .field("cookie_name", &self.cookie_name)
             .finish()
