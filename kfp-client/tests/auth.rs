@@ -292,3 +292,26 @@ fn a_rejected_token_is_not_authenticated_with_a_token_hint_and_not_retried() {
     );
     assert_eq!(wire.requests().len(), 1);
 }
+
+#[test]
+fn concurrent_calls_that_meet_an_expired_session_share_one_new_login() {
+    let wire = Wire::start();
+    let state = gateway(&wire, default_gateway());
+    let client = wire.client_with(dex(PASSWORD, DexAuthType::Local));
+    client
+        .list_experiments(&ListOptions::namespace("ns"))
+        .unwrap();
+    state.lock().unwrap().valid_sessions.clear();
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            scope.spawn(|| {
+                client
+                    .list_experiments(&ListOptions::namespace("ns"))
+                    .unwrap()
+            });
+        }
+    });
+    let gw = state.lock().unwrap();
+    assert_eq!(gw.logins, 2, "one login at start, one after the expiry");
+    assert_eq!(gw.api_calls, 7);
+}
