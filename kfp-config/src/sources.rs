@@ -573,8 +573,17 @@ impl Fetcher {
                 return Err(SourceError::Offline);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            self.git_fetch(&repo, url, &sha)
-                .map_err(|err| not_found_if_missing(err, url, reference))?;
+            if let Err(err) = self.git_fetch(&repo, url, &sha) {
+                // Servers speaking the old protocol refuse a commit that no branch or tag points at:
+                // fetch every branch and tag in full, then look for the commit.
+                match not_found_if_missing(err, url, reference) {
+                    SourceError::NotFound { .. } => {
+                        self.requests.fetch_add(1, Ordering::Relaxed);
+                        self.git_fetch_everything(&repo, url)?;
+                    }
+                    other => return Err(other),
+                }
+            }
             return if has_commit(&repo, &sha) {
                 Ok(sha)
             } else {
@@ -625,6 +634,26 @@ impl Fetcher {
             Some(url),
         )
         .map(drop)
+    }
+
+    fn git_fetch_everything(&self, repo: &Path, url: &str) -> Result<(), SourceError> {
+        let mut args = vec![
+            OsArg::s("--git-dir"),
+            OsArg::p(repo),
+            OsArg::s("fetch"),
+            OsArg::s("--quiet"),
+            OsArg::s("--no-tags"),
+        ];
+        // Earlier `--depth 1` fetches left the cache shallow; the full history is needed now.
+        if repo.join("shallow").exists() {
+            args.push(OsArg::s("--unshallow"));
+        }
+        args.extend([
+            OsArg::s(url),
+            OsArg::s("+refs/heads/*:refs/kfp-gitops/heads/*"),
+            OsArg::s("+refs/tags/*:refs/kfp-gitops/tags/*"),
+        ]);
+        run_git(&args, Some(url)).map(drop)
     }
 
     fn git_file(&self, url: &str, sha: &str, path: &str) -> Result<Vec<u8>, SourceError> {

@@ -225,3 +225,41 @@ fn an_abbreviated_sha_is_explained() {
         "{text}"
     );
 }
+
+#[test]
+fn a_commit_no_branch_or_tag_points_at_is_found_when_the_server_refuses_to_send_it_directly() {
+    let remote = remote();
+    // A third commit moves `main` on, so the second one is neither a branch tip nor tagged.
+    let work = Path::new(&remote.url.replace("file://", "")).with_file_name("work");
+    std::fs::write(work.join("pipeline/params/custom_message"), "third").unwrap();
+    git(&work, &["commit", "--quiet", "-am", "third"]);
+    git(&work, &["push", "--quiet", "../remote.git", "main"]);
+    let dir = namespace(&remote.url, "main", "pipeline/workflow.yaml");
+    let first = validate_namespace(dir.path(), &options(dir.path()));
+    assert!(first.desired.is_some(), "{:?}", first.problems);
+    // The old wire protocol, as some servers still speak it, refuses unadvertised commits.
+    let cache_repo = std::fs::read_dir(dir.path().join("cache/git"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("repo.git");
+    git(&cache_repo, &["config", "protocol.version", "0"]);
+    let runs = std::fs::read_to_string(dir.path().join("recurring_runs.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("recurring_runs.yaml"),
+        runs.replace("\"main\"", &format!("\"{}\"", remote.second)),
+    )
+    .unwrap();
+    let validation = validate_namespace(dir.path(), &options(dir.path()));
+    assert!(validation.problems.is_empty(), "{:?}", validation.problems);
+    assert_eq!(
+        validation.desired.unwrap().recurring_runs[0].parameters[0].1,
+        "second"
+    );
+    assert_eq!(
+        validation.network_requests, 2,
+        "the refused fetch, then the full fetch"
+    );
+}
