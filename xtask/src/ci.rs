@@ -53,6 +53,10 @@ const STEPS: &[Step] = &[
         run: crate::compat::run,
     },
     Step {
+        name: "bench --quick",
+        run: |root| crate::bench::run(root, &["--quick".to_owned()]),
+    },
+    Step {
         name: "doc",
         run: |root| {
             cargo_step(

@@ -85,8 +85,8 @@ fn main() -> ExitCode {
             only,
         } => run(
             quick,
-            kfp_gitops,
-            work,
+            &kfp_gitops,
+            &work,
             &report,
             &profile,
             &command_line,
@@ -113,8 +113,8 @@ type Scenario = fn(&scenarios::Bench, &mut report::Report) -> Result<(), String>
 
 fn run(
     quick: bool,
-    kfp_gitops: PathBuf,
-    work: PathBuf,
+    kfp_gitops: &Path,
+    work: &Path,
     report_path: &Path,
     profile: &str,
     command_line: &str,
@@ -125,10 +125,10 @@ fn run(
         return Err(format!("no kfp-gitops binary at {}", kfp_gitops.display()));
     }
     if work.exists() {
-        std::fs::remove_dir_all(&work)
+        std::fs::remove_dir_all(work)
             .map_err(|err| format!("emptying {}: {err}", work.display()))?;
     }
-    std::fs::create_dir_all(&work).map_err(|err| format!("creating {}: {err}", work.display()))?;
+    std::fs::create_dir_all(work).map_err(|err| format!("creating {}: {err}", work.display()))?;
     let work = work
         .canonicalize()
         .map_err(|err| format!("{}: {err}", work.display()))?;
@@ -185,7 +185,11 @@ fn run(
     for target in report.targets() {
         eprintln!(
             "kfp-bench: target {}: {} — {}",
-            if target.met { "met" } else { "MISSED" },
+            match (target.at_size, target.met) {
+                (true, true) => "met",
+                (true, false) => "MISSED",
+                (false, _) => "not evaluated at this size",
+            },
             target.name,
             target.figure
         );
