@@ -134,7 +134,17 @@ impl Workflow {
     pub fn parse_yaml(text: &str) -> Result<Self, WorkflowError> {
         yaml::to_json_value(text)
             .map(Self::from_value)
-            .map_err(WorkflowError::Yaml)
+            .map_err(|err| {
+                // KFP v2 writes its platform config as a second YAML document; name the real problem.
+                let v2_markers = ["pipelineInfo:", "deploymentSpec:", "schemaVersion:"];
+                if err.message.contains("one YAML document")
+                    && v2_markers.iter().all(|marker| text.contains(marker))
+                {
+                    WorkflowError::KfpV2
+                } else {
+                    WorkflowError::Yaml(err)
+                }
+            })
     }
 
     /// Parses JSON (for example a `workflow_manifest` read back from KFP).
@@ -640,6 +650,16 @@ mod tests {
         .unwrap();
         assert_eq!(workflow.validate(), Err(WorkflowError::KfpV2));
         assert!(WorkflowError::KfpV2.to_string().contains("V1"));
+    }
+
+    #[test]
+    fn kfp_v2_ir_with_a_platform_document_is_detected_while_parsing() {
+        let text = "deploymentSpec: {}\npipelineInfo: {name: p}\nroot: {}\nschemaVersion: 2.1.0\n---\nplatforms:\n  kubernetes: {}\n";
+        assert_eq!(Workflow::parse_yaml(text), Err(WorkflowError::KfpV2));
+        assert!(matches!(
+            Workflow::parse_yaml("a: 1\n---\nb: 2\n"),
+            Err(WorkflowError::Yaml(_))
+        ));
     }
 
     #[test]
