@@ -612,3 +612,46 @@ fn packages_are_unpacked_preferring_pipeline_yaml_else_the_first_yaml_file() {
             .starts_with("Error read pipeline file.: Invalid input error: Error extracting pipeline from the tarball file. Not a valid tarball file.")
     );
 }
+
+#[test]
+fn triggering_a_job_creates_a_run_owned_by_its_experiment_and_created_by_the_job() {
+    let emulator = slow_runs();
+    let (_, job) = call(
+        &emulator,
+        "POST",
+        &format!("{API}/jobs"),
+        Some(
+            json!({"name": "nightly", "pipeline_spec": {"workflow_manifest": MANIFEST, "parameters": [{"name": "msg", "value": "x"}]},
+                    "max_concurrency": 1, "trigger": {"cron_schedule": {"cron": "@daily"}}}),
+        ),
+    );
+    let job_id = job["id"].as_str().unwrap();
+    let (status, body) = call(
+        &emulator,
+        "POST",
+        &format!("/_emulator/jobs/{job_id}/trigger"),
+        None,
+    );
+    assert_eq!(status, 200);
+    let run_id = body["run_id"].as_str().unwrap();
+    assert!(emulator.trigger_job(job_id).is_some());
+    assert!(emulator.trigger_job("nope").is_none());
+    let (_, run) = call(&emulator, "GET", &format!("{API}/runs/{run_id}"), None);
+    assert_eq!(
+        run["run"]["pipeline_spec"]["parameters"],
+        json!([{"name": "msg", "value": "x"}])
+    );
+    let refs = &run["run"]["resource_references"];
+    assert_eq!(refs[0]["name"], json!("Default"));
+    assert_eq!(
+        refs[1],
+        json!({"key": {"type": "JOB", "id": job_id}, "name": "nightly", "relationship": "CREATOR"})
+    );
+    let (_, listed) = call(
+        &emulator,
+        "GET",
+        &format!("{API}/runs?resource_reference_key.type=JOB&resource_reference_key.id={job_id}"),
+        None,
+    );
+    assert_eq!(listed["total_size"], json!(2));
+}

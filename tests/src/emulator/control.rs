@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::config::{Fault, RunOutcome};
 use super::core::{Core, FaultSlot, lock};
 use super::http::{Request, Response};
+use super::state::{AVAILABLE, Reference, Run, new_uuid};
 
 fn ok() -> Response {
     Response::json(200, &json!({}))
@@ -90,6 +91,16 @@ pub(crate) fn handle(core: &Core, request: &Request, rest: &str) -> Response {
             Ok(ok())
         }
         ("GET", "state") => Ok(Response::json(200, &state(core))),
+        ("POST", path) if path.starts_with("jobs/") && path.ends_with("/trigger") => {
+            let id = &path["jobs/".len()..path.len() - "/trigger".len()];
+            match trigger_job(core, id) {
+                Some(run_id) => Ok(Response::json(200, &json!({ "run_id": run_id }))),
+                None => Err(Response::json(
+                    404,
+                    &json!({"error": format!("no job {id}")}),
+                )),
+            }
+        }
         ("POST", path) if path.starts_with("runs/") && path.ends_with("/finish") => {
             let id = &path["runs/".len()..path.len() - "/finish".len()];
             body(request).and_then(|b| {
@@ -151,6 +162,49 @@ pub(crate) fn inject_fault(core: &Core, fault: Fault) {
 
 pub(crate) fn advance_clock(core: &Core, seconds: i64) {
     lock(&core.control).clock_offset_s += seconds;
+}
+
+/// What the ScheduledWorkflow controller does when a job fires: a run with the job's spec, owned by its
+/// experiment and created by the job. Returns the run id.
+pub(crate) fn trigger_job(core: &Core, id: &str) -> Option<String> {
+    let now_ms = core.now_ms();
+    let mut state = core.state();
+    let job = state.jobs.iter().find(|j| j.id == id)?.clone();
+    let mut references: Vec<Reference> = job
+        .references
+        .iter()
+        .filter(|r| r.key_type == "EXPERIMENT" || r.key_type == "PIPELINE_VERSION")
+        .cloned()
+        .collect();
+    references.push(Reference {
+        key_type: "JOB".to_owned(),
+        key_id: job.id.clone(),
+        name: job.name.clone(),
+        relationship: "CREATOR".to_owned(),
+    });
+    let sequence = state
+        .runs
+        .iter()
+        .filter(|r| r.references.iter().any(|x| x.key_id == job.id))
+        .count()
+        + 1;
+    let run = Run {
+        id: new_uuid(),
+        name: format!("{}-{sequence}-{}", job.name, now_ms / 1000),
+        storage_state: AVAILABLE.to_owned(),
+        spec: job.spec.clone(),
+        references,
+        service_account: job.service_account.clone(),
+        created_at: now_ms / 1000,
+        scheduled_at: now_ms / 1000,
+        namespace: job.namespace.clone(),
+        experiment_id: job.experiment_id.clone(),
+        phase_started_ms: now_ms,
+        ..Run::default()
+    };
+    let run_id = run.id.clone();
+    state.runs.push(run);
+    Some(run_id)
 }
 
 pub(crate) fn finish_run(core: &Core, id: &str, outcome: RunOutcome) -> bool {

@@ -12,7 +12,23 @@
 //!
 //! The API is served at `{base}/apis/v1beta1` (the API server itself) and at `{base}/pipeline/apis/v1beta1`
 //! (through the UI proxy, as Kubeflow's gateway exposes it); `GET {base}/pipeline` answers a small HTML page.
-//! Control endpoints live under `{base}/_emulator/` and have Rust twins on [`Emulator`].
+//! Control endpoints live under `{base}/_emulator/` and have Rust twins on [`Emulator`]:
+//!
+//! | Endpoint | Rust |
+//! |---|---|
+//! | `GET /_emulator/requests` → `{"total", "counts": {"GET /apis/v1beta1/jobs": 3, ...}}` | [`Emulator::request_counts`], [`Emulator::total_requests`] |
+//! | `POST /_emulator/reset-counts`, `POST /_emulator/reset` | [`Emulator::reset_counts`], [`Emulator::reset`] |
+//! | `POST /_emulator/latency {"ms": 5}`, `POST /_emulator/run-duration {"ms": 500}` | [`Emulator::set_latency`], [`Emulator::set_run_duration`] |
+//! | `POST /_emulator/faults {method, path, nth, times, status, message, drop_connection, after_apply}`, `GET`/`DELETE /_emulator/faults` | [`Emulator::inject_fault`], [`Emulator::clear_faults`] |
+//! | `POST /_emulator/runs/{id}/finish {"status": "Failed"}` | [`Emulator::finish_run`] |
+//! | `POST /_emulator/jobs/{id}/trigger` → `{"run_id"}` | [`Emulator::trigger_job`] |
+//! | `POST /_emulator/clock {"advance_seconds": 60}` | [`Emulator::advance_clock`] |
+//! | `POST /_emulator/sessions/expire` | [`Emulator::expire_sessions`] |
+//! | `GET /_emulator/state` | [`Emulator::state`] |
+//!
+//! Choices where the real server depends on its database: string comparisons in filters, sorting and name
+//! uniqueness are case-insensitive (MySQL's default `_ci` collations). Jobs never fire on their own (use
+//! [`Emulator::trigger_job`]) and no persistence agent rewrites their `status`/`updated_at`.
 
 mod api;
 mod archive;
@@ -138,6 +154,12 @@ impl Emulator {
     /// Ends a run with the given outcome; false when there is no such run.
     pub fn finish_run(&self, id: &str, outcome: RunOutcome) -> bool {
         control::finish_run(&self.core, id, outcome)
+    }
+
+    /// Fires a job once, as its schedule would: creates a run with the job's spec, owned by its experiment and
+    /// created by the job. Returns the run id, or `None` when there is no such job.
+    pub fn trigger_job(&self, id: &str) -> Option<String> {
+        control::trigger_job(&self.core, id)
     }
 
     /// Moves the emulated clock forward (timestamps, run progress, session expiry).
