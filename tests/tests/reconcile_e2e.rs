@@ -454,3 +454,104 @@ client.create_recurring_run(
         text(&planned)
     );
 }
+
+#[test]
+fn a_changed_workflow_is_shown_as_a_unified_diff() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    assert!(apply(&emulator, &config).status.success());
+    std::fs::write(
+        config.path().join("workflow.yaml"),
+        WORKFLOW.replace("alpine:3.19", "alpine:3.20"),
+    )
+    .unwrap();
+    let output = plan(&emulator, &config);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("      workflow:\n"), "{stdout}");
+    assert!(stdout.contains("+++ config"), "{stdout}");
+    assert!(
+        stdout.contains("-") && stdout.contains("image: alpine:3.19"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("image: alpine:3.20"), "{stdout}");
+}
+
+#[test]
+fn several_namespaces_are_planned_and_applied_together() {
+    let emulator = start();
+    let one = Config::new("0 0 7 * * *", 2);
+    let two = Config::new("0 0 8 * * *", 2);
+    let run = |command: &str| {
+        let mut cmd = Command::cargo_bin("kfp-gitops").unwrap();
+        cmd.env_remove("KFP_API_URL")
+            .env_remove("KFP_NAMESPACE")
+            .env("NO_COLOR", "1")
+            .current_dir(one.path())
+            .args(["--api-url", &emulator.base_url(), command])
+            .arg("--config")
+            .arg(format!("team-1={}", one.path().display()))
+            .arg("--config")
+            .arg(format!("team-2={}", two.path().display()));
+        cmd.output().unwrap()
+    };
+    let applied = run("apply");
+    assert!(applied.status.success(), "{}", text(&applied));
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert!(
+        stdout.contains("namespace team-1") && stdout.contains("namespace team-2"),
+        "{stdout}"
+    );
+    let again = run("plan");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("No changes."),
+        "{}",
+        text(&again)
+    );
+}
+
+#[test]
+fn removed_recurring_runs_are_reported_and_pruned_only_when_asked() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    assert!(apply(&emulator, &config).status.success());
+    // The config now declares no recurring run at all.
+    std::fs::write(
+        config.path().join("recurring_runs.yaml"),
+        "recurring_runs: []\n",
+    )
+    .unwrap();
+
+    let reported = plan(&emulator, &config);
+    assert_eq!(reported.status.code(), Some(0), "{}", text(&reported));
+    assert!(
+        String::from_utf8_lossy(&reported.stdout).contains("\"nightly\": not in the config"),
+        "{}",
+        text(&reported)
+    );
+
+    let refused = kfp_gitops(&emulator, config.path())
+        .args(["apply", "--prune=delete", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert!(refused.status.success(), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("--allow-empty-prune"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        versions(&emulator).len(),
+        1,
+        "nothing pruned without --allow-empty-prune"
+    );
+
+    let pruned = kfp_gitops(&emulator, config.path())
+        .args(["apply", "--prune=delete", "--allow-empty-prune", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    assert!(pruned.status.success(), "{}", text(&pruned));
+    assert!(versions(&emulator).is_empty(), "{:?}", versions(&emulator));
+}
