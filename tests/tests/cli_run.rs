@@ -594,3 +594,39 @@ fn ctrl_c_stops_watching_but_leaves_the_run_going() {
     );
     assert_eq!(emulator.count("POST /apis/v1beta1/runs/{id}/terminate"), 0);
 }
+
+#[test]
+fn a_lost_answer_to_the_run_creation_is_resolved_by_looking_the_run_up_not_by_creating_it_again() {
+    use kfp_gitops_tests::emulator::Fault;
+    let dir = tempfile::tempdir().unwrap();
+    rendered_pipeline(dir.path());
+
+    // Applied, but the gateway answered 503.
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    emulator.inject_fault(Fault::status("POST", "/apis/v1beta1/runs", 503).after_apply());
+    let output = kfp_gitops(&emulator)
+        .args(run_args(dir.path()))
+        .arg("--create-experiment")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let runs_now = runs(&emulator);
+    assert_eq!(runs_now.len(), 1);
+    let id = runs_now[0]["id"].as_str().unwrap();
+    assert!(stdout(&output).contains(id), "{}", stdout(&output));
+    assert_eq!(emulator.count("POST /apis/v1beta1/runs"), 1);
+
+    // Not applied: the command says so and can simply be run again.
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    emulator.inject_fault(Fault::status("POST", "/apis/v1beta1/runs", 503));
+    let output = kfp_gitops(&emulator)
+        .args(run_args(dir.path()))
+        .arg("--create-experiment")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("the run was not created"), "{err}");
+    assert!(runs(&emulator).is_empty());
+    assert_eq!(emulator.count("POST /apis/v1beta1/runs"), 1);
+}

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use kfp_client::models::Filter;
 use kfp_client::models::{
     Experiment, Parameter, PipelineSpec, ResourceReference, Run, is_terminal_status,
 };
-use kfp_client::{HttpKfpClient, KfpApi, find_experiment_by_name};
+use kfp_client::{HttpKfpClient, KfpApi, ListOptions, find_experiment_by_name, list_all};
 use kfp_config::{PipelineInput, Workflow};
 use serde_json::json;
 
@@ -280,19 +281,7 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<Status, Failure> {
         service_account: args.service_account.clone().unwrap_or_default(),
         ..Run::default()
     };
-    let detail = client.create_run(&run).map_err(|err| {
-        let ambiguous = err.is_ambiguous();
-        let failure = Failure::from(err);
-        if ambiguous {
-            failure.hint(format!(
-                "the run may have been created anyway: look for {} in experiment {} before running again",
-                run.name, args.experiment
-            ))
-        } else {
-            failure
-        }
-    })?;
-    let created = detail.run;
+    let created = create_run_once(&client, &run, &experiment)?;
     let url = run_url(client.api_url(), &created.id);
     if ctx.format == OutputFormat::Text {
         println!("created run {} ({})", created.name, created.id);
@@ -320,6 +309,36 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<Status, Failure> {
             failure = failure.detail(finished.error.clone());
         }
         Err(failure.hint(format!("see the run's logs at {url}")))
+    }
+}
+
+/// Creates the run; when the answer got lost (the request may have been applied), looks for it by name
+/// instead of creating it a second time.
+fn create_run_once(
+    client: &HttpKfpClient,
+    run: &Run,
+    experiment: &Experiment,
+) -> Result<Run, Failure> {
+    let err = match client.create_run(run) {
+        Ok(detail) => return Ok(detail.run),
+        Err(err) if err.is_ambiguous() => err,
+        Err(err) => return Err(Failure::from(err)),
+    };
+    tracing::warn!(run = %run.name, error = %err, "no clear answer to the run creation; checking whether it was created");
+    let options =
+        ListOptions::experiment(&experiment.id).with_filter(Filter::name_equals(&run.name));
+    match list_all(&options, |o| client.list_runs(o)) {
+        Ok(found) => match found.into_iter().find(|r| r.name == run.name) {
+            Some(created) => Ok(created),
+            None => Err(Failure::from(err).hint(format!(
+                "the run was not created (no run {} in experiment {}): run the command again",
+                run.name, experiment.name
+            ))),
+        },
+        Err(_) => Err(Failure::from(err).hint(format!(
+            "the run may have been created anyway: look for {} in experiment {} before running again",
+            run.name, experiment.name
+        ))),
     }
 }
 
