@@ -25,6 +25,16 @@ fn find_python() -> PathBuf {
     if let Some(path) = std::env::var_os("KFP_GITOPS_PYTHON") {
         return PathBuf::from(path);
     }
+    // A venv that `cargo xtask venv` already made (CI makes it before the tests) needs no nested cargo,
+    // which would wait for the build lock of whatever else is compiling.
+    let existing = workspace_root().join("target/kfp-venv/bin/python");
+    let usable = Command::new(&existing)
+        .args(["-c", "import kfp, yaml"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if usable {
+        return existing;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
         .args(["xtask", "venv"])
