@@ -103,7 +103,12 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    // Failures are reported with their minimal input; nothing is written into the source tree.
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn applying_a_plan_converges_and_never_enables_two_versions(case in case()) {
