@@ -377,6 +377,76 @@ fn save_plan(path: &Path, plans: &[Plan]) -> Result<(), Failure> {
 mod tests {
     use super::*;
 
+    fn targets_of(argv: &[&str]) -> Result<Vec<Target>, Failure> {
+        use clap::Parser as _;
+        let cli = crate::args::Cli::try_parse_from(argv).unwrap();
+        let ctx = Context::from_global(&cli.global);
+        let crate::args::Command::Plan(args) = cli.command else {
+            panic!("not a plan command");
+        };
+        resolve_targets(&args.targets, &ctx).map(|(targets, _)| targets)
+    }
+
+    #[test]
+    fn one_config_folder_takes_the_namespace_flag() {
+        let targets = targets_of(&[
+            "kfp-gitops",
+            "-n",
+            "team-1",
+            "plan",
+            "--config",
+            "schedules/team-1",
+        ])
+        .unwrap();
+        assert_eq!(
+            targets,
+            vec![Target {
+                namespace: "team-1".into(),
+                config: PathBuf::from("schedules/team-1"),
+            }]
+        );
+    }
+
+    #[test]
+    fn several_config_folders_name_their_namespaces() {
+        let targets = targets_of(&[
+            "kfp-gitops",
+            "plan",
+            "--config",
+            "a=cfg/a",
+            "--config",
+            "b=cfg/b",
+        ])
+        .unwrap();
+        let namespaces: Vec<&str> = targets.iter().map(|t| t.namespace.as_str()).collect();
+        assert_eq!(namespaces, ["a", "b"]);
+        assert_eq!(targets[1].config, PathBuf::from("cfg/b"));
+    }
+
+    #[test]
+    fn a_config_folder_without_a_namespace_is_an_error_with_a_hint() {
+        let failure = targets_of(&[
+            "kfp-gitops",
+            "plan",
+            "--config",
+            "a=cfg/a",
+            "--config",
+            "cfg/b",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            failure.message,
+            "--config cfg/b: with several config folders each needs its namespace"
+        );
+        assert_eq!(
+            failure.hint.as_deref(),
+            Some("write each as --config NS=DIR")
+        );
+        let failure =
+            targets_of(&["kfp-gitops", "plan", "--config", "a=x", "--config", "a=y"]).unwrap_err();
+        assert_eq!(failure.message, "namespace \"a\" is given more than once");
+    }
+
     #[test]
     fn prune_flag_values_map_to_prune_modes() {
         assert_eq!(PruneMode::from(PruneArg::None), PruneMode::None);
