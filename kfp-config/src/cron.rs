@@ -7,7 +7,8 @@
 //! the usual `0 0 * * *` runs every hour; this module rejects five fields with a tip instead.
 //!
 //! [`next_fire_times`] follows the same library's `Next` algorithm (in UTC, KFP's default
-//! `CRON_SCHEDULE_TIMEZONE`), so plan output shows what KFP will actually do.
+//! `CRON_SCHEDULE_TIMEZONE`), so plan output shows what KFP will actually do; a test checks it against
+//! croner, an independent implementation, wherever the two libraries define the same schedule.
 
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
@@ -447,7 +448,7 @@ pub fn parse_go_duration(text: &str) -> Result<i128, String> {
 }
 
 /// The next `n` times strictly after `after` at which KFP fires `expr` (UTC), computed as robfig/cron
-/// v1.2.0 does; empty for an invalid expression. For `@every`, each time is the previous one plus the
+/// v1.2.0 does (which gives up five years ahead); empty for an invalid expression. For `@every`, each time is the previous one plus the
 /// interval (KFP counts from when the recurring run was created or enabled, which a plan cannot know).
 pub fn next_fire_times(expr: &str, after: Timestamp, n: usize) -> Vec<Timestamp> {
     let Ok(schedule) = parse(expr) else {
