@@ -484,6 +484,11 @@ fn job_create_validation_runs_in_the_servers_order() {
             "Unsupported argo version. Expected: argoproj.io/v1alpha1. Received: v1".to_owned(),
         ),
         (
+            with(&|b| b["pipeline_spec"]["runtime_config"] = json!({"parameters": {}})),
+            400,
+            "Please don't specify both parameters and runtime config.".to_owned(),
+        ),
+        (
             with(&|b| b["max_concurrency"] = json!(11)),
             400,
             "The max concurrency of the job is out of range. Support 1-10. Received 11.".to_owned(),
@@ -902,4 +907,28 @@ fn every_resource_route_counts_under_an_id_pattern() {
             "POST /apis/v1beta1/runs/{id}:archive",
         ]
     );
+}
+
+#[test]
+fn a_fault_pattern_star_also_matches_the_id_of_a_custom_verb() {
+    let emulator = single();
+    emulator.inject_fault(Fault::status(
+        "POST",
+        "/apis/v1beta1/experiments/*:archive",
+        503,
+    ));
+    let (status, _) = call(
+        &emulator,
+        "POST",
+        &format!("{API}/experiments/some-id:unarchive"),
+        None,
+    );
+    assert_eq!(status, 200, "another verb does not match");
+    let (status, body) = call(
+        &emulator,
+        "POST",
+        &format!("{API}/experiments/some-id:archive"),
+        None,
+    );
+    assert_eq!((status, body["code"].clone()), (503, json!(14)));
 }

@@ -645,6 +645,11 @@ impl Ctx<'_> {
             out.pipeline_name = owner.map(|p| p.name.clone()).unwrap_or_default();
             out.workflow_manifest = version.template.clone();
         }
+        if !out.parameters.is_empty() && wire::field(&spec, "runtime_config").is_some() {
+            return Err(ApiError::invalid(
+                "Please don't specify both parameters and runtime config.",
+            ));
+        }
         let params_json = serde_json::to_string(
             &out.parameters
                 .iter()
