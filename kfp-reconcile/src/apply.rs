@@ -286,11 +286,15 @@ fn apply_experiment(
             }
         }
         ExperimentAction::Unarchive { id } => {
-            let outcome = match api.unarchive_experiment(id) {
-                Ok(()) => Outcome::Done,
-                Err(err) => Outcome::Failed {
-                    message: describe(&err),
-                },
+            // A version is not created in an experiment that stays archived.
+            let (outcome, usable) = match api.unarchive_experiment(id) {
+                Ok(()) => (Outcome::Done, Some(id.clone())),
+                Err(err) => (
+                    Outcome::Failed {
+                        message: describe(&err),
+                    },
+                    None,
+                ),
             };
             (
                 StepReport {
@@ -299,7 +303,7 @@ fn apply_experiment(
                     id: Some(id.clone()),
                     outcome,
                 },
-                Some(id.clone()),
+                usable,
             )
         }
     }
@@ -423,15 +427,16 @@ fn create_version(
     experiment_ids: &BTreeMap<String, Option<String>>,
     api: &dyn KfpApi,
 ) -> (Outcome, Option<String>) {
-    let experiment_id = version
-        .experiment_id
-        .clone()
-        .or_else(|| experiment_ids.get(&version.experiment).cloned().flatten());
+    // The experiment's own step (create or unarchive) decides; otherwise it existed when planned.
+    let experiment_id = match experiment_ids.get(&version.experiment) {
+        Some(outcome) => outcome.clone(),
+        None => version.experiment_id.clone(),
+    };
     let Some(experiment_id) = experiment_id else {
         return (
             Outcome::Failed {
                 message: format!(
-                    "experiment {:?} does not exist (creating it failed)",
+                    "experiment {:?} could not be created or unarchived",
                     version.experiment
                 ),
             },

@@ -339,3 +339,30 @@ fn plan_is_empty_after(fake: &FakeKfp, config: &kfp_config::desired::DesiredName
     )
     .is_empty()
 }
+
+#[test]
+fn no_version_is_created_in_an_experiment_that_stays_archived() {
+    let archived = kfp_experiment("exp-1", "exp", "exp description", true);
+    let fake = FakeKfp::new(vec![archived], vec![]);
+    fake.inject(Fault {
+        call: "unarchive_experiment",
+        nth: 1,
+        after_apply: false,
+        status: 403,
+    });
+    let config = desired(vec![experiment("exp")], vec![run("nightly")]);
+    let report = apply(
+        &plan(&config, &fake.observe(), ts(NOW), &PlanOptions::default()),
+        &fake,
+        &ApplyOptions::default(),
+    );
+    assert!(matches!(
+        report.experiments[0].outcome,
+        Outcome::Failed { .. }
+    ));
+    assert!(
+        matches!(&report.jobs[0].steps[0].outcome, Outcome::Failed { message } if message.contains("could not be created or unarchived")),
+        "{report:#?}"
+    );
+    assert!(fake.jobs().is_empty());
+}
