@@ -234,7 +234,6 @@ pub fn dex_endpoints(
     let query = request.query.as_str();
     let reply = match (request.method.as_str(), path) {
         ("GET", "/dex/auth") => {
-            let state = query_param(query, "state").unwrap_or_default();
             if dex.connector_picker {
                 html(
                     "Log in to dex",
@@ -244,7 +243,6 @@ pub fn dex_endpoints(
                     ),
                 )
             } else {
-                let _ = state;
                 redirect(302, &format!("{}/dex/auth/local?{query}", origin(request)))
             }
         }

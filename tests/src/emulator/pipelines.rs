@@ -9,7 +9,7 @@ use super::auth::Identity;
 use super::config::AuthMode;
 use super::core::{Core, authorize};
 use super::http::{Request, Response};
-use super::list::{self, Listable};
+use super::list;
 use super::state::{Parameter, Pipeline, Version, new_uuid};
 use super::wire::{self, ApiError, Out};
 
@@ -517,8 +517,9 @@ fn list_versions(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
     let params = list_params(&get)?;
     let options =
         list::options::<Version>(&params).map_err(|e| e.wrap("Failed to create list options"))?;
-    let Some(pipeline_id) = get("resource_key.id")
-        .filter(|_| get("resource_key.type").is_some() || get("resource_key.id").is_some())
+    // `resource_key` is set as soon as either sub-field appears; an absent key is an error.
+    let Some(pipeline_id) =
+        get("resource_key.id").or_else(|| get("resource_key.type").map(|_| String::new()))
     else {
         return Err(ApiError::invalid("ResourceKey must be set in the input")
             .wrap("Failed to list pipeline versions"));
@@ -531,7 +532,6 @@ fn list_versions(ctx: &Ctx<'_>) -> Result<Value, ApiError> {
         .filter(|v| v.pipeline_id == pipeline_id)
         .collect();
     let (page, total, next) = list::page(versions, &options);
-    let _ = Version::MODEL;
     Ok(Out::new()
         .list("versions", page.iter().map(|v| v.to_json()).collect())
         .str("next_page_token", &next)
