@@ -4,7 +4,7 @@ Uses `kfp.Client` and its `_job_api` / `_experiment_api` exactly as real users a
 reconcile scripts do. Every step names the SDK call it makes; the first failure prints that call, the
 exception and the server's answer, and exits 1.
 
-usage: compat.py --host URL --mode single|multi [--namespace NS]
+usage: compat.py --host URL --mode single|multi [--namespace NS] [--dex-user EMAIL]
 """
 
 import argparse
@@ -69,6 +69,32 @@ def as_utc(value):
     return value.astimezone(datetime.timezone.utc)
 
 
+def dex_login(host, username, password):
+    """The cookie login of deployKF's KFPClientManager (CONTRACT section 8.2); returns the Cookie header."""
+    import re
+    from urllib.parse import urlsplit
+
+    import requests
+
+    session = requests.Session()
+    response = session.get(host, allow_redirects=True)
+    check(response.history, "the endpoint is not secured: no redirect to Dex")
+    url = response.url
+    if urlsplit(url).path.endswith("/auth"):
+        url = url.replace("/auth?", "/auth/local?", 1)
+    if not re.search(r"/auth/.*/login$", urlsplit(url).path):
+        response = session.get(url, allow_redirects=True)
+        check(response.status_code == 200, "login page answered %s" % response.status_code)
+        url = response.url
+    response = session.post(url, data={"login": username, "password": password}, allow_redirects=True)
+    check(response.status_code == 200 and response.history, "the login was refused")
+    if urlsplit(response.url).path.endswith("/approval"):
+        response = session.post(response.url, data={"approval": "approve"}, allow_redirects=True)
+    cookies = "; ".join("%s=%s" % (c.name, c.value) for c in session.cookies)
+    check("_deploykf_token=" in cookies, "no session cookie after login: %r" % list(session.cookies.keys()))
+    return cookies
+
+
 def run(args):
     multi = args.mode == "multi"
     namespace = args.namespace if multi else None
@@ -82,8 +108,14 @@ def run(args):
         rendered_manifest = json.dumps(yaml.safe_load(f))
     done()
 
+    cookies = None
+    if args.dex_user:
+        step("log in through Dex like KFPClientManager", "requests: GET host, POST the login form")
+        cookies = dex_login(args.host, args.dex_user, os.environ["COMPAT_DEX_PASSWORD"])
+        done()
+
     step("connect and read healthz", "kfp.Client(host).get_kfp_healthz()")
-    client = kfp.Client(host=args.host, namespace=namespace or "kubeflow")
+    client = kfp.Client(host=args.host, namespace=namespace or "kubeflow", cookies=cookies)
     health = client.get_kfp_healthz()
     check(health.multi_user is multi, "healthz multi_user=%r, expected %r" % (health.multi_user, multi))
     done()
@@ -314,6 +346,7 @@ def main():
     parser.add_argument("--host", required=True)
     parser.add_argument("--mode", choices=["single", "multi"], required=True)
     parser.add_argument("--namespace", default="team-1")
+    parser.add_argument("--dex-user", help="log in through Dex first (password in $COMPAT_DEX_PASSWORD)")
     args = parser.parse_args()
     print("kfp %s against %s (%s-user)" % (kfp.__version__, args.host, args.mode), flush=True)
     try:
@@ -326,7 +359,7 @@ def main():
         print("FAILED step %r: SDK call %s: %s: %s" % (STEP["name"], STEP["call"], type(err).__name__, err))
         traceback.print_exc()
         return 1
-    print("all %d steps passed (%s-user)" % (len(PASSED), args.mode))
+    print("all %d steps passed (%s-user%s)" % (len(PASSED), args.mode, ", Dex login" if args.dex_user else ""))
     return 0
 
 

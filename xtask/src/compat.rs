@@ -1,7 +1,7 @@
 //! `cargo xtask compat`: proves the KFP API emulator's fidelity with the official `kfp==1.8.22` SDK.
 //!
 //! Builds the `kfp-emulator` binary, starts it in single-user and then multi-user mode (multi-user through
-//! the `/pipeline` UI-proxy prefix), and runs `tests/python/compat.py` with the project venv's python
+//! the `/pipeline` UI-proxy prefix, then again behind a Dex login), and runs `tests/python/compat.py` with the project venv's python
 //! against each. The script uses only `kfp.Client` and its `_job_api`/`_experiment_api`; it names the SDK
 //! call that failed and the server's answer.
 
@@ -16,6 +16,10 @@ use crate::venv;
 
 /// How long a run takes in the emulator during the check (the SDK polls every 5 s).
 const RUN_DURATION_MS: &str = "1500";
+
+/// The emulator's Dex user for the login check (a throw-away test credential).
+const DEX_USER: &str = "compat@example.com";
+const DEX_PASSWORD: &str = "compat-password";
 
 /// Kills the emulator when the check ends, however it ends.
 struct Emulator(Child);
@@ -38,27 +42,35 @@ pub fn run(root: &Path) -> Result<(), String> {
         .join("debug")
         .join(format!("kfp-emulator{}", std::env::consts::EXE_SUFFIX));
     let script = root.join("tests/python/compat.py");
-    for mode in ["single", "multi"] {
-        println!("    compat: {mode}-user emulator");
-        let (emulator, base) = start_emulator(&binary, mode == "multi")?;
+    for (mode, dex) in [("single", false), ("multi", false), ("multi", true)] {
+        let label = if dex {
+            format!("{mode}-user emulator behind a Dex login")
+        } else {
+            format!("{mode}-user emulator")
+        };
+        println!("    compat: {label}");
+        let (emulator, base) = start_emulator(&binary, mode == "multi", dex)?;
         let host = if mode == "multi" {
             format!("{base}/pipeline")
         } else {
             base
         };
-        let result = run_command(
-            Command::new(&python)
-                .arg("-W")
-                .arg("ignore::FutureWarning")
-                .arg(&script)
-                .args(["--host", &host, "--mode", mode, "--namespace", "team-1"])
-                .current_dir(root),
-        );
+        let mut command = Command::new(&python);
+        command
+            .arg("-W")
+            .arg("ignore::FutureWarning")
+            .arg(&script)
+            .args(["--host", &host, "--mode", mode, "--namespace", "team-1"])
+            .current_dir(root);
+        if dex {
+            command
+                .args(["--dex-user", DEX_USER])
+                .env("COMPAT_DEX_PASSWORD", DEX_PASSWORD);
+        }
+        let result = run_command(&mut command);
         drop(emulator);
         result.map_err(|err| {
-            format!(
-                "the kfp SDK compatibility script failed against the {mode}-user emulator: {err}"
-            )
+            format!("the kfp SDK compatibility script failed against the {label}: {err}")
         })?;
     }
     Ok(())
@@ -69,7 +81,11 @@ fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// Starts the binary on an ephemeral port and waits for its `listening on http://ADDR` line.
-fn start_emulator(binary: &Path, multi_user: bool) -> Result<(Emulator, String), String> {
+fn start_emulator(
+    binary: &Path,
+    multi_user: bool,
+    dex: bool,
+) -> Result<(Emulator, String), String> {
     let mut command = Command::new(binary);
     command
         .args([
@@ -82,6 +98,11 @@ fn start_emulator(binary: &Path, multi_user: bool) -> Result<(Emulator, String),
         .stderr(Stdio::inherit());
     if multi_user {
         command.arg("--multi-user");
+    }
+    if dex {
+        command
+            .args(["--auth", "dex", "--dex-user", DEX_USER])
+            .env("KFP_EMULATOR_DEX_PASSWORD", DEX_PASSWORD);
     }
     let mut child = command
         .spawn()
