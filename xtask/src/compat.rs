@@ -1,9 +1,10 @@
 //! `cargo xtask compat`: proves the KFP API emulator's fidelity with the official `kfp==1.8.22` SDK.
 //!
 //! Builds the `kfp-emulator` binary, starts it in single-user and then multi-user mode (multi-user through
-//! the `/pipeline` UI-proxy prefix, then again behind a Dex login), and runs `tests/python/compat.py` with the project venv's python
-//! against each. The script uses only `kfp.Client` and its `_job_api`/`_experiment_api`; it names the SDK
-//! call that failed and the server's answer.
+//! the `/pipeline` UI-proxy prefix, then again behind a Dex login), and runs `tests/python/compat.py` with
+//! the project venv's python against each. The script uses only `kfp.Client` and its
+//! `_job_api`/`_experiment_api` (plus `requests` for the Dex login, as deployKF's KFPClientManager does); it
+//! names the SDK call that failed and the server's answer.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
