@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::args::OutputFormat;
 use crate::commands::plan::{
-    ProjectDefaults, ReconcileArgs, TargetArgs, make_plans, resolve_targets,
+    ProjectDefaults, ReconcileArgs, SourceArgs, TargetArgs, make_plans, resolve_targets,
 };
 use crate::failure::{Failure, Status};
 use crate::kfp_args::KfpArgs;
@@ -29,6 +29,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
+
+    #[command(flatten)]
+    pub sources: SourceArgs,
 
     /// How many recurring runs of a namespace are updated at the same time
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -79,7 +82,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
         None => {
             let (targets, defaults) = resolve_targets(&args.targets, ctx)?;
             let client = args.kfp.client(&defaults.global(&ctx.global))?;
-            let plans = make_plans(&targets, &defaults, &args.reconcile, &client)?;
+            let plans = make_plans(&targets, &defaults, &args.reconcile, &args.sources, &client)?;
             apply_plans(&plans, &client, args, ctx)
         }
     }

@@ -32,6 +32,19 @@ pub struct TargetArgs {
     pub project: Option<PathBuf>,
 }
 
+/// Where remote pipeline sources come from and where they are cached (the same flags as `validate`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Pipeline sources")]
+pub struct SourceArgs {
+    /// The GitHub API (GitHub Enterprise: https://HOST/api/v3); the token comes from GITHUB_TOKEN
+    #[arg(long, env = "GITHUB_API_URL", value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    pub github_api_url: String,
+
+    /// The cache of fetched pipelines [default: .cache/kfp-gitops in the repository root]
+    #[arg(long, env = "KFP_GITOPS_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
 /// How desired and observed state are compared and what is pruned.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Reconcile")]
@@ -78,6 +91,9 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
+
+    #[command(flatten)]
+    pub sources: SourceArgs,
 
     /// Save the plan (with a fingerprint of what KFP looked like) to FILE, for `kfp-gitops apply FILE`
     #[arg(long, value_name = "FILE")]
@@ -220,7 +236,10 @@ fn find_project(args: &TargetArgs) -> Result<Option<Project>, Failure> {
 }
 
 /// Loads every target's desired state (all problems of all folders are reported together).
-fn load_desired(targets: &[Target]) -> Result<Vec<DesiredNamespace>, Failure> {
+fn load_desired(
+    targets: &[Target],
+    sources: &SourceArgs,
+) -> Result<Vec<DesiredNamespace>, Failure> {
     let github_token = std::env::var("GITHUB_TOKEN")
         .ok()
         .filter(|token| !token.is_empty())
@@ -235,6 +254,8 @@ fn load_desired(targets: &[Target]) -> Result<Vec<DesiredNamespace>, Failure> {
                         let options = LoadOptions {
                             namespace: Some(target.namespace.clone()),
                             github_token,
+                            github_api_url: sources.github_api_url.clone(),
+                            cache_dir: sources.cache_dir.clone(),
                             ..LoadOptions::default()
                         };
                         kfp_config::load_namespace(&target.config, &options)
@@ -299,9 +320,10 @@ pub fn make_plans(
     targets: &[Target],
     defaults: &ProjectDefaults,
     reconcile: &ReconcileArgs,
+    sources: &SourceArgs,
     api: &dyn KfpApi,
 ) -> Result<Vec<Plan>, Failure> {
-    let desired = load_desired(targets)?;
+    let desired = load_desired(targets, sources)?;
     let options = plan_options(reconcile, defaults);
     let namespaces: Vec<String> = targets
         .iter()
@@ -328,7 +350,7 @@ struct PlanDocument<'a> {
 pub fn run(args: &PlanArgs, ctx: &Context) -> Result<Status, Failure> {
     let (targets, defaults) = resolve_targets(&args.targets, ctx)?;
     let client = args.kfp.client(&defaults.global(&ctx.global))?;
-    let mut plans = make_plans(&targets, &defaults, &args.reconcile, &client)?;
+    let mut plans = make_plans(&targets, &defaults, &args.reconcile, &args.sources, &client)?;
     for plan in &mut plans {
         kfp_reconcile::diff::attach_workflow_diffs(plan, &client);
     }
