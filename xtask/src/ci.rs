@@ -53,6 +53,11 @@ const STEPS: &[Step] = &[
         run: crate::compat::run,
     },
     Step {
+        // The README's first command must keep working: the demo checks each step's exit code.
+        name: "demo",
+        run: crate::demo::run,
+    },
+    Step {
         name: "bench --quick",
         run: |root| crate::bench::run(root, &["--quick".to_owned()]),
     },

@@ -26,7 +26,7 @@ usage: cargo xtask <task>
 
 tasks:
   demo    run the main job end to end (validate, plan, apply, change, plan, apply) against the KFP API emulator
-  ci      run every CI check (fmt, clippy, python venv, manifests, tests, compat, bench --quick, docs)
+  ci      run every CI check (fmt, clippy, python venv, manifests, tests, compat, demo, bench --quick, docs)
   venv    create or reuse the Python venv under target/ and print its python
   compat  prove the KFP API emulator against the official kfp 1.8.22 SDK (single- and multi-user)
   manifests  render and validate deploy/kubernetes offline; check the workflows and the Dockerfile
