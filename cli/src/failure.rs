@@ -46,6 +46,10 @@ pub struct Failure {
     /// Ended by Ctrl-C: exit 130 like a shell.
     #[serde(skip)]
     interrupted: bool,
+    /// The command already printed its JSON document (which carries the outcome), so the failure must not
+    /// add a second document on stdout.
+    #[serde(skip)]
+    json_reported: bool,
 }
 
 impl Failure {
@@ -57,6 +61,7 @@ impl Failure {
             details: Vec::new(),
             format: OutputFormat::Text,
             interrupted: false,
+            json_reported: false,
         }
     }
 
@@ -88,6 +93,13 @@ impl Failure {
         self
     }
 
+    /// Marks the failure as already described by the JSON document the command printed, when `format`
+    /// is JSON: stdout then keeps exactly one JSON document.
+    pub fn json_reported_if(mut self, format: OutputFormat) -> Self {
+        self.json_reported = format == OutputFormat::Json;
+        self
+    }
+
     pub fn with_output(mut self, format: OutputFormat) -> Self {
         self.format = format;
         self
@@ -108,7 +120,7 @@ impl Failure {
 
     /// Prints the failure on stderr (and as JSON on stdout with `--output json`).
     pub fn report(&self, ctx: &Context) {
-        if self.format == OutputFormat::Json {
+        if self.format == OutputFormat::Json && !self.json_reported {
             let json = serde_json::json!({ "error": self });
             println!("{json}");
         }

@@ -113,13 +113,14 @@ fn json_output_lists_problems_with_their_positions() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    // One JSON document per line: the report, then the error every failing command prints.
+    // Exactly one JSON document on stdout, so `| jq` works; the summary goes to stderr.
     let stdout = String::from_utf8(output.stdout).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
-    let report: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
-    let error: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
-    assert_eq!(error["error"]["message"], "1 problem in 1 namespace");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("error: 1 problem in 1 namespace"),
+        "{stderr}"
+    );
     assert_eq!(report["valid"], false);
     let problem = &report["namespaces"][0]["problems"][0];
     assert_eq!(problem["pointer"], "/extra");

@@ -612,12 +612,9 @@ fn check_with_check_determinism_reports_both_in_one_pass() {
     pipeline.script(&script.replace("\"x\"", "\"$n\""));
     let output = pipeline.render(&["--check", "--check-determinism", "-o", "json"]);
     assert_code(&output, 1);
-    let first_line = stdout(&output)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let document: serde_json::Value = serde_json::from_str(&first_line).expect("JSON");
+    // stdout holds exactly one JSON document, so `| jq` works.
+    let document: serde_json::Value =
+        serde_json::from_str(&stdout(&output)).expect("one JSON document");
     let target = &document["targets"][0];
     assert_eq!(target["status"], "stale");
     assert_eq!(

@@ -144,7 +144,7 @@ fn apply_plans(
                 }
             }
         }
-        Err(failure)
+        Err(failure.json_reported_if(ctx.format))
     }
 }
 

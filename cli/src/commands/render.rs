@@ -130,7 +130,7 @@ pub fn run(args: &RenderArgs, ctx: &Context) -> Result<Status, Failure> {
         OutputFormat::Json => println!("{}", json_document(&reports, mode)),
         OutputFormat::Text => print_details(&reports, ctx),
     }
-    conclude(&reports, mode)
+    conclude(&reports, mode).map_err(|failure| failure.json_reported_if(ctx.format))
 }
 
 /// The targets to work on: the ad-hoc one from flags, or the named (or all) targets of the project file.

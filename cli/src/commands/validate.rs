@@ -237,7 +237,8 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Status, Failure> {
             "{problem_count} problem{} in {invalid} namespace{}",
             plural(problem_count),
             plural(invalid)
-        )));
+        ))
+        .json_reported_if(ctx.format));
     }
     Ok(Status::Ok)
 }
