@@ -6,13 +6,11 @@
 //! `_job_api`/`_experiment_api` (plus `requests` for the Dex login, as deployKF's KFPClientManager does); it
 //! names the SDK call that failed and the server's answer.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
 
 use crate::ci::{cargo_step, run_command};
+use crate::emulator_process::{self, EmulatorProcess, target_dir};
 use crate::venv;
 
 /// How long a run takes in the emulator during the check (the SDK polls every 5 s).
@@ -21,16 +19,6 @@ const RUN_DURATION_MS: &str = "1500";
 /// The emulator's Dex user for the login check (a throw-away test credential).
 const DEX_USER: &str = "compat@example.com";
 const DEX_PASSWORD: &str = "compat-password";
-
-/// Kills the emulator when the check ends, however it ends.
-struct Emulator(Child);
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 pub fn run(root: &Path) -> Result<(), String> {
     let python = venv::ensure(root)?;
@@ -77,26 +65,14 @@ pub fn run(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
-}
-
-/// Starts the binary on an ephemeral port and waits for its `listening on http://ADDR` line.
+/// Starts the binary on an ephemeral port in the wanted mode.
 fn start_emulator(
     binary: &Path,
     multi_user: bool,
     dex: bool,
-) -> Result<(Emulator, String), String> {
+) -> Result<(EmulatorProcess, String), String> {
     let mut command = Command::new(binary);
-    command
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--run-duration-ms",
-            RUN_DURATION_MS,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    command.args(["--run-duration-ms", RUN_DURATION_MS]);
     if multi_user {
         command.arg("--multi-user");
     }
@@ -105,24 +81,5 @@ fn start_emulator(
             .args(["--auth", "dex", "--dex-user", DEX_USER])
             .env("KFP_EMULATOR_DEX_PASSWORD", DEX_PASSWORD);
     }
-    let mut child = command
-        .spawn()
-        .map_err(|err| format!("cannot start {}: {err}", binary.display()))?;
-    let stdout = child.stdout.take().ok_or("the emulator has no stdout")?;
-    let emulator = Emulator(child);
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = sender.send(line);
-    });
-    let line = receiver
-        .recv_timeout(Duration::from_secs(30))
-        .map_err(|_| "the emulator did not report its address within 30 s".to_owned())?;
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("unexpected first line from the emulator: {line:?}"))?
-        .to_owned();
-    Ok((emulator, base))
+    emulator_process::start(command)
 }

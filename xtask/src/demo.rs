@@ -8,26 +8,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::ci::cargo_step;
+use crate::emulator_process::{self, EmulatorProcess, target_dir};
 
 const NAMESPACE: &str = "team-1";
 const OLD_CRON: &str = "cron: \"0 0 7 * * *\"";
 const NEW_CRON: &str = "cron: \"0 30 6 * * 1-5\"";
-
-/// Stops the emulator however the demo ends.
-struct Emulator(Child);
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 pub fn run(root: &Path) -> Result<(), String> {
     banner("building kfp-gitops and the KFP API emulator");
@@ -181,10 +171,6 @@ fn cli_step(cli: &Path, dir: &Path, args: &[String], expected: &[i32]) -> Result
     }
 }
 
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
-}
-
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to).map_err(|err| format!("cannot create {}: {err}", to.display()))?;
     let entries =
@@ -203,31 +189,11 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Starts the emulator on an ephemeral port and waits for its `listening on http://ADDR` line.
-fn start_emulator(binary: &Path) -> Result<(Emulator, String), String> {
-    let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--multi-user"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|err| format!("cannot start {}: {err}", binary.display()))?;
-    let stdout = child.stdout.take().ok_or("the emulator has no stdout")?;
-    let emulator = Emulator(child);
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = sender.send(line);
-    });
-    let line = receiver
-        .recv_timeout(Duration::from_secs(30))
-        .map_err(|_| "the emulator did not report its address within 30 s".to_owned())?;
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("unexpected first line from the emulator: {line:?}"))?
-        .to_owned();
-    Ok((emulator, base))
+/// Starts the emulator (multi-user) on an ephemeral port.
+fn start_emulator(binary: &Path) -> Result<(EmulatorProcess, String), String> {
+    let mut command = Command::new(binary);
+    command.arg("--multi-user");
+    emulator_process::start(command)
 }
 
 /// The jobs in the namespace: (name, enabled, cron), newest first.

@@ -15,6 +15,7 @@ mod bench;
 mod ci;
 mod compat;
 mod demo;
+mod emulator_process;
 mod manifests;
 mod venv;
 
