@@ -11,8 +11,10 @@
 //!   properties the product promises (one replica, `Recreate`, non-root, read-only root filesystem,
 //!   resources, `/healthz` + `/readyz` probes, the projected KFP token, the git-sync v4 sidecar).
 //! * Every GitHub workflow parses and references only the `inputs`, `secrets` and step ids it
-//!   declares; the GitLab CI example parses and its jobs are well-formed; the Dockerfile's final stage
-//!   runs as a non-root user and only copies from stages it declares.
+//!   declares; the example workflows calling the reusable ones (in `examples/` and in the docs' YAML
+//!   blocks) pass only declared inputs and secrets and grant the permissions the templates ask for;
+//!   the GitLab CI example parses and its jobs are well-formed; the Dockerfile's final stage runs as a
+//!   non-root user and only copies from stages it declares.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -89,12 +91,13 @@ pub fn run(root: &Path) -> Result<(), String> {
         if let (Some(file), Ok(workflow)) = (
             path.file_name().and_then(|n| n.to_str()),
             serde_saphyr::from_str::<Value>(text),
-        ) && let Some(call) = workflow.pointer("/on/workflow_call")
+        ) && workflow.pointer("/on/workflow_call").is_some()
         {
-            templates.insert(file.to_owned(), call.clone());
+            templates.insert(file.to_owned(), workflow);
         }
     }
-    // Workflows shipped as examples call the templates: they must pass only what the templates declare.
+    // Workflows shipped as examples call the templates: they must pass only what the templates declare
+    // and grant what they ask for.
     for (path, text) in yaml_files_below(&root.join("examples"))? {
         let name = relative(root, &path);
         problems.extend(
@@ -102,6 +105,16 @@ pub fn run(root: &Path) -> Result<(), String> {
                 .into_iter()
                 .map(|p| format!("{name}: {p}")),
         );
+    }
+    for (path, text) in read_files(&root.join("docs"), &["md"])? {
+        let name = relative(root, &path);
+        for block in yaml_blocks(&text) {
+            problems.extend(
+                check_template_calls(&block, &templates)
+                    .into_iter()
+                    .map(|p| format!("{name}: {p}")),
+            );
+        }
     }
     let gitlab = root.join("docs/ci/gitlab-ci.yml");
     let text = fs::read_to_string(&gitlab)
@@ -563,6 +576,7 @@ fn check_daemon(deployment: &Value) -> Vec<String> {
             ));
         }
     }
+    problems.extend(check_istio_drain(deployment));
     let Some(daemon) = containers
         .iter()
         .find(|c| str_at(c, "/name") == Some("kfp-gitops"))
@@ -810,10 +824,112 @@ fn yaml_files_below(dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
     Ok(files)
 }
 
+/// Seconds of a Go-style duration as Istio writes them (`90s`, `2m`, `1m30s`).
+fn duration_seconds(text: &str) -> Option<u64> {
+    let mut total = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' | 'm' | 's' => {
+                let unit = match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+                total += number.parse::<u64>().ok()? * unit;
+                number.clear();
+            }
+            _ => return None,
+        }
+    }
+    number.is_empty().then_some(total)
+}
+
+/// A daemon pod configured for an Istio sidecar (`proxy.istio.io/config`) must keep the proxy up
+/// while the daemon finishes its job after SIGTERM: Istio's default drain of 5 s would cut off the KFP
+/// calls of the grace period. Either `terminationDrainDuration` covers
+/// `terminationGracePeriodSeconds`, or the proxy waits for the connections to end
+/// (`EXIT_ON_ZERO_ACTIVE_CONNECTIONS`).
+fn check_istio_drain(deployment: &Value) -> Vec<String> {
+    let Some(text) = str_at(
+        deployment,
+        "/spec/template/metadata/annotations/proxy.istio.io~1config",
+    ) else {
+        return Vec::new();
+    };
+    let Ok(config) = serde_saphyr::from_str::<Value>(text) else {
+        return vec!["the proxy.istio.io/config annotation does not parse".to_owned()];
+    };
+    let grace = deployment
+        .pointer("/spec/template/spec/terminationGracePeriodSeconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(30);
+    if str_at(&config, "/proxyMetadata/EXIT_ON_ZERO_ACTIVE_CONNECTIONS") == Some("true") {
+        return Vec::new();
+    }
+    let drain = str_at(&config, "/terminationDrainDuration");
+    match drain.map(duration_seconds) {
+        Some(Some(seconds)) if seconds >= grace => Vec::new(),
+        Some(None) => vec![format!(
+            "terminationDrainDuration `{}` of proxy.istio.io/config is not a duration",
+            drain.unwrap_or_default()
+        )],
+        _ => vec![format!(
+            "the Istio proxy drains for {}, less than the {grace} s terminationGracePeriodSeconds the daemon may use to finish a job: set terminationDrainDuration (or EXIT_ON_ZERO_ACTIVE_CONNECTIONS) in proxy.istio.io/config",
+            drain.unwrap_or("5s (the default)")
+        )],
+    }
+}
+
+/// The contents of the ```` ```yaml ```` fenced blocks of a Markdown text.
+fn yaml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        let trimmed = line.trim();
+        match &mut current {
+            None if trimmed == "```yaml" || trimmed == "```yml" => current = Some(String::new()),
+            Some(_) if trimmed == "```" => blocks.extend(current.take()),
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+/// A `permissions:` value as scope -> level (0 none, 1 read, 2 write). `read-all`/`write-all` grant
+/// every scope, marked by the scope `*`.
+fn permission_levels(value: &Value) -> BTreeMap<String, u8> {
+    let level = |text: &str| match text {
+        "write" => 2,
+        "read" => 1,
+        _ => 0,
+    };
+    match value {
+        Value::String(all) => match all.as_str() {
+            "read-all" => BTreeMap::from([("*".to_owned(), 1)]),
+            "write-all" => BTreeMap::from([("*".to_owned(), 2)]),
+            _ => BTreeMap::new(),
+        },
+        Value::Object(scopes) => scopes
+            .iter()
+            .map(|(scope, l)| (scope.clone(), l.as_str().map_or(0, level)))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
 /// Checks the jobs of a workflow that call this project's reusable workflows
-/// (`uses: .../.github/workflows/<template>@ref`): every `with:` input and every secret passed must be
-/// declared by the template, and every required input must be given. Files that are not workflows, or
-/// call no template, have nothing to check.
+/// (`uses: .../.github/workflows/<template>@ref`, each given as the whole template workflow): every
+/// `with:` input and every secret passed must be declared by the template, and every required input
+/// must be given. The caller must also grant every permission the template asks for (at its top level
+/// or in a job): a called workflow cannot raise the caller's permissions, and GitHub refuses to start
+/// a run whose template asks for more. A caller granting nothing gets the restricted default token
+/// (`contents: read`). Files that are not workflows, or call no template, have nothing to check.
 pub fn check_template_calls(text: &str, templates: &BTreeMap<String, Value>) -> Vec<String> {
     let Ok(workflow) = serde_saphyr::from_str::<Value>(text) else {
         return Vec::new();
@@ -834,9 +950,12 @@ pub fn check_template_calls(text: &str, templates: &BTreeMap<String, Value>) -> 
         else {
             continue;
         };
-        let Some(template) = templates.get(template_name) else {
+        let Some(template_workflow) = templates.get(template_name) else {
             continue;
         };
+        let template = template_workflow
+            .pointer("/on/workflow_call")
+            .unwrap_or(&Value::Null);
         let declared = |key: &str| -> BTreeMap<String, Value> {
             template
                 .get(key)
@@ -874,6 +993,41 @@ pub fn check_template_calls(text: &str, templates: &BTreeMap<String, Value>) -> 
                         "job `{job_name}` passes secret `{name}`, which {template_name} does not declare"
                     ));
                 }
+            }
+        }
+        let mut needed = BTreeMap::new();
+        let template_jobs = template_workflow
+            .get("jobs")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|jobs| jobs.values());
+        for asked in std::iter::once(template_workflow)
+            .chain(template_jobs)
+            .filter_map(|v| v.get("permissions"))
+        {
+            for (scope, level) in permission_levels(asked) {
+                let entry = needed.entry(scope).or_insert(0);
+                *entry = (*entry).max(level);
+            }
+        }
+        let granted = job
+            .get("permissions")
+            .or_else(|| workflow.get("permissions"))
+            .map_or_else(
+                || BTreeMap::from([("contents".to_owned(), 1)]),
+                permission_levels,
+            );
+        for (scope, level) in needed {
+            let has = granted
+                .get(&scope)
+                .or_else(|| granted.get("*"))
+                .copied()
+                .unwrap_or(0);
+            if has < level {
+                let word = if level == 2 { "write" } else { "read" };
+                problems.push(format!(
+                    "job `{job_name}` does not grant `{scope}: {word}`, which {template_name} asks for"
+                ));
             }
         }
     }
@@ -1097,7 +1251,7 @@ jobs:
     #[test]
     fn callers_of_a_template_may_pass_only_what_it_declares_and_must_pass_what_it_requires() {
         let template: Value = serde_saphyr::from_str::<Value>(
-            "inputs:\n  api-url: {type: string, required: true}\n  prune: {type: string}\nsecrets:\n  KFP_TOKEN: {}\n",
+            "on:\n  workflow_call:\n    inputs:\n      api-url: {type: string, required: true}\n      prune: {type: string}\n    secrets:\n      KFP_TOKEN: {}\n",
         )
         .unwrap();
         let templates = BTreeMap::from([("_apply-on-merge.yaml".to_owned(), template)]);
@@ -1112,6 +1266,91 @@ jobs:
         );
         let fine = "on: push\njobs:\n  apply:\n    uses: o/r/.github/workflows/_apply-on-merge.yaml@v1\n    with:\n      api-url: u\n    secrets: inherit\n";
         assert_eq!(check_template_calls(fine, &templates), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_istio_proxy_must_outlast_the_daemons_grace_period() {
+        let deployment = |config: &str| -> Value {
+            serde_json::json!({"spec": {"template": {
+                "metadata": {"annotations": {"proxy.istio.io/config": config}},
+                "spec": {"terminationGracePeriodSeconds": 120},
+            }}})
+        };
+        assert_eq!(
+            check_istio_drain(&deployment(r#"{"holdApplicationUntilProxyStarts": true}"#)),
+            vec![
+                "the Istio proxy drains for 5s (the default), less than the 120 s terminationGracePeriodSeconds the daemon may use to finish a job: set terminationDrainDuration (or EXIT_ON_ZERO_ACTIVE_CONNECTIONS) in proxy.istio.io/config"
+            ]
+        );
+        assert_eq!(
+            check_istio_drain(&deployment(r#"{"terminationDrainDuration": "1m"}"#)).len(),
+            1
+        );
+        assert_eq!(
+            check_istio_drain(&deployment(r#"{"terminationDrainDuration": "2m"}"#)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check_istio_drain(&deployment(
+                "proxyMetadata:\n  EXIT_ON_ZERO_ACTIVE_CONNECTIONS: 'true'\n"
+            )),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check_istio_drain(&deployment(r#"{"terminationDrainDuration": "soon"}"#)),
+            vec!["terminationDrainDuration `soon` of proxy.istio.io/config is not a duration"]
+        );
+        assert_eq!(duration_seconds("1m30s"), Some(90));
+        // Without the annotation, no sidecar is configured here: nothing to check.
+        assert_eq!(
+            check_istio_drain(&serde_json::json!({"spec": {}})),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn yaml_blocks_of_markdown_are_found() {
+        let markdown = "text\n```yaml\na: 1\n```\n```sh\nls\n```\n```yml\nb: 2\n```\n";
+        assert_eq!(yaml_blocks(markdown), vec!["a: 1\n", "b: 2\n"]);
+    }
+
+    #[test]
+    fn callers_of_a_template_must_grant_the_permissions_it_asks_for() {
+        let template: Value = serde_saphyr::from_str::<Value>(
+            "on:\n  workflow_call: {}\npermissions:\n  contents: read\n  pull-requests: write\njobs:\n  check:\n    runs-on: x\n    permissions:\n      checks: read\n",
+        )
+        .unwrap();
+        let templates = BTreeMap::from([("_check-configs.yaml".to_owned(), template)]);
+        let call = |permissions: &str| {
+            format!(
+                "on: pull_request\n{permissions}jobs:\n  check:\n    uses: o/r/.github/workflows/_check-configs.yaml@v1\n"
+            )
+        };
+        assert_eq!(
+            check_template_calls(&call(""), &templates),
+            vec![
+                "job `check` does not grant `checks: read`, which _check-configs.yaml asks for",
+                "job `check` does not grant `pull-requests: write`, which _check-configs.yaml asks for",
+            ]
+        );
+        assert_eq!(
+            check_template_calls(
+                &call("permissions:\n  contents: read\n  checks: write\n  pull-requests: read\n"),
+                &templates
+            ),
+            vec![
+                "job `check` does not grant `pull-requests: write`, which _check-configs.yaml asks for"
+            ]
+        );
+        assert_eq!(
+            check_template_calls(&call("permissions: write-all\n"), &templates),
+            Vec::<String>::new()
+        );
+        let in_the_job = "on: pull_request\njobs:\n  check:\n    uses: o/r/.github/workflows/_check-configs.yaml@v1\n    permissions:\n      contents: read\n      checks: read\n      pull-requests: write\n";
+        assert_eq!(
+            check_template_calls(in_the_job, &templates),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
