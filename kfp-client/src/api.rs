@@ -1,6 +1,7 @@
 //! The [`KfpApi`] trait, list options and the helpers that walk every page of a list call.
 
 use crate::error::{Error, Result};
+use crate::http::API_PREFIX;
 use crate::models::{
     Experiment, Filter, Healthz, Job, Page, Pipeline, ResourceKey, Run, RunDetail,
 };
@@ -99,6 +100,29 @@ impl ListScope {
     }
 }
 
+/// The objects of a list call, and the endpoint that lists them, so that the pager can name the request in its
+/// errors.
+pub trait ListItem {
+    /// The list endpoint below [`API_PREFIX`], e.g. `/runs`.
+    const LIST_PATH: &'static str;
+}
+
+impl ListItem for Experiment {
+    const LIST_PATH: &'static str = "/experiments";
+}
+
+impl ListItem for Job {
+    const LIST_PATH: &'static str = "/jobs";
+}
+
+impl ListItem for Run {
+    const LIST_PATH: &'static str = "/runs";
+}
+
+impl ListItem for Pipeline {
+    const LIST_PATH: &'static str = "/pipelines";
+}
+
 /// Every call kfp-gitops makes to the KFP v1beta1 API. Object safe: code takes `&dyn KfpApi` so that tests and
 /// embedders can substitute their own implementation.
 pub trait KfpApi: Send + Sync {
@@ -168,7 +192,7 @@ pub trait KfpApi: Send + Sync {
 ///
 /// Stops with an error if the server hands back a page token it already gave (a server bug that would
 /// otherwise loop forever).
-pub fn for_each_page<T>(
+pub fn for_each_page<T: ListItem>(
     options: &ListOptions,
     mut fetch: impl FnMut(&ListOptions) -> Result<Page<T>>,
     mut visit: impl FnMut(Vec<T>) -> Result<()>,
@@ -186,7 +210,7 @@ pub fn for_each_page<T>(
         if !seen_tokens.insert(next.clone()) {
             return Err(Error::Decode {
                 method: "GET".into(),
-                path: "(list)".into(),
+                path: format!("{API_PREFIX}{}", T::LIST_PATH),
                 status: 200,
                 message: "the server returned the same next_page_token twice".into(),
             });
@@ -200,7 +224,7 @@ pub fn for_each_page<T>(
 }
 
 /// Collects every page of a list call into one vector.
-pub fn list_all<T>(
+pub fn list_all<T: ListItem>(
     options: &ListOptions,
     fetch: impl FnMut(&ListOptions) -> Result<Page<T>>,
 ) -> Result<Vec<T>> {

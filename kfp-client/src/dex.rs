@@ -128,12 +128,24 @@ pub(crate) fn login(
 
     // 1. The API URL sends an unauthenticated browser to the login.
     let mut hop = follow(agent, jar, start, None)?;
-    if !hop.redirected && hop.status != 403 {
-        tracing::info!(
-            status = hop.status,
-            "{api_url} did not ask for a login; continuing without a Dex session"
-        );
-        return Ok(LoginOutcome::Unsecured);
+    if !hop.redirected {
+        match hop.status {
+            200 => {
+                tracing::info!(
+                    "{api_url} did not ask for a login; continuing without a Dex session"
+                );
+                return Ok(LoginOutcome::Unsecured);
+            }
+            403 => {}
+            // A 404 or 500 here is no sign of an unsecured endpoint but of a wrong URL; taken as "unsecured"
+            // it would only fail later, on the first API call, with a less telling message.
+            status => {
+                return Err(Error::LoginStart {
+                    url: without_query(hop.url.as_str()).to_owned(),
+                    status,
+                });
+            }
+        }
     }
     if hop.status == 403 {
         // oauth2-proxy's sign-in page: start the flow explicitly.

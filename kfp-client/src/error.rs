@@ -24,8 +24,8 @@ pub enum Error {
         code: Option<i32>,
     },
 
-    /// The request did not reach KFP because the gateway wants a login: a redirect, a 401/403 from the
-    /// gateway, or an HTML page where JSON was expected.
+    /// The request did not reach KFP because the gateway wants a login: a redirect, a 401, or a 200/403 whose
+    /// body is not JSON (a login page, Istio's `RBAC: access denied`).
     #[error("{method} {path}: not authenticated: {reason}")]
     NotAuthenticated {
         /// Request method.
@@ -45,6 +45,30 @@ pub enum Error {
         url: String,
         /// What went wrong.
         reason: String,
+    },
+
+    /// The API URL answered the first login step with neither 200, a redirect to a login, nor a 403 sign-in
+    /// page (CONTRACT §8.2): it is most likely not the URL of the pipelines UI.
+    #[error(
+        "{url} answered HTTP {status} instead of the pipelines UI or a login redirect: check --api-url \
+         (KFP_API_URL), it must be the URL of the pipelines UI, e.g. https://HOST/pipeline"
+    )]
+    LoginStart {
+        /// The API URL (no query, no credentials).
+        url: String,
+        /// The HTTP status it answered.
+        status: u16,
+    },
+
+    /// The API URL carries a username or password (`https://user:pass@host/...`), which would end up in
+    /// logs, messages and links.
+    #[error(
+        "the API URL {url} must not carry a username or password: remove them from the URL and log in \
+         with DEX_USERNAME and DEX_PASSWORD, or pass a bearer token (KFP_TOKEN or --token-file)"
+    )]
+    CredentialsInApiUrl {
+        /// The API URL without its username and password.
+        url: String,
     },
 
     /// No answer: connection refused or reset, DNS failure, TLS failure, timeout.

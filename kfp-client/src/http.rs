@@ -11,7 +11,7 @@ use ureq::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use url::form_urlencoded::byte_serialize;
 
-use crate::api::{KfpApi, ListOptions};
+use crate::api::{KfpApi, ListItem, ListOptions};
 use crate::config::{AuthConfig, ClientConfig, DexConfig, RetryPolicy};
 use crate::cookies::CookieJar;
 use crate::dex;
@@ -30,13 +30,14 @@ const MAX_BODY_BYTES: u64 = 1 << 30;
 
 /// The KFP v1beta1 API over HTTP.
 ///
-/// * Every call goes to `{api_url}/apis/v1beta1/...`; redirects are never followed: a redirect, a 401, or an
-///   HTML page where JSON was expected is an [`Error::NotAuthenticated`].
+/// * Every call goes to `{api_url}/apis/v1beta1/...`; redirects are never followed: a redirect, a 401, or a
+///   200 or 403 whose body is not JSON (a login page, Istio's `RBAC: access denied`) is an
+///   [`Error::NotAuthenticated`].
 /// * With [`AuthConfig::Dex`] the client logs in before the first call and once more when the session has
 ///   expired; with [`AuthConfig::TokenFile`] the token is re-read before every call.
 /// * Idempotent calls are retried on transient failures per [`RetryPolicy`]; creates are not (see
-///   [`Error::is_ambiguous`]). A retried DELETE that finds the object gone has succeeded: the earlier,
-///   unanswered attempt deleted it.
+///   [`Error::is_ambiguous`]). A retried DELETE that finds the object gone, or a retried terminate that finds
+///   the run no longer running, has succeeded: the earlier, unanswered attempt did it.
 ///
 /// ```no_run
 /// use kfp_client::{ClientConfig, HttpKfpClient, KfpApi, list_all_experiments};
@@ -148,6 +149,8 @@ struct Call {
     query: String,
     body: Option<(Vec<u8>, String)>,
     kind: Kind,
+    /// On a retry, an error that shows an earlier attempt (which got no clear answer) was applied.
+    applied_if: Option<fn(&Error) -> bool>,
 }
 
 impl Call {
@@ -158,6 +161,7 @@ impl Call {
             query: String::new(),
             body: None,
             kind,
+            applied_if: None,
         }
     }
 
@@ -230,6 +234,38 @@ fn looks_like_html(content_type: &str, body: &[u8]) -> bool {
             .iter()
             .find(|b| !b.is_ascii_whitespace())
             .is_some_and(|b| *b == b'<')
+}
+
+fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// What a gateway answered in place of JSON, for the not-authenticated reason.
+fn not_json_reason(status: u16, content_type: &str, body: &[u8]) -> String {
+    if looks_like_html(content_type, body) {
+        return if status == 403 {
+            "the gateway answered HTTP 403 with a sign-in page".to_owned()
+        } else {
+            format!(
+                "the gateway answered HTTP {status} with an HTML page instead of JSON (a login page)"
+            )
+        };
+    }
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.trim().chars().take(200).collect();
+    if text.is_empty() {
+        format!("the gateway answered HTTP {status} without a body instead of JSON")
+    } else {
+        format!("the gateway answered HTTP {status} with text instead of JSON: {text}")
+    }
+}
+
+/// KFP's answer to terminating a run that no longer runs: 400 `Failed to terminate run <id>. Row not found.`
+/// (CONTRACT §5).
+fn is_not_running(error: &Error) -> bool {
+    const SAID: &str = "Row not found";
+    matches!(error, Error::Api { status: 400, message, details, .. }
+        if message.contains(SAID) || details.as_deref().is_some_and(|d| d.contains(SAID)))
 }
 
 /// A URL without its query (which may carry OAuth state), for messages.
@@ -567,18 +603,25 @@ impl HttpKfpClient {
                 });
             }
         };
+        // KFP answers JSON, so a 200 or 403 with anything else is a gateway in front of it: a login page, or
+        // Istio's `403 text/plain RBAC: access denied` (CONTRACT §6). An empty 200 is how some proxies pass `{}`
+        // on; a JSON 403 is KFP's own permission error.
         if (200..300).contains(&status) {
-            if looks_like_html(&content_type, &body) {
-                return Ok(Outcome::Unauthenticated(format!(
-                    "the gateway answered HTTP {status} with an HTML page instead of JSON (a login page)"
-                )));
+            if body.iter().all(u8::is_ascii_whitespace) || is_json(&body) {
+                return Ok(Outcome::Ok(body));
             }
-            return Ok(Outcome::Ok(body));
+            return Ok(Outcome::Unauthenticated(not_json_reason(
+                status,
+                &content_type,
+                &body,
+            )));
         }
-        if status == 403 && looks_like_html(&content_type, &body) {
-            return Ok(Outcome::Unauthenticated(
-                "the gateway answered HTTP 403 with a sign-in page".to_owned(),
-            ));
+        if status == 403 && !is_json(&body) {
+            return Ok(Outcome::Unauthenticated(not_json_reason(
+                status,
+                &content_type,
+                &body,
+            )));
         }
         if status == 401 {
             let said = match api_error(method, &path, status, &content_type, &body) {
@@ -635,9 +678,13 @@ impl HttpKfpClient {
                     return Err(self.not_authenticated(call, reason));
                 }
                 Outcome::Failed { error, retry_after } => {
-                    if call.method == Method::Delete && attempt > 1 && error.is_not_found() {
-                        // An earlier attempt that got no clear answer did delete it.
-                        tracing::debug!(path = %call.display_path(), "already deleted by an earlier attempt");
+                    if attempt > 1 && call.applied_if.is_some_and(|applied| applied(&error)) {
+                        tracing::debug!(
+                            method = call.method.as_str(),
+                            path = %call.display_path(),
+                            error = %error,
+                            "already done by an earlier attempt that got no clear answer"
+                        );
                         return Ok(b"{}".to_vec());
                     }
                     if attempt >= self.retry.max_attempts || !Self::should_retry(call.kind, &error)
@@ -703,7 +750,9 @@ impl HttpKfpClient {
     }
 
     fn delete(path: String) -> Call {
-        Call::new(Method::Delete, path, Kind::Idempotent)
+        let mut call = Call::new(Method::Delete, path, Kind::Idempotent);
+        call.applied_if = Some(Error::is_not_found);
+        call
     }
 
     fn create(path: &str) -> Call {
@@ -717,8 +766,21 @@ fn normalize_api_url(url: &str) -> Result<String> {
         .strip_suffix(API_PREFIX)
         .unwrap_or(trimmed)
         .trim_end_matches('/');
-    let parsed = url::Url::parse(trimmed)
-        .map_err(|err| Error::Config(format!("the API URL {trimmed:?} is not a URL: {err}")))?;
+    let parsed = url::Url::parse(trimmed).map_err(|err| {
+        Error::Config(format!(
+            "the API URL {:?} is not a URL: {err}",
+            without_userinfo(trimmed)
+        ))
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        let mut url = parsed;
+        let url = if url.set_username("").is_ok() && url.set_password(None).is_ok() {
+            url.as_str().trim_end_matches('/').to_owned()
+        } else {
+            without_userinfo(trimmed)
+        };
+        return Err(Error::CredentialsInApiUrl { url });
+    }
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::Config(format!(
             "the API URL {trimmed:?} must start with http:// or https://"
@@ -730,6 +792,18 @@ fn normalize_api_url(url: &str) -> Result<String> {
         )));
     }
     Ok(trimmed.to_owned())
+}
+
+/// `scheme://user:pass@host/...` without `user:pass@`, for messages about a URL that did not parse.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 fn tls_config(config: &ClientConfig) -> Result<TlsConfig> {
@@ -790,7 +864,7 @@ impl KfpApi for HttpKfpClient {
     }
 
     fn list_experiments(&self, options: &ListOptions) -> Result<Page<Experiment>> {
-        self.json::<ListExperimentsResponse>(&Self::list("/experiments", options))
+        self.json::<ListExperimentsResponse>(&Self::list(Experiment::LIST_PATH, options))
             .map(Into::into)
     }
 
@@ -821,7 +895,7 @@ impl KfpApi for HttpKfpClient {
     }
 
     fn list_jobs(&self, options: &ListOptions) -> Result<Page<Job>> {
-        self.json::<ListJobsResponse>(&Self::list("/jobs", options))
+        self.json::<ListJobsResponse>(&Self::list(Job::LIST_PATH, options))
             .map(Into::into)
     }
 
@@ -846,12 +920,14 @@ impl KfpApi for HttpKfpClient {
     }
 
     fn list_runs(&self, options: &ListOptions) -> Result<Page<Run>> {
-        self.json::<ListRunsResponse>(&Self::list("/runs", options))
+        self.json::<ListRunsResponse>(&Self::list(Run::LIST_PATH, options))
             .map(Into::into)
     }
 
     fn terminate_run(&self, id: &str) -> Result<()> {
-        self.empty(&Self::action(format!("/runs/{}/terminate", segment(id))))
+        let mut call = Self::action(format!("/runs/{}/terminate", segment(id)));
+        call.applied_if = Some(is_not_running);
+        self.empty(&call)
     }
 
     fn archive_run(&self, id: &str) -> Result<()> {
@@ -897,7 +973,7 @@ impl KfpApi for HttpKfpClient {
     }
 
     fn list_pipelines(&self, options: &ListOptions) -> Result<Page<Pipeline>> {
-        self.json::<ListPipelinesResponse>(&Self::list("/pipelines", options))
+        self.json::<ListPipelinesResponse>(&Self::list(Pipeline::LIST_PATH, options))
             .map(Into::into)
     }
 

@@ -58,8 +58,9 @@ mod secret;
 mod wire;
 
 pub use api::{
-    KfpApi, ListOptions, ListScope, MAX_PAGE_SIZE, find_experiment_by_name, for_each_page,
-    list_all, list_all_experiments, list_all_jobs, list_all_pipelines, list_all_runs,
+    KfpApi, ListItem, ListOptions, ListScope, MAX_PAGE_SIZE, find_experiment_by_name,
+    for_each_page, list_all, list_all_experiments, list_all_jobs, list_all_pipelines,
+    list_all_runs,
 };
 pub use config::{
     AuthConfig, ClientConfig, DexAuthType, DexConfig, ENV_DEX_AUTH_TYPE, ENV_DEX_PASSWORD,

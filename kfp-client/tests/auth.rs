@@ -7,7 +7,7 @@ use kfp_client::{AuthConfig, DexAuthType, Error, KfpApi, ListOptions, Secret};
 use support::Wire;
 use support::gateway::{Gateway, PASSWORD, cookies, default_gateway, dex, gateway};
 use wiremock::matchers::any;
-use wiremock::{Mock, Request, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 #[test]
 fn dex_login_follows_the_redirect_chain_approves_and_sends_the_session_cookies() {
@@ -186,15 +186,9 @@ fn a_session_rejected_right_after_a_new_login_is_not_authenticated_after_one_ret
 }
 
 #[test]
-fn an_api_url_without_a_login_needs_no_session() {
+fn an_api_url_that_answers_200_without_a_login_needs_no_session() {
     let wire = Wire::start();
-    wire.mount(Mock::given(any()).respond_with(|request: &Request| {
-        if request.url.path() == "/pipeline" {
-            ResponseTemplate::new(404).set_body_string("404 page not found")
-        } else {
-            ResponseTemplate::new(200).set_body_string("{}")
-        }
-    }));
+    wire.mount(Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_string("{}")));
     let client = wire.client_with(dex(PASSWORD, DexAuthType::Local));
     client.healthz().unwrap();
     client.healthz().unwrap();
@@ -211,6 +205,39 @@ fn an_api_url_without_a_login_needs_no_session() {
             "/pipeline/apis/v1beta1/healthz"
         ]
     );
+}
+
+#[test]
+fn an_api_url_that_answers_404_or_500_without_a_login_is_a_wrong_api_url() {
+    for status in [404, 500] {
+        let wire = Wire::start();
+        wire.mount(
+            Mock::given(any()).respond_with(
+                ResponseTemplate::new(status).set_body_string(format!("HTTP {status}")),
+            ),
+        );
+        let client = wire.client_with(dex(PASSWORD, DexAuthType::Local));
+        let err = client.healthz().unwrap_err();
+        match &err {
+            Error::LoginStart { url, status: seen } => {
+                assert_eq!(url, &wire.api_url());
+                assert_eq!(*seen, status);
+            }
+            other => panic!("{other:?}"),
+        }
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("{} answered HTTP {status}", wire.api_url())),
+            "{message}"
+        );
+        assert!(message.contains("check --api-url"), "{message}");
+        let paths: Vec<_> = wire
+            .requests()
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .collect();
+        assert_eq!(paths, ["/pipeline"], "no API call after the failed login");
+    }
 }
 
 #[test]

@@ -183,6 +183,47 @@ fn an_unreadable_ca_certificate_is_a_configuration_error() {
 }
 
 #[test]
+fn an_api_url_with_a_username_or_password_is_rejected_without_repeating_them() {
+    for url in [
+        "https://alice:s3cret-pw@kfp.example.com/pipeline",
+        "https://alice@kfp.example.com/pipeline/",
+        "https://:s3cret-pw@kfp.example.com/pipeline/apis/v1beta1",
+    ] {
+        let err = HttpKfpClient::new(ClientConfig::new(url)).unwrap_err();
+        match &err {
+            Error::CredentialsInApiUrl { url } => {
+                assert_eq!(url, "https://kfp.example.com/pipeline");
+            }
+            other => panic!("{url}: {other:?}"),
+        }
+        let message = err.to_string();
+        assert!(
+            message.contains("DEX_USERNAME and DEX_PASSWORD") && message.contains("token"),
+            "says what to do instead: {message}"
+        );
+        let debug = format!("{err:?}");
+        for shown in [&message, &debug] {
+            assert!(
+                !shown.contains("s3cret-pw") && !shown.contains("alice"),
+                "{shown}"
+            );
+        }
+    }
+    // Nor when the rest of the URL is broken.
+    let err = HttpKfpClient::new(ClientConfig::new(
+        "https://alice:s3cret-pw@kfp.example.com:port/pipeline",
+    ))
+    .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("\"https://kfp.example.com:port/pipeline\""),
+        "{err}"
+    );
+    assert!(!format!("{err:?}").contains("s3cret-pw"), "{err:?}");
+}
+
+#[test]
 fn a_retried_delete_that_finds_the_object_gone_has_succeeded() {
     let wire = Wire::start();
     // The first attempt is applied but answered by a failing gateway; the retry finds nothing to delete.
@@ -199,6 +240,66 @@ fn a_retried_delete_that_finds_the_object_gone_has_succeeded() {
     ));
     wire.client().delete_job("j-1").unwrap();
     assert_eq!(wire.requests().len(), 2);
+}
+
+/// KFP 1.8.5's answer to terminating a run that no longer runs (CONTRACT §5).
+fn not_running(id: &str) -> ResponseTemplate {
+    let said = format!("Failed to terminate run {id}. Row not found.");
+    let chain = format!("Failed to terminate a run.: Invalid input error: {said}");
+    ResponseTemplate::new(400).set_body_json(serde_json::json!({
+        "error": chain, "code": 3, "message": chain,
+        "details": [{"@type": "type.googleapis.com/api.Error", "error_message": said, "error_details": chain}]
+    }))
+}
+
+#[test]
+fn a_retried_terminate_that_finds_the_run_no_longer_running_has_succeeded() {
+    let wire = Wire::start();
+    // The first attempt terminates the run but is answered by a failing gateway; the retry finds it stopped.
+    wire.mount(
+        Mock::given(path("/pipeline/apis/v1beta1/runs/r-1/terminate"))
+            .respond_with(ResponseTemplate::new(504).set_body_string("upstream request timeout"))
+            .up_to_n_times(1)
+            .with_priority(1),
+    );
+    wire.mount(
+        Mock::given(path("/pipeline/apis/v1beta1/runs/r-1/terminate"))
+            .respond_with(not_running("r-1"))
+            .with_priority(2),
+    );
+    wire.client().terminate_run("r-1").unwrap();
+    assert_eq!(wire.requests().len(), 2);
+}
+
+#[test]
+fn a_first_terminate_of_a_finished_run_is_still_an_error() {
+    let wire = Wire::start();
+    wire.mount(Mock::given(method("POST")).respond_with(not_running("r-1")));
+    let err = wire.client().terminate_run("r-1").unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(
+        err.to_string(),
+        "POST /apis/v1beta1/runs/r-1/terminate failed with HTTP 400: Failed to terminate run r-1. Row not found."
+    );
+    assert_eq!(wire.requests().len(), 1);
+}
+
+#[test]
+fn a_retried_terminate_of_a_missing_run_is_not_found() {
+    let wire = Wire::start();
+    wire.mount(
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(504).set_body_string("upstream request timeout"))
+            .up_to_n_times(1)
+            .with_priority(1),
+    );
+    wire.mount(Mock::given(method("POST")).respond_with(
+        ResponseTemplate::new(404).set_body_string(
+            r#"{"error":"Run r-1 not found.","code":5,"message":"Run r-1 not found."}"#,
+        ),
+    ));
+    let err = wire.client().terminate_run("r-1").unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
 }
 
 #[test]

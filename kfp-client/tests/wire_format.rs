@@ -266,7 +266,11 @@ fn a_server_repeating_a_page_token_is_an_error_not_an_endless_loop() {
     );
     let err =
         kfp_client::list_all_jobs(&wire.client(), &ListScope::Namespace("ns".into())).unwrap_err();
-    assert!(err.to_string().contains("same next_page_token"), "{err}");
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "GET /apis/v1beta1/jobs: unexpected response body: the server returned the same next_page_token twice"
+    );
     assert_eq!(wire.requests().len(), 2);
 }
 
@@ -418,6 +422,52 @@ fn a_json_403_is_a_permission_error_and_an_html_403_a_login_page() {
         client.get_job("b").unwrap_err(),
         Error::NotAuthenticated { .. }
     ));
+}
+
+#[test]
+fn a_403_or_200_that_is_not_json_means_not_authenticated() {
+    let wire = Wire::start();
+    // Istio's AuthorizationPolicy denial, in front of KFP (CONTRACT §6).
+    wire.mount(
+        Mock::given(path("/pipeline/apis/v1beta1/jobs/denied")).respond_with(
+            ResponseTemplate::new(403).set_body_raw("RBAC: access denied", "text/plain"),
+        ),
+    );
+    wire.mount(
+        Mock::given(path("/pipeline/apis/v1beta1/jobs/empty"))
+            .respond_with(ResponseTemplate::new(403)),
+    );
+    wire.mount(
+        Mock::given(path("/pipeline/apis/v1beta1/jobs/text"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw("Please sign in", "text/plain")),
+    );
+    let client = wire.client();
+    for (id, said) in [
+        (
+            "denied",
+            "HTTP 403 with text instead of JSON: RBAC: access denied",
+        ),
+        ("empty", "HTTP 403 without a body"),
+        ("text", "HTTP 200 with text instead of JSON: Please sign in"),
+    ] {
+        let err = client.get_job(id).unwrap_err();
+        match &err {
+            Error::NotAuthenticated { reason, hint, .. } => {
+                assert!(reason.contains(said), "{id}: {reason}");
+                assert!(hint.contains("DEX_USERNAME"), "{hint}");
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+        assert!(err.is_auth());
+    }
+    assert_eq!(wire.requests().len(), 3, "none of them is retried");
+}
+
+#[test]
+fn an_empty_200_is_still_an_empty_answer() {
+    let wire = Wire::start();
+    wire.mount(Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)));
+    wire.client().enable_job("j-1").unwrap();
 }
 
 #[test]
