@@ -360,15 +360,44 @@ fn experiment_get_delete_archive_and_their_missing_id_answers() {
     );
 }
 
+/// A run in `experiment` and the run's `storage_state` as served (`None`: AVAILABLE, enum 0, not emitted).
+fn create_run_in(emulator: &Emulator, experiment: &str) -> String {
+    let (status, body) = call(
+        emulator,
+        "POST",
+        &format!("{API}/runs"),
+        Some(json!({
+            "name": "r",
+            "pipeline_spec": {"workflow_manifest": MANIFEST},
+            "resource_references": [{"key": {"type": "EXPERIMENT", "id": experiment}, "relationship": "OWNER"}]
+        })),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["run"]["id"].as_str().unwrap().to_owned()
+}
+
+fn run_storage_state(emulator: &Emulator, id: &str) -> Option<String> {
+    let (status, body) = call(emulator, "GET", &format!("{API}/runs/{id}"), None);
+    assert_eq!(status, 200, "{body}");
+    body["run"]
+        .get("storage_state")
+        .map(|s| s.as_str().unwrap().to_owned())
+}
+
 #[test]
-fn archiving_an_experiment_disables_its_jobs_and_unarchiving_does_not_enable_them() {
+fn archiving_an_experiment_archives_its_runs_and_disables_its_jobs_and_unarchiving_restores_neither()
+ {
     let emulator = single();
     let experiment = create_experiment(&emulator, "e", None);
+    let other = create_experiment(&emulator, "other", None);
     let mut body = job_body(Some(&experiment));
     body["enabled"] = json!(true);
     let (_, job) = call(&emulator, "POST", &format!("{API}/jobs"), Some(body));
     let id = job["id"].as_str().unwrap();
     assert_eq!(job["enabled"], json!(true));
+    let run = create_run_in(&emulator, &experiment);
+    let other_run = create_run_in(&emulator, &other);
+    assert_eq!(run_storage_state(&emulator, &run), None);
     emulator.advance_clock(Duration::from_secs(60));
     assert_eq!(
         call(
@@ -387,6 +416,15 @@ fn archiving_an_experiment_disables_its_jobs_and_unarchiving_does_not_enable_the
         None,
     );
     assert_eq!(archived["storage_state"], json!("STORAGESTATE_ARCHIVED"));
+    assert_eq!(
+        run_storage_state(&emulator, &run).as_deref(),
+        Some("STORAGESTATE_ARCHIVED")
+    );
+    assert_eq!(
+        run_storage_state(&emulator, &other_run),
+        None,
+        "runs of other experiments stay available"
+    );
     let (_, job_after) = call(&emulator, "GET", &format!("{API}/jobs/{id}"), None);
     assert!(job_after.get("enabled").is_none(), "{job_after}");
     assert_ne!(job_after["updated_at"], job["updated_at"]);
@@ -399,6 +437,18 @@ fn archiving_an_experiment_disables_its_jobs_and_unarchiving_does_not_enable_the
         )
         .0,
         200
+    );
+    let (_, unarchived) = call(
+        &emulator,
+        "GET",
+        &format!("{API}/experiments/{experiment}"),
+        None,
+    );
+    assert_eq!(unarchived["storage_state"], json!("STORAGESTATE_AVAILABLE"));
+    // CONTRACT §5: unarchive only flips the experiment; its runs stay archived, its jobs stay disabled.
+    assert_eq!(
+        run_storage_state(&emulator, &run).as_deref(),
+        Some("STORAGESTATE_ARCHIVED")
     );
     let (_, job_unarchived) = call(&emulator, "GET", &format!("{API}/jobs/{id}"), None);
     assert!(job_unarchived.get("enabled").is_none());

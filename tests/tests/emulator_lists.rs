@@ -439,12 +439,20 @@ fn job_lists_are_scoped_by_namespace_or_experiment_and_sortable_by_created_at() 
                 .collect()
         })
     };
+    let job_key_message = format!(
+        "Invalid resource references for ListJobs. Got type:JOB id:\"{}\" ",
+        created[0]
+    );
     let cases: Vec<(String, u16, Vec<&str>, &str)> = vec![
         ("sort_by=created_at%20desc&resource_reference_key.type=NAMESPACE&resource_reference_key.id=team-1".to_owned(), 200, vec!["job-1", "job-0"], ""),
         (format!("resource_reference_key.type=EXPERIMENT&resource_reference_key.id={}", experiments[1]), 200, vec!["job-2"], ""),
         ("".to_owned(), 400, vec![], "ListJobs must filter by resource reference in multi-user mode."),
         ("resource_reference_key.type=NAMESPACE&resource_reference_key.id=".to_owned(), 400, vec![], "Invalid resource references for ListJobs. Namespace is empty."),
+        ("resource_reference_key.type=EXPERIMENT&resource_reference_key.id=".to_owned(), 400, vec![], "Invalid resource references for job. Experiment ID is empty."),
         ("resource_reference_key.type=EXPERIMENT&resource_reference_key.id=nope".to_owned(), 404, vec![], "Experiment nope not found."),
+        (format!("resource_reference_key.type=JOB&resource_reference_key.id={}", created[0]), 400, vec![], &job_key_message),
+        ("resource_reference_key.type=PIPELINE_VERSION&resource_reference_key.id=a%22b%0A".to_owned(), 400, vec![], "Invalid resource references for ListJobs. Got type:PIPELINE_VERSION id:\"a\\\"b\\n\" "),
+        ("resource_reference_key.type=PIPELINE&resource_reference_key.id=p".to_owned(), 400, vec![], "Unsupported resource type: PIPELINE"),
         ("resourceReferenceKey.type=NAMESPACE&resourceReferenceKey.id=team-2".to_owned(), 200, vec!["job-2"], ""),
         (
             format!("resource_reference_key.type=NAMESPACE&resource_reference_key.id=team-1&filter={}", quote_plus(r#"{"predicates":[{"key":"name","op":"EQUALS","string_value":"job-0"}]}"#)),
@@ -464,6 +472,20 @@ fn job_lists_are_scoped_by_namespace_or_experiment_and_sortable_by_created_at() 
             assert_eq!(job_names(&body), expected, "{query}");
         }
     }
+    let (_, body) = call(
+        &emulator,
+        "GET",
+        &format!(
+            "{API}/jobs?resource_reference_key.type=EXPERIMENT&resource_reference_key.id=nope"
+        ),
+        None,
+    );
+    assert_eq!(
+        body["message"],
+        json!(
+            "Failed to get namespace for job's experiment.: Failed to get namespace from experiment ID.: ResourceNotFoundError: Experiment nope not found."
+        )
+    );
 }
 
 #[test]

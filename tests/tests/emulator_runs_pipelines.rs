@@ -240,6 +240,91 @@ fn run_create_validation() {
     );
 }
 
+#[test]
+fn multi_user_run_lists_need_a_namespace_or_an_existing_experiment() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    let (_, experiment) = call(
+        &emulator,
+        "POST",
+        &format!("{API}/experiments"),
+        Some(
+            json!({"name": "e", "resource_references": [{"key": {"type": "NAMESPACE", "id": "team-1"}, "relationship": "OWNER"}]}),
+        ),
+    );
+    let experiment = experiment["id"].as_str().unwrap().to_owned();
+    let (status, run) = call(
+        &emulator,
+        "POST",
+        &format!("{API}/runs"),
+        Some(
+            json!({"name": "r", "pipeline_spec": {"workflow_manifest": MANIFEST},
+                    "resource_references": [{"key": {"type": "EXPERIMENT", "id": experiment}, "relationship": "OWNER"}]}),
+        ),
+    );
+    assert_eq!(status, 200, "{run}");
+    let key = |key_type: &str, id: &str| {
+        format!("resource_reference_key.type={key_type}&resource_reference_key.id={id}")
+    };
+    let cases: Vec<(String, u16, &str)> = vec![
+        (key("NAMESPACE", "team-1"), 200, ""),
+        (key("EXPERIMENT", &experiment), 200, ""),
+        (
+            String::new(),
+            400,
+            "ListRuns must filter by resource reference in multi-user mode.",
+        ),
+        (
+            key("NAMESPACE", ""),
+            400,
+            "Invalid resource references for ListRuns. Namespace is empty.",
+        ),
+        (
+            key("EXPERIMENT", ""),
+            400,
+            "Invalid resource references for run. Experiment ID is empty.",
+        ),
+        (
+            key("JOB", "j-1"),
+            400,
+            "Invalid resource references for ListRuns. Got type:JOB id:\"j-1\" ",
+        ),
+        (
+            key("PIPELINE_VERSION", ""),
+            400,
+            "Invalid resource references for ListRuns. Got type:PIPELINE_VERSION ",
+        ),
+        (
+            key("PIPELINE", "p"),
+            400,
+            "Unsupported resource type: PIPELINE",
+        ),
+        (key("EXPERIMENT", "nope"), 404, "Experiment nope not found."),
+    ];
+    for (query, status, message) in cases {
+        let (got, body) = call(&emulator, "GET", &format!("{API}/runs?{query}"), None);
+        assert_eq!(
+            (got, error_message(&body).as_str()),
+            (status, message),
+            "{query}"
+        );
+        if status == 200 {
+            assert_eq!(body["runs"][0]["name"], json!("r"), "{query}");
+        }
+    }
+    let (_, body) = call(
+        &emulator,
+        "GET",
+        &format!("{API}/runs?{}", key("EXPERIMENT", "nope")),
+        None,
+    );
+    assert_eq!(
+        body["message"],
+        json!(
+            "Run's experiment has no namespace.: Failed to get namespace from experiment ID.: ResourceNotFoundError: Experiment nope not found."
+        )
+    );
+}
+
 fn multipart(boundary: &str, filename: &str, content: &str) -> Vec<u8> {
     format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n{content}\r\n--{boundary}--\r\n"

@@ -42,41 +42,128 @@ fn chunked_request_bodies_are_read() {
     assert_eq!(response.json()["name"], json!("chunked"));
 }
 
-#[test]
-fn bodies_over_32_mib_are_refused() {
-    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
-    let big = vec![b' '; 33 * 1024 * 1024];
-    let response = client::send(
+/// CONTRACT §5: uploads read at most 32 MiB; the emulator holds JSON bodies to the same limit.
+const LIMIT: usize = 32 * 1024 * 1024;
+
+/// `{"name": <name>}` padded with trailing spaces (insignificant JSON whitespace) to exactly `len` bytes.
+fn padded_experiment(name: &str, len: usize) -> Vec<u8> {
+    let mut body = json!({"name": name}).to_string().into_bytes();
+    body.resize(len, b' ');
+    body
+}
+
+fn post_experiment(emulator: &Emulator, body: &[u8]) -> client::RawResponse {
+    client::send(
         emulator.addr(),
         "POST",
         &format!("{API}/experiments"),
-        &[],
-        &big,
+        &[("Content-Type", "application/json")],
+        body,
+    )
+    .unwrap()
+}
+
+fn assert_refused_as_too_large(response: &client::RawResponse, size: usize) {
+    assert_eq!(response.status, 429, "{}", response.text());
+    assert_eq!(
+        response.json(),
+        json!({
+            "error": format!("grpc: received message larger than max ({size} vs. 33554432)"),
+            "code": 8,
+            "message": format!("grpc: received message larger than max ({size} vs. 33554432)")
+        })
+    );
+}
+
+#[test]
+fn a_json_body_of_exactly_32_mib_is_read_and_one_byte_more_is_refused_with_its_size() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let at_limit = post_experiment(&emulator, &padded_experiment("at-limit", LIMIT));
+    assert_eq!(at_limit.status, 200, "{}", at_limit.text());
+    assert_eq!(at_limit.json()["name"], json!("at-limit"));
+
+    let over = post_experiment(&emulator, &padded_experiment("over", LIMIT + 1));
+    assert_refused_as_too_large(&over, LIMIT + 1);
+
+    let far_over = post_experiment(&emulator, &padded_experiment("far-over", 33 * 1024 * 1024));
+    assert_refused_as_too_large(&far_over, 33 * 1024 * 1024);
+
+    let names = emulator
+        .request("GET", &format!("{API}/experiments?sort_by=name"), None)
+        .unwrap()
+        .json();
+    let names: Vec<&str> = names["experiments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["at-limit", "Default"]);
+}
+
+#[test]
+fn an_oversized_chunked_body_is_refused_with_its_full_size() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let body = padded_experiment("chunked", 33 * 1024 * 1024 + 5);
+    let mut stream = TcpStream::connect(emulator.addr()).unwrap();
+    write!(
+        stream,
+        "POST {API}/experiments HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
-    assert_eq!(response.status, 429);
-    assert_eq!(response.json()["code"], json!(8));
-    assert!(
-        response.json()["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("grpc: received message larger than max")
-    );
-    let upload = client::send(
+    for chunk in body.chunks(1024 * 1024) {
+        write!(stream, "{:x}\r\n", chunk.len()).unwrap();
+        stream.write_all(chunk).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+    }
+    stream.write_all(b"0\r\n\r\n").unwrap();
+    let response = client::read_response(&mut BufReader::new(stream)).unwrap();
+    assert_refused_as_too_large(&response, body.len());
+}
+
+fn upload_file(emulator: &Emulator, filename: &str, content: &[u8]) -> client::RawResponse {
+    let boundary = "b0a2e1";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=\"{filename}\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    client::send(
         emulator.addr(),
         "POST",
-        &format!("{API}/pipelines/upload"),
-        &[("Content-Type", "multipart/form-data; boundary=b")],
-        &big,
+        &format!("{API}/pipelines/upload?name=big"),
+        &[(
+            "Content-Type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )],
+        &body,
     )
-    .unwrap();
-    assert_eq!(upload.status, 400);
-    assert_eq!(
-        upload.json()["error_message"],
-        json!(
-            "Error read pipeline file.: Invalid input error: File size too large. Maximum supported size: 33554432"
-        )
+    .unwrap()
+}
+
+#[test]
+fn an_uploaded_file_of_exactly_32_mib_is_read_and_one_byte_more_is_refused() {
+    let emulator = Emulator::start(EmulatorConfig::single_user()).unwrap();
+    let mut package =
+        br#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "spec": {}}"#.to_vec();
+    package.resize(LIMIT, b' ');
+    let at_limit = upload_file(&emulator, "big.json", &package);
+    assert_eq!(at_limit.status, 200, "{}", at_limit.text());
+    assert_eq!(at_limit.json()["name"], json!("big"));
+
+    package.push(b' ');
+    let too_large = json!(
+        "Error read pipeline file.: Invalid input error: File size too large. Maximum supported size: 33554432"
     );
+    let over = upload_file(&emulator, "big.json", &package);
+    assert_eq!(over.status, 400);
+    assert_eq!(over.json()["error_message"], too_large);
+
+    // A body too large to be kept at all gets the same answer.
+    let huge = upload_file(&emulator, "big.json", &vec![b' '; LIMIT + 1024 * 1024]);
+    assert_eq!(huge.status, 400);
+    assert_eq!(huge.json()["error_message"], too_large);
     // The server still answers afterwards.
     assert_eq!(
         emulator

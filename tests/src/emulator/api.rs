@@ -243,14 +243,49 @@ fn refs_text(refs: &[InRef]) -> String {
         .iter()
         .map(|r| {
             format!(
-                "key:<type:{} id:\"{}\" > relationship:{} ",
+                "key:<type:{} id:{} > relationship:{} ",
                 enum_name(RESOURCE_TYPES, r.key_type),
-                r.key_id,
+                text_quote(&r.key_id),
                 enum_name(RELATIONSHIPS, r.relationship)
             )
         })
         .collect();
     format!("[{}]", items.join(" "))
+}
+
+/// Go's `%+v` of an `*api.ResourceKey`: the compact proto text format, which leaves out zero-valued fields
+/// and ends every field with a space.
+fn key_text(key: &QueryKey) -> String {
+    let mut out = String::new();
+    if key.key_type != 0 {
+        out.push_str(&format!(
+            "type:{} ",
+            enum_name(RESOURCE_TYPES, key.key_type)
+        ));
+    }
+    if !key.id.is_empty() {
+        out.push_str(&format!("id:{} ", text_quote(&key.id)));
+    }
+    out
+}
+
+/// A string in the proto text format: byte-wise, C escapes for `\n \r \t " \\`, octal for other
+/// unprintable bytes.
+fn text_quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for byte in text.bytes() {
+        match byte {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(char::from(byte)),
+            _ => out.push_str(&format!("\\{byte:03o}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 const EXPERIMENT: i32 = 1;
@@ -272,6 +307,11 @@ fn check_ref_type(key_type: i32) -> Result<(), ApiError> {
     }
 }
 
+/// The largest JSON body accepted. KFP 1.8.5 raises gRPC's receive limit to `math.MaxInt32`, which no
+/// emulator should buffer; the emulator stops at the one limit CONTRACT §5 documents (32 MiB uploads) and
+/// answers beyond it the way grpc-go refuses an oversized message (ResourceExhausted, real size first).
+const MAX_MESSAGE: usize = 32 * 1024 * 1024;
+
 /// A parsed `resource_reference_key` query (set as soon as either sub-field appears).
 #[derive(Debug, Clone)]
 struct QueryKey {
@@ -290,18 +330,17 @@ impl Ctx<'_> {
 
     /// The request body as JSON (empty → `{}`).
     fn body(&self) -> Result<Value, ApiError> {
-        let text = String::from_utf8_lossy(&self.request.body);
-        if self.request.body_too_large {
+        if self.request.body_too_large || self.request.body_len > MAX_MESSAGE {
             return Err(ApiError {
                 code: 8,
                 message: format!(
-                    "grpc: received message larger than max ({} vs. {})",
-                    super::http::MAX_BODY,
-                    32 * 1024 * 1024
+                    "grpc: received message larger than max ({} vs. {MAX_MESSAGE})",
+                    self.request.body_len
                 ),
                 external: None,
             });
         }
+        let text = String::from_utf8_lossy(&self.request.body);
         if text.trim().is_empty() {
             return Ok(json!({}));
         }
@@ -956,6 +995,7 @@ impl Ctx<'_> {
         Ok(json!({}))
     }
 
+    /// `ListJobs`/`ListRuns` resource-key validation (job_server.go, run_server.go). `kind` is `Jobs` or `Runs`.
     fn list_scope(
         &self,
         state: &State,
@@ -967,27 +1007,40 @@ impl Ctx<'_> {
             check_ref_type(key.key_type).map_err(|e| e.wrap("Validating filter failed."))?;
         }
         if self.multi() {
-            let Some(key) = key
-                .clone()
-                .filter(|k| k.key_type == NAMESPACE || k.key_type == EXPERIMENT)
-            else {
+            let Some(key) = &key else {
                 return Err(ApiError::invalid(format!(
                     "List{kind} must filter by resource reference in multi-user mode."
                 )));
             };
-            if key.id.is_empty() {
-                let what = if key.key_type == NAMESPACE {
-                    "Namespace"
-                } else {
-                    "Experiment ID"
-                };
-                return Err(ApiError::invalid(format!(
-                    "Invalid resource references for List{kind}. {what} is empty."
-                )));
-            }
-            if key.key_type == EXPERIMENT {
-                self.find_experiment(state, &key.id)
-                    .map_err(|e| e.wrap("Failed to get namespace from experiment ID."))?;
+            match key.key_type {
+                NAMESPACE if key.id.is_empty() => {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid resource references for List{kind}. Namespace is empty."
+                    )));
+                }
+                NAMESPACE => {}
+                EXPERIMENT => {
+                    let (singular, wrap) = if kind == "Jobs" {
+                        ("job", "Failed to get namespace for job's experiment.")
+                    } else {
+                        ("run", "Run's experiment has no namespace.")
+                    };
+                    if key.id.is_empty() {
+                        return Err(ApiError::invalid(format!(
+                            "Invalid resource references for {singular}. Experiment ID is empty."
+                        )));
+                    }
+                    self.find_experiment(state, &key.id).map_err(|e| {
+                        e.wrap("Failed to get namespace from experiment ID.")
+                            .wrap(wrap)
+                    })?;
+                }
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid resource references for List{kind}. Got {}",
+                        key_text(key)
+                    )));
+                }
             }
             authorize(self.core, self.identity)
                 .map_err(|e| e.wrap("Failed to authorize the request."))?;

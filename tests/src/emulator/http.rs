@@ -28,6 +28,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The body was larger than [`MAX_BODY`] and was not kept.
     pub body_too_large: bool,
+    /// The body's length as sent, also when it was not kept.
+    pub body_len: usize,
     /// The peer's address.
     pub peer: Option<SocketAddr>,
 }
@@ -307,6 +309,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Request>
         let length: usize = length
             .parse()
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad content-length"))?;
+        request.body_len = length;
         if length > MAX_BODY {
             request.body_too_large = true;
             // Discard what the client sends so it can read the answer; the connection closes afterwards.
@@ -337,7 +340,8 @@ fn read_chunked(reader: &mut BufReader<TcpStream>, request: &mut Request) -> io:
                 }
             }
         }
-        if request.body_too_large || request.body.len() + size > MAX_BODY {
+        request.body_len = request.body_len.saturating_add(size);
+        if request.body_too_large || request.body_len > MAX_BODY {
             request.body_too_large = true;
             request.body = Vec::new();
             io::copy(&mut reader.by_ref().take(size as u64), &mut io::sink())?;
