@@ -92,6 +92,25 @@ pub enum RenderError {
         output: PathBuf,
     },
 
+    /// The new render could not be moved into place, and the old output could not be moved back either.
+    /// The old output is kept in its staging folder; the next render or check of this output puts it back.
+    #[error(
+        "cannot move the new render into {}, nor the old output back ({rollback}); the old output is kept in {} and the next run restores it",
+        output.display(),
+        kept.display()
+    )]
+    RollbackFailed {
+        /// The output folder, now missing.
+        output: PathBuf,
+        /// Where the old output is.
+        kept: PathBuf,
+        /// Why the new render could not be moved into place.
+        #[source]
+        source: std::io::Error,
+        /// Why the old output could not be moved back.
+        rollback: std::io::Error,
+    },
+
     /// Local file-system work failed.
     #[error("cannot {action} {}", path.display())]
     Io {
