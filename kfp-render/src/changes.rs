@@ -33,6 +33,9 @@ pub struct Changes {
     before: Option<Box<RenderedPipeline>>,
     #[serde(skip)]
     after: Option<Box<RenderedPipeline>>,
+    /// The keys the comparison ignored, left out of the diff too so it shows what was compared.
+    #[serde(skip)]
+    ignore_keys: Vec<String>,
 }
 
 impl Changes {
@@ -51,17 +54,20 @@ impl Changes {
             unreadable: None,
             before: differs.then(|| Box::new(before.clone())),
             after: differs.then(|| Box::new(after.clone())),
+            ignore_keys: options.ignore_keys.clone(),
         }
     }
 
-    /// The changes against an old side that could not be read (`reason` says why).
-    pub fn unreadable(reason: String, after: &RenderedPipeline) -> Self {
+    /// The changes against an old side that could not be read (`reason` says why); `options` are those
+    /// a readable old side would have been compared with.
+    pub fn unreadable(reason: String, after: &RenderedPipeline, options: &CompareOptions) -> Self {
         Self {
             workflow: Vec::new(),
             params: Vec::new(),
             unreadable: Some(reason),
             before: None,
             after: Some(Box::new(after.clone())),
+            ignore_keys: options.ignore_keys.clone(),
         }
     }
 
@@ -70,7 +76,7 @@ impl Changes {
         self.workflow.is_empty() && self.params.is_empty() && self.unreadable.is_none()
     }
 
-    /// A unified diff of the normalized workflow YAML (keys sorted, volatile annotations removed) and of
+    /// A unified diff of the normalized workflow YAML (keys sorted, the comparison's ignored keys removed) and of
     /// every differing parameter file. `old_label`/`new_label` name the two sides in the headers (e.g. the
     /// committed folder and "rendered"). Empty when nothing differs.
     pub fn unified_diff(&self, old_label: &str, new_label: &str) -> String {
@@ -81,9 +87,9 @@ impl Changes {
         let before = self.before.as_deref();
         if self.unreadable.is_some() || !self.workflow.is_empty() {
             let old = before.map_or_else(String::new, |before| {
-                normalized_yaml(before.workflow.value())
+                normalized_yaml(before.workflow.value(), &self.ignore_keys)
             });
-            let new = normalized_yaml(after.workflow.value());
+            let new = normalized_yaml(after.workflow.value(), &self.ignore_keys);
             out.push_str(&text_diff(
                 &old,
                 &new,
@@ -146,13 +152,41 @@ fn compare_params(
     changes
 }
 
-fn normalized_yaml(value: &Value) -> String {
-    let normalized = workflow::normalize(value);
+fn normalized_yaml(value: &Value, ignore_keys: &[String]) -> String {
+    let normalized = normalize(value, ignore_keys);
     // Reading YAML goes through kfp_config::yaml; writing it for display needs no parsing options.
     serde_saphyr::to_string(&normalized).unwrap_or_else(|_| {
         // Every JSON tree is representable in YAML; fall back to pretty JSON (also valid YAML) regardless.
         serde_json::to_string_pretty(&normalized).unwrap_or_default() + "\n"
     })
+}
+
+/// [`workflow::normalize`] with `ignore_keys` in place of its fixed volatile keys: keys sorted, ignored
+/// keys removed at any depth, numbers as `workflow::normalize` writes them.
+fn normalize(value: &Value, ignore_keys: &[String]) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map
+                .iter()
+                .filter(|(key, _)| !ignore_keys.contains(key))
+                .collect();
+            entries.sort_by_key(|(key, _)| *key);
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key.clone(), normalize(value, ignore_keys)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| normalize(item, ignore_keys))
+                .collect(),
+        ),
+        // Not a mapping, so it holds no keys to ignore.
+        leaf => workflow::normalize(leaf),
+    }
 }
 
 fn text_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
@@ -331,9 +365,36 @@ mod tests {
     }
 
     #[test]
+    fn the_workflow_diff_leaves_out_exactly_the_keys_the_comparison_ignored() {
+        // A custom list replaces the volatile keys: the compilation time counts, `retryStrategy` does not.
+        let options = CompareOptions {
+            ignore_keys: vec!["retryStrategy".into()],
+            ..CompareOptions::default()
+        };
+        let mut after = base();
+        after["metadata"]["annotations"]["pipelines.kubeflow.org/pipeline_compilation_time"] =
+            json!("2030-01-01T00:00:00");
+        after["spec"]["templates"][0]["retryStrategy"]["backoff"]["factor"] = json!(0.5);
+        let changes = Changes::between(&pipeline(base(), &[]), &pipeline(after, &[]), &options);
+        assert_eq!(
+            pointers(&changes),
+            ["/metadata/annotations/pipelines.kubeflow.org~1pipeline_compilation_time"]
+        );
+        let diff = changes.unified_diff("old", "new");
+        let added: Vec<&str> = diff
+            .lines()
+            .filter(|line| line.starts_with('+') && !line.starts_with("+++"))
+            .collect();
+        assert_eq!(added.len(), 1, "{diff}");
+        assert!(added[0].contains("pipeline_compilation_time"), "{diff}");
+        assert!(added[0].contains("2030-01-01T00:00:00"), "{diff}");
+        assert!(!diff.contains("retryStrategy"), "{diff}");
+    }
+
+    #[test]
     fn an_unreadable_old_side_diffs_against_nothing() {
         let after = pipeline(base(), &[("p", "v")]);
-        let changes = Changes::unreadable("broken".into(), &after);
+        let changes = Changes::unreadable("broken".into(), &after, &CompareOptions::default());
         assert!(!changes.is_empty());
         let diff = changes.unified_diff("old", "new");
         assert!(diff.contains("+kind: Workflow\n"), "{diff}");

@@ -251,7 +251,9 @@ pub fn render(
             }
             RenderOutcome::Updated(changes)
         }
-        Err(reason) => RenderOutcome::Updated(Changes::unreadable(reason, &fresh)),
+        Err(reason) => {
+            RenderOutcome::Updated(Changes::unreadable(reason, &fresh, &options.compare))
+        }
     };
     if options.cancel.is_cancelled() {
         return Err(RenderError::Cancelled);
@@ -278,7 +280,7 @@ pub fn check(
                 Freshness::Stale(changes)
             }
         }
-        Err(reason) => Freshness::Stale(Changes::unreadable(reason, &fresh)),
+        Err(reason) => Freshness::Stale(Changes::unreadable(reason, &fresh, &options.compare)),
     };
     let determinism = if determinism {
         Some(render_again(target, &fresh, options)?)
