@@ -21,15 +21,17 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "KFP_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
 
-    /// Kubernetes namespace (Kubeflow profile) to work in
+    /// Kubernetes namespace (Kubeflow profile) to work in. `plan`, `apply` and `validate` take it once per
+    /// `--config DIR`, in the same order
     #[arg(
-        long,
+        long = "namespace",
         short = 'n',
         global = true,
         env = "KFP_NAMESPACE",
-        value_name = "NS"
+        value_name = "NS",
+        action = ArgAction::Append
     )]
-    pub namespace: Option<String>,
+    pub namespaces: Vec<String>,
 
     /// Log level: error, warn, info, debug or trace (RUST_LOG, when set, takes precedence)
     /// [default: warn; info for `watch`]
@@ -63,6 +65,21 @@ pub struct GlobalArgs {
     /// Never use colours (also when NO_COLOR is set)
     #[arg(long, global = true)]
     pub no_color: bool,
+}
+
+impl GlobalArgs {
+    /// The namespace of a command that works in one namespace (`run`, `ping`); an empty value is none.
+    pub fn single_namespace(&self) -> Result<Option<&str>, crate::failure::Failure> {
+        match self.namespaces.as_slice() {
+            [] => Ok(None),
+            [namespace] => Ok(Some(namespace.as_str()).filter(|ns| !ns.is_empty())),
+            several => Err(crate::failure::Failure::new(format!(
+                "--namespace is given {} times, but this command works in one namespace",
+                several.len()
+            ))
+            .hint("pass --namespace once")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -122,5 +139,41 @@ impl Command {
             Self::Watch(_) => LogLevel::Info,
             _ => LogLevel::Warn,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::Cli;
+
+    fn namespace_of(argv: &[&str]) -> Result<Option<String>, String> {
+        let cli = Cli::try_parse_from(argv).unwrap();
+        cli.global
+            .single_namespace()
+            .map(|namespace| namespace.map(str::to_owned))
+            .map_err(|failure| failure.message)
+    }
+
+    #[test]
+    fn a_one_namespace_command_takes_one_namespace_and_treats_empty_as_none() {
+        assert_eq!(
+            namespace_of(&["kfp-gitops", "-n", "team-1", "ping"]),
+            Ok(Some("team-1".to_owned()))
+        );
+        assert_eq!(
+            namespace_of(&["kfp-gitops", "ping", "--namespace="]),
+            Ok(None)
+        );
+        assert_eq!(namespace_of(&["kfp-gitops", "ping"]), Ok(None));
+    }
+
+    #[test]
+    fn a_one_namespace_command_refuses_several() {
+        assert_eq!(
+            namespace_of(&["kfp-gitops", "ping", "-n", "a", "-n", "b"]),
+            Err("--namespace is given 2 times, but this command works in one namespace".to_owned())
+        );
     }
 }

@@ -205,8 +205,8 @@ impl WithCause for Failure {
 }
 
 pub fn run(args: &PingArgs, ctx: &Context) -> Result<Status, Failure> {
+    let namespace = ctx.global.single_namespace()?;
     let client = args.kfp.client(&ctx.global)?;
-    let namespace = ctx.global.namespace.as_deref().filter(|ns| !ns.is_empty());
     let report = checks(&client, namespace);
     match ctx.format {
         OutputFormat::Text => {

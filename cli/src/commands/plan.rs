@@ -145,45 +145,7 @@ pub fn resolve_targets(
     ctx: &Context,
 ) -> Result<(Vec<Target>, ProjectDefaults), Failure> {
     if !args.configs.is_empty() {
-        let single = args.configs.len() == 1;
-        let mut targets = Vec::new();
-        for entry in &args.configs {
-            let target = match entry.split_once('=') {
-                Some((namespace, dir)) if !namespace.is_empty() && !namespace.contains('/') => {
-                    Target {
-                        namespace: namespace.to_owned(),
-                        config: PathBuf::from(dir),
-                    }
-                }
-                _ => match (&ctx.global.namespace, single) {
-                    (Some(namespace), true) => Target {
-                        namespace: namespace.clone(),
-                        config: PathBuf::from(entry),
-                    },
-                    (None, true) => {
-                        return Err(Failure::new(format!("no namespace for --config {entry}")).hint(
-                            "pass --namespace NS (or set KFP_NAMESPACE), or write --config NS=DIR",
-                        ));
-                    }
-                    (_, false) => {
-                        return Err(Failure::new(format!(
-                            "--config {entry}: with several config folders each needs its namespace"
-                        ))
-                        .hint("write each as --config NS=DIR"));
-                    }
-                },
-            };
-            if targets
-                .iter()
-                .any(|t: &Target| t.namespace == target.namespace)
-            {
-                return Err(Failure::new(format!(
-                    "namespace {:?} is given more than once",
-                    target.namespace
-                )));
-            }
-            targets.push(target);
-        }
+        let targets = pair_configs(&args.configs, &ctx.global.namespaces, |_| None)?;
         let project = find_project(args)?;
         return Ok((targets, ProjectDefaults::of(project.as_ref())));
     }
@@ -201,15 +163,7 @@ pub fn resolve_targets(
             config: project.resolve(&target.config),
         })
         .collect();
-    if let Some(namespace) = &ctx.global.namespace {
-        targets.retain(|target| &target.namespace == namespace);
-        if targets.is_empty() {
-            return Err(Failure::new(format!(
-                "namespace {namespace:?} is not listed in the `namespaces` of {}",
-                project.path.display()
-            )));
-        }
-    }
+    select_namespaces(&mut targets, &ctx.global.namespaces, &project)?;
     if targets.is_empty() {
         return Err(Failure::new(format!(
             "{} lists no namespaces to reconcile",
@@ -218,6 +172,85 @@ pub fn resolve_targets(
         .hint("add `namespaces: [{namespace: NS, config: DIR}]` to it, or pass --config"));
     }
     Ok((targets, ProjectDefaults::of(Some(&project))))
+}
+
+/// Pairs `--config` folders with their namespaces. `NS=DIR` names its own; every other folder takes the next
+/// `--namespace` value, in order (`--config a --namespace team-a --config b --namespace team-b`); a folder
+/// left without one gets `unnamed(folder)`, or is an error when that gives none.
+pub fn pair_configs(
+    configs: &[String],
+    namespaces: &[String],
+    unnamed: impl Fn(&Path) -> Option<String>,
+) -> Result<Vec<Target>, Failure> {
+    let entries: Vec<(Option<&str>, &str)> = configs
+        .iter()
+        .map(|entry| match entry.split_once('=') {
+            Some((namespace, dir)) if !namespace.is_empty() && !namespace.contains('/') => {
+                (Some(namespace), dir)
+            }
+            _ => (None, entry.as_str()),
+        })
+        .collect();
+    let bare = entries.iter().filter(|(named, _)| named.is_none()).count();
+    if bare > 0 && !namespaces.is_empty() && namespaces.len() != bare {
+        return Err(Failure::new(format!(
+            "{bare} --config folder{} without NS= but {} --namespace value{}",
+            plural(bare),
+            namespaces.len(),
+            plural(namespaces.len())
+        ))
+        .hint("give one --namespace per --config DIR, in the same order, or write each as --config NS=DIR"));
+    }
+    let mut given = namespaces.iter();
+    let mut targets: Vec<Target> = Vec::new();
+    for (named, dir) in entries {
+        let config = PathBuf::from(dir);
+        let namespace = match named {
+            Some(namespace) => namespace.to_owned(),
+            None => match given.next().cloned().or_else(|| unnamed(&config)) {
+                Some(namespace) => namespace,
+                None => {
+                    return Err(Failure::new(format!("no namespace for --config {dir}")).hint(
+                        "pass --namespace NS (or set KFP_NAMESPACE), one per --config DIR in the same order, or write --config NS=DIR",
+                    ));
+                }
+            },
+        };
+        if targets.iter().any(|target| target.namespace == namespace) {
+            return Err(Failure::new(format!(
+                "namespace {namespace:?} is given more than once"
+            )));
+        }
+        targets.push(Target { namespace, config });
+    }
+    Ok(targets)
+}
+
+/// Keeps the project file's namespaces that `--namespace` names (all of them when it names none).
+pub fn select_namespaces(
+    targets: &mut Vec<Target>,
+    namespaces: &[String],
+    project: &Project,
+) -> Result<(), Failure> {
+    if namespaces.is_empty() {
+        return Ok(());
+    }
+    if let Some(missing) = namespaces
+        .iter()
+        .find(|namespace| !targets.iter().any(|target| &target.namespace == *namespace))
+    {
+        return Err(Failure::new(format!(
+            "namespace {missing:?} is not listed in the `namespaces` of {}",
+            project.path.display()
+        ))
+        .hint("list it there, or pass --config DIR with it"));
+    }
+    targets.retain(|target| namespaces.contains(&target.namespace));
+    Ok(())
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
 }
 
 /// The project file (explicit, or discovered upward from the current folder).
@@ -456,17 +489,96 @@ mod tests {
             "cfg/b",
         ])
         .unwrap_err();
-        assert_eq!(
-            failure.message,
-            "--config cfg/b: with several config folders each needs its namespace"
-        );
-        assert_eq!(
-            failure.hint.as_deref(),
-            Some("write each as --config NS=DIR")
+        assert_eq!(failure.message, "no namespace for --config cfg/b");
+        assert!(
+            failure
+                .hint
+                .as_deref()
+                .is_some_and(|hint| hint.contains("--config NS=DIR")),
+            "{failure:?}"
         );
         let failure =
             targets_of(&["kfp-gitops", "plan", "--config", "a=x", "--config", "a=y"]).unwrap_err();
         assert_eq!(failure.message, "namespace \"a\" is given more than once");
+    }
+
+    #[test]
+    fn repeated_config_and_namespace_flags_pair_up_in_order() {
+        let targets = targets_of(&[
+            "kfp-gitops",
+            "plan",
+            "--config",
+            "cfg/a",
+            "--namespace",
+            "team-a",
+            "--config",
+            "cfg/b",
+            "--namespace",
+            "team-b",
+        ])
+        .unwrap();
+        assert_eq!(
+            targets,
+            vec![
+                Target {
+                    namespace: "team-a".into(),
+                    config: PathBuf::from("cfg/a"),
+                },
+                Target {
+                    namespace: "team-b".into(),
+                    config: PathBuf::from("cfg/b"),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn named_folders_do_not_take_a_namespace_flag() {
+        let targets = targets_of(&[
+            "kfp-gitops",
+            "plan",
+            "--config",
+            "team-x=cfg/x",
+            "--config",
+            "cfg/a",
+            "--namespace",
+            "team-a",
+        ])
+        .unwrap();
+        let pairs: Vec<(&str, &Path)> = targets
+            .iter()
+            .map(|t| (t.namespace.as_str(), t.config.as_path()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("team-x", Path::new("cfg/x")),
+                ("team-a", Path::new("cfg/a"))
+            ]
+        );
+    }
+
+    #[test]
+    fn more_folders_than_namespaces_is_an_error() {
+        let failure = targets_of(&[
+            "kfp-gitops",
+            "plan",
+            "--config",
+            "cfg/a",
+            "--config",
+            "cfg/b",
+            "--config",
+            "cfg/c",
+            "--namespace",
+            "team-a",
+            "--namespace",
+            "team-b",
+        ])
+        .unwrap_err();
+        assert_eq!(
+            failure.message,
+            "3 --config folders without NS= but 2 --namespace values"
+        );
     }
 
     #[test]

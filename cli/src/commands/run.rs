@@ -260,8 +260,8 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<Status, Failure> {
         .ok_or_else(|| {
             Failure::new("the pipeline has no name").hint("give the run a name with --name")
         })?;
+    let namespace = ctx.global.single_namespace()?;
     let client = args.kfp.client(&ctx.global)?;
-    let namespace = ctx.global.namespace.as_deref().filter(|ns| !ns.is_empty());
     let experiment =
         find_or_create_experiment(&client, namespace, &args.experiment, args.create_experiment)?;
 

@@ -11,6 +11,7 @@ use kfp_config::{LoadOptions, Validation};
 use serde::Serialize;
 
 use crate::args::OutputFormat;
+use crate::commands::plan::{Target, pair_configs, select_namespaces};
 use crate::failure::{Failure, Status};
 use crate::output::Context;
 
@@ -41,13 +42,6 @@ pub struct ValidateArgs {
     pub project: Option<PathBuf>,
 }
 
-/// One namespace folder to check.
-#[derive(Debug, Clone)]
-struct Target {
-    namespace: String,
-    config: PathBuf,
-}
-
 fn folder_name(dir: &Path) -> String {
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     absolute
@@ -59,28 +53,9 @@ fn folder_name(dir: &Path) -> String {
 
 fn targets(args: &ValidateArgs, ctx: &Context) -> Result<Vec<Target>, Failure> {
     if !args.configs.is_empty() {
-        let single = args.configs.len() == 1;
-        return Ok(args
-            .configs
-            .iter()
-            .map(|entry| match entry.split_once('=') {
-                Some((namespace, dir)) if !namespace.is_empty() && !namespace.contains('/') => {
-                    Target {
-                        namespace: namespace.to_owned(),
-                        config: PathBuf::from(dir),
-                    }
-                }
-                _ => Target {
-                    namespace: ctx
-                        .global
-                        .namespace
-                        .clone()
-                        .filter(|_| single)
-                        .unwrap_or_else(|| folder_name(Path::new(entry))),
-                    config: PathBuf::from(entry),
-                },
-            })
-            .collect());
+        return pair_configs(&args.configs, &ctx.global.namespaces, |config| {
+            Some(folder_name(config))
+        });
     }
     let project_error = |err: kfp_config::project::ProjectError| {
         Failure::from_error("cannot use the project file", &err)
@@ -101,25 +76,16 @@ fn targets(args: &ValidateArgs, ctx: &Context) -> Result<Vec<Target>, Failure> {
                 config: project.resolve(&target.config),
             })
             .collect();
-        if let Some(namespace) = &ctx.global.namespace {
-            targets.retain(|target| &target.namespace == namespace);
-            if targets.is_empty() {
-                return Err(Failure::new(format!(
-                    "namespace {namespace:?} is not listed in the `namespaces` of {}",
-                    project.path.display()
-                )));
-            }
-        }
+        select_namespaces(&mut targets, &ctx.global.namespaces, &project)?;
         return Ok(targets);
     }
     if cwd.join(kfp_config::load::RECURRING_RUNS_FILE).exists()
         || cwd.join(kfp_config::load::EXPERIMENTS_FILE).exists()
     {
-        let namespace = ctx
-            .global
-            .namespace
-            .clone()
-            .unwrap_or_else(|| folder_name(&cwd));
+        let namespace = match ctx.global.single_namespace()? {
+            Some(namespace) => namespace.to_owned(),
+            None => folder_name(&cwd),
+        };
         return Ok(vec![Target {
             namespace,
             config: PathBuf::from("."),
