@@ -3,7 +3,8 @@
 //! Builds `kfp-gitops` and the `kfp-bench` harness (tests package), then runs `kfp-bench run`, which
 //! generates every input under `target/bench/`, measures the real `kfp-gitops` binary against an in-process
 //! KFP emulator side by side with the reference scripts' request pattern, and writes a markdown report:
-//! `docs/BENCHMARKS.md` for a full run (release build), `target/bench-report-quick.md` for `--quick`.
+//! `docs/BENCHMARKS.md` for a full run (release build), `target/bench-report-quick.md` for `--quick` and
+//! `target/bench-report-partial.md` for a run limited by `--only`.
 //!
 //! `--quick` runs small sizes of every scenario with the debug build CI already has (unless `--release`),
 //! so the benchmark itself cannot rot: it fails when a scenario fails (an unexpected exit code, a no-op
@@ -71,8 +72,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let target = target_dir(root);
     let profile_dir = target.join(if release { "release" } else { "debug" });
     let exe = |name: &str| profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    // Only a full run of every scenario may replace the committed report.
     let report = if options.quick {
         target.join("bench-report-quick.md")
+    } else if !options.only.is_empty() {
+        target.join("bench-report-partial.md")
     } else {
         root.join("docs").join("BENCHMARKS.md")
     };
