@@ -38,11 +38,20 @@ impl At {
     }
 }
 
-/// A valid recurring run with the places of its parts, for problems found later (sources, parameters).
+/// A recurring run entry whose pipeline source has no problem, with the places of its parts, for the
+/// problems found later (sources, parameters). Its pipeline and parameters are checked even when other
+/// parts of the entry have problems, so that every problem of the run is reported at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedRun {
-    /// The run.
-    pub run: RecurringRun,
+    /// The whole run, when the entry has no problem at all: only such a run can be desired.
+    pub run: Option<RecurringRun>,
+    /// `pipeline_source`.
+    pub pipeline_source: PipelineSource,
+    /// `pipeline_parameters` (empty when absent), unless one of them has a problem or the entry has an
+    /// unknown key (which may be a misspelled `pipeline_parameters`).
+    pub pipeline_parameters: Option<Vec<PipelineParameter>>,
+    /// How problems name the run: ``recurring run `NAME` `` or, without a usable name, its place.
+    pub label: String,
     /// The run's entry.
     pub at: At,
     /// `pipeline_source`.
@@ -586,8 +595,9 @@ fn parse_root(checker: &mut Checker<'_>, text: &str, top_key: &str) -> Option<No
 }
 
 /// Checks `recurring_runs.yaml`. `experiments` are the declared experiment names (`None` when
-/// `experiments.yaml` is unreadable, which skips that cross-check). Returns the runs without problems
-/// (their sources are checked next), or `None` when the file could not be read as a list at all.
+/// `experiments.yaml` is unreadable, which skips that cross-check). Returns the runs whose pipeline source
+/// has no problem (their sources are checked next), or `None` when the file could not be read as a list
+/// at all.
 pub(crate) fn check_recurring_runs(
     file: &Path,
     text: &str,
@@ -637,9 +647,13 @@ fn check_run(
             "job",
         ],
     )?;
+    let unknown_keys = checker.problems.len() > before;
+    let before_source = checker.problems.len();
     let source = checker
         .required(&fields, "pipeline_source")
-        .and_then(|node| check_source(checker, node, &fields.child("pipeline_source")));
+        .and_then(|node| check_source(checker, node, &fields.child("pipeline_source")))
+        // A source with any problem (an unknown key may be a misspelled one) is not fetched.
+        .filter(|_| checker.problems.len() == before_source);
     let mut parameters = Some(Vec::new());
     let mut parameters_at = Vec::new();
     if let Some(node) = fields.get("pipeline_parameters") {
@@ -676,6 +690,7 @@ fn check_run(
             }
         }
     };
+    let mut repository_file_without_repository = false;
     if let (Some(PipelineSource::Path(_) | PipelineSource::Rendered(_)), Some(list), Some(items)) = (
         &source,
         &parameters,
@@ -694,8 +709,12 @@ fn check_run(
                     format!("{}/{index}/valueFrom", fields.child("pipeline_parameters"));
                 let node = item.get("valueFrom").unwrap_or(item);
                 checker.at(node, &value_pointer, "`file_path` names a file in a repository, but the pipeline source is local and no repository is given", Some("use `path` for a local file, or give `github_owner`, `github_repo` and `git_reference` (or `git_url` and `git_reference`)".to_owned()));
+                repository_file_without_repository = true;
             }
         }
+    }
+    if unknown_keys || repository_file_without_repository {
+        parameters = None;
     }
     let job = checker.required(&fields, "job").and_then(|node| {
         check_job(
@@ -707,16 +726,34 @@ fn check_run(
             job_names,
         )
     });
-    if checker.problems.len() > before {
-        return None;
-    }
+    let label = match job.as_ref().map(|job| job.name.as_str()).or_else(|| {
+        item.get("job")
+            .and_then(|job| job.get("name"))
+            .and_then(Node::as_str)
+    }) {
+        Some(name) => format!("recurring run `{name}`"),
+        None => format!("recurring run at {pointer}"),
+    };
+    let pipeline_source = source?;
+    let run = match (
+        checker.problems.len() == before,
+        &parameters,
+        keep_history,
+        job,
+    ) {
+        (true, Some(list), Some(keep_history), Some(job)) => Some(RecurringRun {
+            pipeline_source: pipeline_source.clone(),
+            pipeline_parameters: list.clone(),
+            keep_history,
+            job,
+        }),
+        _ => None,
+    };
     Some(CheckedRun {
-        run: RecurringRun {
-            pipeline_source: source?,
-            pipeline_parameters: parameters?,
-            keep_history: keep_history?,
-            job: job?,
-        },
+        run,
+        pipeline_source,
+        pipeline_parameters: parameters,
+        label,
         at: At::of(item, pointer),
         source_at: At::of(
             fields.get("pipeline_source")?,

@@ -4,14 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::check::{self, At, CheckedRun};
+use crate::check::{self, At};
 use crate::desired::{
     DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
 };
-use crate::model::{PipelineParameter, PipelineSource, ValueFrom};
+use crate::model::{PipelineParameter, PipelineSource, RecurringRun, ValueFrom};
 use crate::problem::{ConfigErrors, Problem};
 use crate::sources::{
-    Fetcher, RemoteFile, Repo, Secret, SourceError, SourceOptions, resolve_local,
+    Fetcher, RemoteFile, Repo, Secret, SharedFetchers, SourceError, SourceOptions, resolve_local,
 };
 use crate::workflow::Workflow;
 
@@ -43,6 +43,10 @@ pub struct LoadOptions {
     pub concurrency: usize,
     /// Whether HTTP requests honour proxy environment variables.
     pub use_env_proxy: bool,
+    /// The fetchers this load shares with the other namespaces of the same command run (make one per run,
+    /// per `watch` cycle), so that a reference they have in common is resolved once, a file is fetched
+    /// once, and `concurrency` bounds them together; `None`: a fetcher of this load's own.
+    pub fetchers: Option<SharedFetchers>,
 }
 
 impl Default for LoadOptions {
@@ -56,6 +60,7 @@ impl Default for LoadOptions {
             github_token: None,
             concurrency: 8,
             use_env_proxy: true,
+            fetchers: None,
         }
     }
 }
@@ -74,7 +79,8 @@ pub struct Validation {
     pub skipped: Vec<String>,
     /// The desired state, when there are no problems and nothing was skipped.
     pub desired: Option<DesiredNamespace>,
-    /// How many network requests (HTTP, git fetch) were made.
+    /// How many network requests (HTTP, git fetch) this load made (one that a namespace sharing the
+    /// fetchers made first is not counted again).
     pub network_requests: usize,
 }
 
@@ -157,7 +163,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         desired: None,
         network_requests: 0,
     };
-    // Sources of the runs without problems are checked even when other entries have problems.
+    // Sources are checked even when other parts of their run, or other runs, have problems.
     let Some(runs) = runs else {
         return validation;
     };
@@ -169,7 +175,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         .cache_dir
         .clone()
         .unwrap_or_else(|| root.join(DEFAULT_CACHE_DIR));
-    let fetcher = Fetcher::new(SourceOptions {
+    let source_options = SourceOptions {
         github_api_url: options.github_api_url.clone(),
         github_token: options.github_token.clone(),
         cache_dir,
@@ -177,7 +183,11 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         concurrency: options.concurrency,
         use_env_proxy: options.use_env_proxy,
         timeout: std::time::Duration::from_secs(60),
-    });
+    };
+    let fetcher = match &options.fetchers {
+        Some(shared) => shared.fetcher(source_options),
+        None => std::sync::Arc::new(Fetcher::new(source_options)),
+    };
     let mut resolver = Resolver {
         root: &root,
         config_dir,
@@ -187,11 +197,11 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
     // Every origin of every run, in order: the pipeline first, then valueFrom parameters.
     let mut plans: Vec<(Origin, Vec<(usize, Origin)>)> = Vec::new();
     for run in &runs {
-        let pipeline = pipeline_origin(&run.run.pipeline_source);
+        let pipeline = pipeline_origin(&run.pipeline_source);
         let mut parameters = Vec::new();
-        for (index, parameter) in run.run.pipeline_parameters.iter().enumerate() {
+        for (index, parameter) in run.pipeline_parameters.iter().flatten().enumerate() {
             if let PipelineParameter::ValueFrom { value_from, .. } = parameter {
-                parameters.push((index, value_origin(value_from, &run.run.pipeline_source)));
+                parameters.push((index, value_origin(value_from, &run.pipeline_source)));
             }
         }
         plans.push((pipeline, parameters));
@@ -206,19 +216,22 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
             Origin::Local(_) | Origin::Incomplete(_) => None,
         })
         .collect();
-    let fetched = fetcher.fetch_all(&remote);
-    validation.network_requests = fetcher.network_requests();
+    let all = fetcher.fetch_all(&remote);
+    validation.network_requests = all.network_requests;
+    let fetched = all.files;
     let mut recurring_runs = Vec::new();
     let mut skipped = Vec::new();
     for (run, (pipeline_origin, parameter_origins)) in runs.iter().zip(plans) {
-        let name = &run.run.job.name;
+        let label = &run.label;
+        let no_parameters = Vec::new();
+        let run_parameters = run.pipeline_parameters.as_ref().unwrap_or(&no_parameters);
         let mut ok = true;
         let mut incomplete = false;
         let pipeline = match resolver.read(&pipeline_origin, &fetched) {
             Ok((bytes, source)) => Some((bytes, source)),
             Err(SourceError::Offline) => {
                 skipped.push(format!(
-                    "recurring run `{name}`: pipeline {} not checked (remote source, --offline)",
+                    "{label}: pipeline {} not checked (remote source, --offline)",
                     describe(&pipeline_origin)
                 ));
                 incomplete = true;
@@ -228,7 +241,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 resolver.report(
                     &run.source_at,
                     format!(
-                        "recurring run `{name}`: cannot get the pipeline {}: {err}",
+                        "{label}: cannot get the pipeline {}: {err}",
                         describe(&pipeline_origin)
                     ),
                     err.tip(),
@@ -239,7 +252,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         };
         let mut file_values: HashMap<usize, String> = HashMap::new();
         for (index, origin) in &parameter_origins {
-            let parameter_name = run.run.pipeline_parameters[*index].name();
+            let parameter_name = run_parameters[*index].name();
             let at = run
                 .parameters_at
                 .get(*index)
@@ -251,16 +264,30 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                         file_values.insert(*index, text);
                     }
                     Err(_) => {
-                        resolver.report(&at, format!("recurring run `{name}`, parameter `{parameter_name}`: {} is not UTF-8 text", describe(origin)), None);
+                        resolver.report(
+                            &at,
+                            format!(
+                                "{label}, parameter `{parameter_name}`: {} is not UTF-8 text",
+                                describe(origin)
+                            ),
+                            None,
+                        );
                         ok = false;
                     }
                 },
                 Err(SourceError::Offline) => {
-                    skipped.push(format!("recurring run `{name}`, parameter `{parameter_name}`: value {} not read (remote source, --offline)", describe(origin)));
+                    skipped.push(format!("{label}, parameter `{parameter_name}`: value {} not read (remote source, --offline)", describe(origin)));
                     incomplete = true;
                 }
                 Err(err) => {
-                    resolver.report(&at, format!("recurring run `{name}`, parameter `{parameter_name}`: cannot get the value {}: {err}", describe(origin)), err.tip());
+                    resolver.report(
+                        &at,
+                        format!(
+                            "{label}, parameter `{parameter_name}`: cannot get the value {}: {err}",
+                            describe(origin)
+                        ),
+                        err.tip(),
+                    );
                     ok = false;
                 }
             }
@@ -279,16 +306,14 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
             Err(message) => {
                 resolver.report(
                     &run.source_at,
-                    format!(
-                        "recurring run `{name}`: the pipeline {source} is not usable: {message}"
-                    ),
+                    format!("{label}: the pipeline {source} is not usable: {message}"),
                     None,
                 );
                 continue;
             }
         };
         // Parameter values: defaults from a rendered folder's params/, then the config's, in order.
-        let mut parameters: Vec<(String, String)> = match &run.run.pipeline_source {
+        let mut parameters: Vec<(String, String)> = match &run.pipeline_source {
             PipelineSource::Rendered(rendered) => {
                 match resolver.rendered_params(&rendered.rendered_pipeline) {
                     Ok(defaults) => defaults.into_iter().collect(),
@@ -296,7 +321,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                         resolver.report(
                             &run.source_at,
                             format!(
-                                "recurring run `{name}`: cannot read the parameters of {}: {err}",
+                                "{label}: cannot read the parameters of {}: {err}",
                                 rendered.rendered_pipeline.display()
                             ),
                             None,
@@ -309,7 +334,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
             _ => Vec::new(),
         };
         let mut explicit: Vec<(usize, String, String)> = Vec::new();
-        for (index, parameter) in run.run.pipeline_parameters.iter().enumerate() {
+        for (index, parameter) in run_parameters.iter().enumerate() {
             let value = match parameter {
                 PipelineParameter::Value { value, .. } => Some(value.as_kfp_string()),
                 PipelineParameter::ValueFrom { .. } => file_values.remove(&index),
@@ -325,10 +350,12 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
             }
         }
         match workflow.inputs() {
+            // Parameters with problems cannot be compared with the pipeline's inputs.
+            Ok(_) if run.pipeline_parameters.is_none() => {}
             Ok(inputs) => {
                 let input_names: Vec<&str> =
                     inputs.iter().map(|input| input.name.as_str()).collect();
-                for (index, parameter) in run.run.pipeline_parameters.iter().enumerate() {
+                for (index, parameter) in run_parameters.iter().enumerate() {
                     if !input_names.contains(&parameter.name()) {
                         let at = run
                             .parameters_at
@@ -344,7 +371,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         };
-                        resolver.report(&at, format!("recurring run `{name}` sets parameter `{}`, which the pipeline {source} does not declare", parameter.name()), Some(format!("the pipeline's inputs are: {declared}")));
+                        resolver.report(&at, format!("{label} sets parameter `{}`, which the pipeline {source} does not declare", parameter.name()), Some(format!("the pipeline's inputs are: {declared}")));
                         ok = false;
                     }
                 }
@@ -358,23 +385,19 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                                 pointer: format!("{}/pipeline_parameters", run.at.pointer),
                                 ..run.at.clone()
                             };
-                            resolver.report(&at, format!("recurring run `{name}` does not set the required parameter `{}` of the pipeline {source}", input.name), Some(format!("add `- name: {}` with a `value` or `valueFrom` to `pipeline_parameters`", input.name)));
+                            resolver.report(&at, format!("{label} does not set the required parameter `{}` of the pipeline {source}", input.name), Some(format!("add `- name: {}` with a `value` or `valueFrom` to `pipeline_parameters`", input.name)));
                             ok = false;
                         }
                     }
                 }
             }
             Err(err) => {
-                resolver.report(
-                    &run.source_at,
-                    format!("recurring run `{name}`: {err}"),
-                    None,
-                );
+                resolver.report(&run.source_at, format!("{label}: {err}"), None);
                 ok = false;
             }
         }
-        if ok && !incomplete {
-            recurring_runs.push(desired_run(run, parameters, workflow, source));
+        if let (true, false, Some(checked)) = (ok, incomplete, &run.run) {
+            recurring_runs.push(desired_run(checked, parameters, workflow, source));
         }
     }
     validation.problems.extend(resolver.problems);
@@ -414,12 +437,12 @@ fn absolute_name(config_dir: &Path) -> String {
 }
 
 fn desired_run(
-    run: &CheckedRun,
+    run: &RecurringRun,
     parameters: Vec<(String, String)>,
     workflow: Workflow,
     source: String,
 ) -> DesiredRecurringRun {
-    let job = &run.run.job;
+    let job = &run.job;
     let trigger = &job.trigger;
     DesiredRecurringRun {
         name: job.name.clone(),
@@ -428,7 +451,7 @@ fn desired_run(
         enabled: job.enabled,
         max_concurrency: job.max_concurrency,
         service_account: job.service_account.clone(),
-        keep_history: run.run.keep_history,
+        keep_history: run.keep_history,
         trigger: DesiredTrigger {
             catchup: trigger.catchup,
             start: trigger.start_date,

@@ -1,15 +1,17 @@
 //! Pipeline and parameter sources: GitHub (REST API), any git remote (the `git` CLI) and local files,
 //! with a cache keyed by immutable commit SHAs.
 //!
-//! Each distinct (repository, reference) is resolved to a SHA once per [`Fetcher::fetch_all`] and each
-//! distinct file is fetched once, concurrently with a bound. A file cached under its SHA needs no network.
+//! Each distinct (repository, reference) is resolved to a SHA once per [`Fetcher`] and each distinct file is
+//! fetched once, concurrently with a bound, however many namespaces share the fetcher (see
+//! [`SharedFetchers`]). A file cached under its SHA needs no network.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
@@ -40,7 +42,7 @@ impl fmt::Debug for Secret {
 }
 
 /// How sources are fetched.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceOptions {
     /// The GitHub REST API base (GitHub Enterprise: `https://HOST/api/v3`).
     pub github_api_url: String,
@@ -119,6 +121,15 @@ pub struct Fetched {
     pub sha: String,
     /// The content.
     pub bytes: Vec<u8>,
+}
+
+/// What [`Fetcher::fetch_all`] got.
+#[derive(Debug, Clone)]
+pub struct FetchedAll {
+    /// Each distinct file, fetched or why not.
+    pub files: HashMap<RemoteFile, Result<Fetched, SourceError>>,
+    /// The network requests this call made.
+    pub network_requests: usize,
 }
 
 /// Why a source could not be fetched.
@@ -232,12 +243,137 @@ fn check_repo_path(path: &str) -> Result<(), SourceError> {
     Ok(())
 }
 
-/// Fetches remote files with a cache.
+/// Fetches remote files with a cache. Shared (`&Fetcher` or `Arc<Fetcher>`) by concurrent loads, it
+/// still resolves each (repository, reference) once, reads each file once and makes at most
+/// `concurrency` fetches at a time; a failure is remembered as well, so it is not retried either. A
+/// fetcher is meant for one command run (one `watch` cycle): a branch is not resolved again while it lives.
 #[derive(Debug)]
 pub struct Fetcher {
     options: SourceOptions,
     agent: ureq::Agent,
     requests: AtomicUsize,
+    resolved: Memo<(Repo, String), Result<String, SourceError>>,
+    files: Memo<(Repo, String, String), Result<Vec<u8>, SourceError>>,
+    permits: Permits,
+}
+
+/// The fetchers of one command run, handed to every namespace it loads: namespaces with equal
+/// [`SourceOptions`] share one [`Fetcher`], so N namespaces on the same branch resolve it once.
+#[derive(Debug, Clone, Default)]
+pub struct SharedFetchers {
+    fetchers: Arc<Mutex<Vec<Arc<Fetcher>>>>,
+}
+
+impl SharedFetchers {
+    /// The fetcher for these options: the one made earlier with equal options, or a new one.
+    pub fn fetcher(&self, options: SourceOptions) -> Arc<Fetcher> {
+        let mut fetchers = self
+            .fetchers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(fetcher) = fetchers.iter().find(|f| f.options == options) {
+            return Arc::clone(fetcher);
+        }
+        let fetcher = Arc::new(Fetcher::new(options));
+        fetchers.push(Arc::clone(&fetcher));
+        fetcher
+    }
+}
+
+/// Values computed once per key, even when several threads ask at the same time (the others wait).
+struct Memo<K, V> {
+    cells: Mutex<HashMap<K, Arc<OnceLock<V>>>>,
+}
+
+impl<K, V> fmt::Debug for Memo<K, V> {
+    // Only the count: the values are whole files.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len();
+        write!(f, "Memo({count} entries)")
+    }
+}
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Self {
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + std::hash::Hash, V: Clone> Memo<K, V> {
+    fn get_or(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        let cell = Arc::clone(
+            self.cells
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(key)
+                .or_default(),
+        );
+        // The map is unlocked while computing: only askers of the same key wait.
+        cell.get_or_init(compute).clone()
+    }
+}
+
+/// A counting semaphore: how many fetches may run at once across every user of a fetcher.
+#[derive(Debug)]
+struct Permits {
+    free: Mutex<usize>,
+    returned: Condvar,
+}
+
+struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    fn new(count: usize) -> Self {
+        Self {
+            free: Mutex::new(count.max(1)),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> Permit<'_> {
+        let mut free = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .returned
+                .wait(free)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *free -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self
+            .0
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        self.0.returned.notify_one();
+    }
+}
+
+thread_local! {
+    /// Network requests made by this thread, so that a call can count its own among shared ones.
+    static THREAD_REQUESTS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `work`, adding the network requests it made on this thread to `made`.
+fn counted<R>(made: &AtomicUsize, work: impl FnOnce() -> R) -> R {
+    let before = THREAD_REQUESTS.with(Cell::get);
+    let result = work();
+    made.fetch_add(THREAD_REQUESTS.with(Cell::get) - before, Ordering::Relaxed);
+    result
 }
 
 impl Fetcher {
@@ -252,8 +388,11 @@ impl Fetcher {
         }
         Self {
             agent: config.build().new_agent(),
+            permits: Permits::new(options.concurrency),
             options,
             requests: AtomicUsize::new(0),
+            resolved: Memo::default(),
+            files: Memo::default(),
         }
     }
 
@@ -262,12 +401,16 @@ impl Fetcher {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Fetches every file: each distinct reference resolved once, each distinct file fetched once, at
-    /// most `concurrency` at a time.
-    pub fn fetch_all(
-        &self,
-        files: &[RemoteFile],
-    ) -> HashMap<RemoteFile, Result<Fetched, SourceError>> {
+    fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        THREAD_REQUESTS.with(|count| count.set(count.get() + 1));
+    }
+
+    /// Fetches every file: each distinct reference resolved once, each distinct file fetched once (also
+    /// across calls and threads sharing this fetcher), at most `concurrency` at a time. Also says how
+    /// many network requests this call made itself (a file another call fetched first is not counted).
+    pub fn fetch_all(&self, files: &[RemoteFile]) -> FetchedAll {
+        let made = AtomicUsize::new(0);
         let refs: Vec<(Repo, String)> = files
             .iter()
             .map(|file| (file.repo.clone(), file.reference.clone()))
@@ -275,8 +418,13 @@ impl Fetcher {
             .into_iter()
             .collect();
         let resolved: HashMap<(Repo, String), Result<String, SourceError>> =
-            parallel_map(&refs, self.options.concurrency, |(repo, reference)| {
-                self.resolve(repo, reference)
+            parallel_map(&refs, self.options.concurrency, |key| {
+                counted(&made, || {
+                    self.resolved.get_or(key.clone(), || {
+                        let _permit = self.permits.acquire();
+                        self.resolve(&key.0, &key.1)
+                    })
+                })
             })
             .into_iter()
             .zip(refs.iter().cloned())
@@ -295,10 +443,19 @@ impl Fetcher {
                 .unwrap_or_else(|| {
                     Err(SourceError::Io("internal: unresolved reference".to_owned()))
                 })?;
-            let bytes = self.file_at(&file.repo, &sha, &file.path)?;
+            let key = (file.repo.clone(), sha.clone(), file.path.clone());
+            let bytes = counted(&made, || {
+                self.files.get_or(key, || {
+                    let _permit = self.permits.acquire();
+                    self.file_at(&file.repo, &sha, &file.path)
+                })
+            })?;
             Ok(Fetched { sha, bytes })
         });
-        distinct.into_iter().zip(fetched).collect()
+        FetchedAll {
+            files: distinct.into_iter().zip(fetched).collect(),
+            network_requests: made.into_inner(),
+        }
     }
 
     /// Resolves a reference to a commit SHA (a SHA resolves to itself without a request).
@@ -383,7 +540,7 @@ impl Fetcher {
         if let Some(token) = &self.options.github_token {
             request = request.header("Authorization", format!("Bearer {}", token.expose()));
         }
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.count_request();
         request.call().map_err(|err| SourceError::Transport {
             url: url.to_owned(),
             message: err.to_string(),
@@ -572,13 +729,13 @@ impl Fetcher {
             if self.options.offline {
                 return Err(SourceError::Offline);
             }
-            self.requests.fetch_add(1, Ordering::Relaxed);
+            self.count_request();
             if let Err(err) = self.git_fetch(&repo, url, &sha) {
                 // Servers speaking the old protocol refuse a commit that no branch or tag points at:
                 // fetch every branch and tag in full, then look for the commit.
                 match not_found_if_missing(err, url, reference) {
                     SourceError::NotFound { .. } => {
-                        self.requests.fetch_add(1, Ordering::Relaxed);
+                        self.count_request();
                         self.git_fetch_everything(&repo, url)?;
                     }
                     other => return Err(other),
@@ -595,7 +752,7 @@ impl Fetcher {
         if self.options.offline {
             return Err(SourceError::Offline);
         }
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.count_request();
         self.git_fetch(&repo, url, reference)
             .map_err(|err| not_found_if_missing(err, url, reference))?;
         let output = run_git(
@@ -993,6 +1150,34 @@ mod tests {
         for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a"] {
             assert!(check_repo_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn permits_bound_work_across_callers_and_a_memo_computes_once() {
+        let permits = Permits::new(2);
+        let memo: Memo<&str, usize> = Memo::default();
+        let computed = AtomicUsize::new(0);
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let items: Vec<usize> = (0..24).collect();
+        // Three callers, as three namespaces sharing one fetcher would be.
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    parallel_map(&items, 8, |_| {
+                        let _permit = permits.acquire();
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(1));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        memo.get_or("main", || computed.fetch_add(1, Ordering::SeqCst) + 41)
+                    })
+                });
+            }
+        });
+        assert!(peak.load(Ordering::SeqCst) <= 2);
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        assert_eq!(memo.get_or("main", || 0), 41);
     }
 
     #[test]

@@ -580,6 +580,68 @@ fn a_broken_run_does_not_hide_the_source_problems_of_another() {
     check_runs("broken_run_and_source_problem", &runs);
 }
 
+#[test]
+fn a_job_problem_does_not_hide_the_missing_pipeline_of_the_same_run() {
+    let runs = runs_with("max_concurrency: 1", "max_concurrency: 0").replacen(
+        "\"pipelines/workflow.yaml\"",
+        "\"pipelines/missing.yaml\"",
+        1,
+    );
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    let text = validate(dir.path());
+    assert!(
+        text.contains("max_concurrency must be between 1 and 10"),
+        "{text}"
+    );
+    assert!(text.contains("pipelines/missing.yaml"), "{text}");
+    insta::assert_snapshot!("job_problem_and_missing_pipeline", text, &runs);
+}
+
+#[test]
+fn a_job_problem_does_not_hide_a_parameter_the_pipeline_does_not_declare() {
+    let runs = runs_with("max_concurrency: 1", "max_concurrency: 0").replacen(
+        "        value: \"hello\"\n",
+        "        value: \"hello\"\n      - name: custom_mesage\n        value: \"typo\"\n",
+        1,
+    );
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    let text = validate(dir.path());
+    assert_eq!(text.matches("error: ").count(), 2, "{text}");
+    assert!(text.contains("sets parameter `custom_mesage`"), "{text}");
+}
+
+#[test]
+fn a_run_without_a_job_is_named_by_its_place_when_its_pipeline_is_missing() {
+    let runs = runs_with("\"pipelines/workflow.yaml\"", "\"pipelines/missing.yaml\"");
+    let runs = &runs[..runs.find("    job:\n").unwrap()];
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    let text = validate(dir.path());
+    assert_eq!(text.matches("error: ").count(), 2, "{text}");
+    assert!(
+        text.contains("error: recurring run at /recurring_runs/0: cannot get the pipeline `pipelines/missing.yaml`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_broken_parameter_still_lets_the_pipeline_be_checked_but_not_its_inputs() {
+    // The duplicate hides which value is meant, so the inputs are not compared; the pipeline still is read.
+    let runs = runs_with(
+        "        value: \"hello\"\n",
+        "        value: \"hello\"\n      - name: custom_message\n        value: \"again\"\n",
+    )
+    .replacen(
+        "\"pipelines/workflow.yaml\"",
+        "\"pipelines/missing.yaml\"",
+        1,
+    );
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    let text = validate(dir.path());
+    assert_eq!(text.matches("error: ").count(), 2, "{text}");
+    assert!(text.contains("is set twice"), "{text}");
+    assert!(text.contains("pipelines/missing.yaml"), "{text}");
+}
+
 /// A `rendered_pipeline` folder's `params/` supply defaults; listed parameters override them.
 fn rendered_namespace(parameters: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kfp_config::sources::Secret;
+use kfp_config::sources::{Secret, SharedFetchers};
 use kfp_config::{LoadOptions, Schedule, load_namespace, validate_namespace};
 use wiremock::matchers::{bearer_token, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -222,14 +222,17 @@ fn failing(
     for (name, value) in headers {
         response = response.insert_header(*name, *value);
     }
+    // The pipeline and its parameter file share the reference, whose failed lookup is made once.
     fake.mount(
         Mock::given(method("GET"))
             .and(path(format!("{REPO}/commits/main")))
-            .respond_with(response),
+            .respond_with(response)
+            .expect(1),
     );
     let dir = namespace(|runs| runs.replace(SEED_SHA, "main"));
     let validation = validate_namespace(dir.path(), &options(&fake, dir.path()));
     assert!(validation.desired.is_none());
+    fake.verify();
     let text = rendered(&validation, dir.path()).replace(&fake.server.uri(), "[api]");
     (text, dir)
 }
@@ -290,5 +293,65 @@ fn a_branch_name_with_slashes_is_resolved() {
     fake.serve_seed_files(SEED_SHA, 1);
     let dir = namespace(|runs| runs.replace(SEED_SHA, "release/2024.1"));
     load_namespace(dir.path(), &options(&fake, dir.path())).unwrap();
+    fake.verify();
+}
+
+#[test]
+fn namespaces_of_one_run_resolve_a_shared_branch_once_and_fetch_each_file_once() {
+    let fake = Fake::start();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/commits/main")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"sha": sha})))
+            .expect(1),
+    );
+    fake.serve_seed_files(sha, 1);
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    let runs = std::fs::read_to_string(fixture("recurring_runs.yaml"))
+        .unwrap()
+        .replace(SEED_SHA, "main");
+    let folders = ["team-1", "team-2"].map(|name| {
+        let folder = repo.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::copy(fixture("experiments.yaml"), folder.join("experiments.yaml")).unwrap();
+        std::fs::write(folder.join("recurring_runs.yaml"), &runs).unwrap();
+        folder
+    });
+    let shared = SharedFetchers::default();
+    let validations: Vec<kfp_config::Validation> = std::thread::scope(|scope| {
+        let handles: Vec<_> = folders
+            .iter()
+            .map(|folder| {
+                let options = LoadOptions {
+                    namespace: None,
+                    fetchers: Some(shared.clone()),
+                    ..options(&fake, repo.path())
+                };
+                scope.spawn(move || validate_namespace(folder, &options))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for validation in &validations {
+        let desired = validation.desired.as_ref().expect("valid");
+        assert!(desired.recurring_runs[0].source.contains("@0123456789ab:"));
+    }
+    assert_eq!(
+        validations
+            .iter()
+            .map(|v| v.namespace.as_str())
+            .collect::<Vec<_>>(),
+        ["team-1", "team-2"]
+    );
+    // One lookup and two files in all, each counted by the namespace that made it.
+    assert_eq!(
+        validations
+            .iter()
+            .map(|v| v.network_requests)
+            .sum::<usize>(),
+        3
+    );
     fake.verify();
 }
