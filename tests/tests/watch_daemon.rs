@@ -470,6 +470,53 @@ fn sigterm_in_the_middle_of_a_cycle_exits_cleanly_without_a_half_replaced_job() 
 }
 
 #[test]
+fn sigterm_during_a_once_cycle_finishes_the_job_under_way_and_exits_0() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    let names: Vec<String> = (1..=8).map(|n| format!("job-{n}")).collect();
+    let jobs: Vec<(&str, &str, bool)> = names
+        .iter()
+        .map(|n| (n.as_str(), "0 0 2 * * *", true))
+        .collect();
+    checkout.publish("fffffff", &Schedules::new(&jobs));
+    emulator.set_latency(Duration::from_millis(150));
+    let mut daemon = Daemon::start(&emulator, &checkout, &["--once"]);
+
+    wait_for(
+        || "the first version to be created".to_owned(),
+        || (emulator.count("POST /apis/v1beta1/jobs") >= 1).then_some(()),
+    );
+    daemon.signal("TERM");
+    let status = daemon.wait_exit();
+    assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log());
+
+    emulator.set_latency(Duration::ZERO);
+    let completed = names
+        .iter()
+        .filter(|name| versions_of(&emulator, name) == vec![("0 0 2 * * *".to_owned(), true)])
+        .count();
+    assert!(
+        completed >= 1,
+        "no job was completed; log:\n{}",
+        daemon.log()
+    );
+    // The signal did cut the cycle short: otherwise this test would not show anything.
+    assert!(
+        completed < names.len(),
+        "every job was rolled out before the signal arrived; log:\n{}",
+        daemon.log()
+    );
+    for name in &names {
+        let versions = versions_of(&emulator, name);
+        assert!(
+            versions.is_empty() || versions == vec![("0 0 2 * * *".to_owned(), true)],
+            "{name}: {versions:?}\nlog:\n{}",
+            daemon.log()
+        );
+    }
+}
+
+#[test]
 fn once_runs_a_single_cycle_and_exits_with_its_result() {
     let emulator = multi_user();
     let checkout = Checkout::new();

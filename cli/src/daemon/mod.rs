@@ -204,6 +204,11 @@ pub fn run_loop(
         let delay = schedule.delay(consecutive_failures, jitter(cycle));
         log_summary(cycle, &outcome, duration, (!schedule.once).then_some(delay));
         if schedule.once {
+            // A shutdown that only cut the cycle short is no failure: the jobs under way were finished
+            // and the rest wait for the next run. A failed action during that cycle still is one.
+            if outcome.interrupted && outcome.first_error().is_none() {
+                return LoopEnd::Shutdown;
+            }
             return LoopEnd::Once { success };
         }
         if outcome.interrupted || shutdown.wait(delay) {
@@ -384,6 +389,67 @@ mod tests {
         );
         assert_eq!(end, LoopEnd::Shutdown);
         assert_eq!(reconciler.calls, 0);
+    }
+
+    #[test]
+    fn once_interrupted_by_a_shutdown_ends_as_a_shutdown_not_a_failure() {
+        let shutdown = Shutdown::new();
+        let metrics = Metrics::new();
+        let mut reconciler = Scripted {
+            outcomes: vec![CycleOutcome {
+                interrupted: true,
+                ..CycleOutcome::default()
+            }],
+            calls: 0,
+            stop_after: Some(1),
+        };
+        let end = run_loop(
+            &mut reconciler,
+            Schedule {
+                once: true,
+                ..fast()
+            },
+            &Health::new(Duration::from_secs(60)),
+            &metrics,
+            &shutdown,
+        );
+        assert_eq!(end, LoopEnd::Shutdown);
+        assert_eq!(reconciler.calls, 1);
+        assert!(
+            metrics
+                .encode()
+                .contains("kfp_gitops_reconcile_total{result=\"interrupted\"} 1")
+        );
+    }
+
+    #[test]
+    fn once_interrupted_after_a_failed_action_still_reports_the_failure() {
+        let mut failed_actions = BTreeMap::new();
+        failed_actions.insert("create".to_owned(), 1);
+        let mut reconciler = Scripted {
+            outcomes: vec![CycleOutcome {
+                namespaces: vec![NamespaceOutcome {
+                    namespace: "team-a".to_owned(),
+                    failed_actions,
+                    ..NamespaceOutcome::default()
+                }],
+                interrupted: true,
+                ..CycleOutcome::default()
+            }],
+            calls: 0,
+            stop_after: Some(1),
+        };
+        let end = run_loop(
+            &mut reconciler,
+            Schedule {
+                once: true,
+                ..fast()
+            },
+            &Health::new(Duration::from_secs(60)),
+            &Metrics::new(),
+            &Shutdown::new(),
+        );
+        assert_eq!(end, LoopEnd::Once { success: false });
     }
 
     #[test]
