@@ -305,6 +305,7 @@ fn a_fault_at_any_step_of_an_apply_is_repaired_by_the_next_apply() {
         let config = Config::new("0 0 7 * * *", 0);
         assert!(apply(&emulator, &config).status.success(), "{label}: setup");
         config.set("0 30 6 * * *", 0);
+        let before_fault = job_ids(&emulator);
 
         emulator.inject_fault(fault);
         let faulty = apply(&emulator, &config);
@@ -319,6 +320,34 @@ fn a_fault_at_any_step_of_an_apply_is_repaired_by_the_next_apply() {
             .filter(|(_, enabled)| *enabled)
             .count();
         assert!(enabled <= 1, "{label}: {:?}", versions(&emulator));
+        if first_apply_succeeds {
+            // Checked before the repair apply, whose keep_history 0 would delete a duplicate and hide it.
+            let after_fault = job_ids(&emulator);
+            let mut names: Vec<&str> = after_fault.iter().map(|(_, name)| name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(
+                names.len(),
+                after_fault.len(),
+                "{label}: duplicate versions {after_fault:?}"
+            );
+            let new_versions = after_fault
+                .iter()
+                .filter(|(id, _)| !before_fault.iter().any(|(old, _)| old == id))
+                .count();
+            assert_eq!(
+                new_versions,
+                1,
+                "{label}: {before_fault:?} -> {after_fault:?}\n{}",
+                text(&faulty)
+            );
+            assert!(
+                String::from_utf8_lossy(&faulty.stdout)
+                    .contains("(the answer was lost; found by listing)"),
+                "{label}: the lost create is not reported as adopted:\n{}",
+                text(&faulty)
+            );
+        }
         emulator.clear_faults();
 
         let repaired = apply(&emulator, &config);
@@ -385,6 +414,86 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
         before["jobs"],
         "a stale plan changes nothing"
     );
+}
+
+#[test]
+fn a_saved_plan_refuses_the_options_it_already_fixed() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    let plan_file: PathBuf = config.path().join("plan.json");
+    let saved = kfp_gitops(&emulator, config.path())
+        .args(["plan", "--config"])
+        .arg(config.path())
+        .arg("--out")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert!(saved.status.success(), "{}", text(&saved));
+    let before = emulator.state();
+
+    let config_dir = config.path().display().to_string();
+    let refusals: [(&[&str], &str); 5] = [
+        (
+            &["--prune", "delete"],
+            "a saved plan and --prune cannot be combined",
+        ),
+        (
+            &["--allow-empty-prune"],
+            "a saved plan and --allow-empty-prune cannot be combined",
+        ),
+        (
+            &["--default-runner-sa", "other-editor"],
+            "a saved plan and --default-runner-sa cannot be combined",
+        ),
+        (
+            &["--prune", "disable", "--default-runner-sa", "other-editor"],
+            "a saved plan and --prune, --default-runner-sa cannot be combined",
+        ),
+        (
+            &["--config", &config_dir],
+            "a saved plan and --config cannot be combined",
+        ),
+    ];
+    for (options, message) in refusals {
+        let refused = kfp_gitops(&emulator, config.path())
+            .env_remove("KFP_DEFAULT_RUNNER_SA")
+            .arg("apply")
+            .arg(&plan_file)
+            .args(options)
+            .output()
+            .unwrap();
+        assert_eq!(
+            refused.status.code(),
+            Some(1),
+            "{options:?}: {}",
+            text(&refused)
+        );
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(message), "{options:?}: {}", text(&refused));
+        if !options.contains(&"--config") {
+            assert!(
+                stderr.contains("kfp-gitops plan --out FILE"),
+                "{options:?}: no hint to plan again: {}",
+                text(&refused)
+            );
+        }
+        assert_eq!(
+            emulator.state()["jobs"],
+            before["jobs"],
+            "{options:?}: a refused apply changes nothing"
+        );
+    }
+
+    // The default runner service account set in the environment (as CI does for `plan` and `apply`
+    // alike) is no request to change the plan: the plan is applied.
+    let applied = kfp_gitops(&emulator, config.path())
+        .env("KFP_DEFAULT_RUNNER_SA", "other-editor")
+        .arg("apply")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{}", text(&applied));
+    assert_converged(&emulator, &config, "after applying the saved plan");
 }
 
 /// (id, name) of every job in the namespace.
@@ -475,6 +584,19 @@ fn a_changed_workflow_is_shown_as_a_unified_diff() {
         "{stdout}"
     );
     assert!(stdout.contains("image: alpine:3.20"), "{stdout}");
+
+    // `apply` without a saved plan shows the same diff before applying it.
+    let applied = apply(&emulator, &config);
+    assert!(applied.status.success(), "{}", text(&applied));
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert!(stdout.contains("+++ config"), "{stdout}");
+    let diff_line = |sign: char, text: &str| {
+        stdout
+            .lines()
+            .any(|line| line.trim_start().starts_with(sign) && line.contains(text))
+    };
+    assert!(diff_line('-', "image: alpine:3.19"), "{stdout}");
+    assert!(diff_line('+', "image: alpine:3.20"), "{stdout}");
 }
 
 #[test]

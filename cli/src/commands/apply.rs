@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::args::OutputFormat;
 use crate::commands::plan::{
-    ProjectDefaults, ReconcileArgs, SourceArgs, TargetArgs, make_plans, resolve_targets,
+    ProjectDefaults, PruneArg, ReconcileArgs, SourceArgs, TargetArgs, make_plans, resolve_targets,
 };
 use crate::failure::{Failure, Status};
 use crate::kfp_args::KfpArgs;
@@ -58,6 +58,17 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                     "a saved plan already says what to do; drop --config, or drop the plan file to plan afresh",
                 ));
             }
+            let fixed = fixed_by_the_plan(&args.reconcile);
+            if !fixed.is_empty() {
+                return Err(Failure::new(format!(
+                    "a saved plan and {} cannot be combined",
+                    fixed.join(", ")
+                ))
+                .hint(
+                    "the saved plan already fixed pruning and the default runner service account when it was made; \
+                     drop the option(s) to apply it as it is, or run `kfp-gitops plan --out FILE` again with them",
+                ));
+            }
             let plans = read_plan_file(path)?;
             // Only the API URL may still come from the project file.
             let defaults = match &args.targets.project {
@@ -82,10 +93,34 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
         None => {
             let (targets, defaults) = resolve_targets(&args.targets, ctx)?;
             let client = args.kfp.client(&defaults.global(&ctx.global))?;
-            let plans = make_plans(&targets, &defaults, &args.reconcile, &args.sources, &client)?;
+            let mut plans =
+                make_plans(&targets, &defaults, &args.reconcile, &args.sources, &client)?;
+            // Shown as `plan` shows it: a changed workflow as a diff against the running version's.
+            for plan in &mut plans {
+                kfp_reconcile::diff::attach_workflow_diffs(plan, &client);
+            }
             apply_plans(&plans, &client, args, ctx)
         }
     }
+}
+
+/// The planning options given with a saved plan: they had their effect when the plan was made, so here
+/// they would be silently ignored. `KFP_DEFAULT_RUNNER_SA` set in the environment is no request (CI
+/// often sets it for `plan` and `apply` alike); the same value on the command line cannot be told
+/// apart from it, and is harmless.
+fn fixed_by_the_plan(reconcile: &ReconcileArgs) -> Vec<&'static str> {
+    let mut fixed = Vec::new();
+    if reconcile.prune != PruneArg::None {
+        fixed.push("--prune");
+    }
+    if reconcile.allow_empty_prune {
+        fixed.push("--allow-empty-prune");
+    }
+    let from_environment = std::env::var("KFP_DEFAULT_RUNNER_SA").ok();
+    if reconcile.default_runner_sa.is_some() && reconcile.default_runner_sa != from_environment {
+        fixed.push("--default-runner-sa");
+    }
+    fixed
 }
 
 fn apply_plans(
