@@ -165,3 +165,111 @@ fn schema_prints_every_schema_as_one_json_document() {
         ]
     );
 }
+
+/// A minimal GitHub API on 127.0.0.1 that answers every reference with one SHA and serves the seed's files;
+/// it records each request path and stops by itself once `stop` is set (or after 60 seconds).
+fn fake_github(
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seed = repo_root().join("kfp-config/tests/fixtures/seed/RENDERED_PIPELINE");
+    let handle = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !stop.load(std::sync::atomic::Ordering::SeqCst)
+            && std::time::Instant::now() < deadline
+        {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut header = String::new();
+            while reader.read_line(&mut header).unwrap() > 2 {
+                header.clear();
+            }
+            let target = request_line
+                .split(' ')
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned();
+            let path = target.split('?').next().unwrap_or_default().to_owned();
+            requests.lock().unwrap().push(path.clone());
+            let body = if path.contains("/commits/") {
+                br#"{"sha": "0123456789abcdef0123456789abcdef01234567"}"#.to_vec()
+            } else if path.ends_with("/workflow.yaml") {
+                std::fs::read(seed.join("workflow.yaml")).unwrap()
+            } else {
+                std::fs::read(seed.join("params/custom_message")).unwrap()
+            };
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .unwrap();
+            stream.write_all(&body).unwrap();
+        }
+    });
+    (url, handle)
+}
+
+#[test]
+fn namespaces_on_the_same_branch_resolve_it_once() {
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (url, server) = fake_github(requests.clone(), stop.clone());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let seed = repo_root().join("kfp-config/tests/fixtures/seed");
+    let runs = std::fs::read_to_string(seed.join("recurring_runs.yaml"))
+        .unwrap()
+        .replace("f73d515dfa7cff8e04b6bad3551d9db8a8d589f1", "main");
+    for namespace in ["team-1", "team-2", "team-3"] {
+        let folder = dir.path().join(namespace);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::copy(
+            seed.join("experiments.yaml"),
+            folder.join("experiments.yaml"),
+        )
+        .unwrap();
+        std::fs::write(folder.join("recurring_runs.yaml"), &runs).unwrap();
+    }
+    let output = kfp_gitops()
+        .current_dir(dir.path())
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("ALL_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("https_proxy")
+        .env_remove("all_proxy")
+        .args(["validate", "--github-api-url", &url])
+        .args(["--config", "team-1=team-1", "--config", "team-2=team-2"])
+        .args(["--config", "team-3=team-3"])
+        .output()
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.join().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut requests = requests.lock().unwrap().clone();
+    requests.sort();
+    assert_eq!(
+        requests,
+        [
+            "/repos/deployKF/kubeflow-pipelines-gitops/commits/main",
+            "/repos/deployKF/kubeflow-pipelines-gitops/contents/step-1--render-pipelines/example_pipeline_1/RENDERED_PIPELINE/params/custom_message",
+            "/repos/deployKF/kubeflow-pipelines-gitops/contents/step-1--render-pipelines/example_pipeline_1/RENDERED_PIPELINE/workflow.yaml",
+        ]
+    );
+}

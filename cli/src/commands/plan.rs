@@ -277,18 +277,22 @@ fn load_desired(
         .ok()
         .filter(|token| !token.is_empty())
         .map(kfp_config::sources::Secret::new);
+    // One run: a branch or file that several namespaces use is resolved or fetched once.
+    let fetchers = kfp_config::sources::SharedFetchers::default();
     let results: Vec<Result<Result<DesiredNamespace, ConfigErrors>, Failure>> =
         std::thread::scope(|scope| {
             let handles: Vec<_> = targets
                 .iter()
                 .map(|target| {
                     let github_token = github_token.clone();
+                    let fetchers = fetchers.clone();
                     scope.spawn(move || {
                         let options = LoadOptions {
                             namespace: Some(target.namespace.clone()),
                             github_token,
                             github_api_url: sources.github_api_url.clone(),
                             cache_dir: sources.cache_dir.clone(),
+                            fetchers: Some(fetchers),
                             ..LoadOptions::default()
                         };
                         kfp_config::load_namespace(&target.config, &options)

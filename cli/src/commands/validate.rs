@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use kfp_config::project::{Project, ProjectFile};
-use kfp_config::sources::Secret;
+use kfp_config::sources::{Secret, SharedFetchers};
 use kfp_config::{LoadOptions, Validation};
 use serde::Serialize;
 
@@ -112,6 +112,8 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Status, Failure> {
         .ok()
         .filter(|token| !token.is_empty())
         .map(Secret::new);
+    // One run: a branch or file that several namespaces use is resolved or fetched once.
+    let fetchers = SharedFetchers::default();
     let validations: Vec<Validation> = std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
@@ -122,6 +124,7 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Status, Failure> {
                     cache_dir: args.cache_dir.clone(),
                     github_api_url: args.github_api_url.clone(),
                     github_token: github_token.clone(),
+                    fetchers: Some(fetchers.clone()),
                     ..LoadOptions::default()
                 };
                 scope.spawn(move || kfp_config::validate_namespace(&target.config, &options))

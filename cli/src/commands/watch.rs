@@ -215,6 +215,8 @@ impl Reconciler for WatchReconciler {
             repo_root: Some(snapshot.dir.clone()),
             github_token: self.github_token.clone(),
             github_api_url: self.args.github_api_url.clone(),
+            // Fresh each cycle, so that branches are resolved anew; shared by the cycle's namespaces.
+            fetchers: Some(kfp_config::sources::SharedFetchers::default()),
             ..LoadOptions::default()
         };
         // Namespaces are independent: reconciled in parallel.
