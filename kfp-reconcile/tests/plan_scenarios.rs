@@ -75,6 +75,7 @@ fn up_to_date_namespace_has_no_actions() {
     assert!(plan.is_empty(), "{}", summary(&plan));
     assert_eq!(plan.unchanged, vec!["nightly".to_owned()]);
     assert!(plan.warnings.is_empty());
+    insta::assert_snapshot!(summary(&plan));
 }
 
 #[test]
