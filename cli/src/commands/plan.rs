@@ -376,7 +376,7 @@ pub fn make_plans(
     Ok(plans)
 }
 
-/// The JSON document of `plan --output json` and of `plan --out FILE`.
+/// The JSON document of `plan --output json` (`plan --out FILE` writes a [`PlanFile`] instead).
 #[derive(Debug, Serialize)]
 struct PlanDocument<'a> {
     format_version: u32,
