@@ -69,6 +69,63 @@ fn dex_login_follows_the_redirect_chain_approves_and_sends_the_session_cookies()
     }
 }
 
+/// The pairs of a `Cookie` header in the form the SDK's `cookies=` sends: `k1=v1; k2=v2`, nothing else.
+fn strict_cookie_pairs(header: &str) -> Vec<(String, String)> {
+    header
+        .split("; ")
+        .map(|pair| {
+            let (name, value) = pair
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{pair:?} in {header:?} is not name=value"));
+            assert!(
+                !name.is_empty() && !pair.contains([' ', ';', '\t']),
+                "{pair:?} in {header:?}"
+            );
+            (name.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn the_session_cookies_go_out_in_one_cookie_header_shaped_like_the_sdks() {
+    let sdk = support::sdk_requests("kfp-sdk-1.8.22-requests.jsonl");
+    let recorded = support::sdk_request(&sdk, "GET", "/pipeline/apis/v1beta1/jobs/job-1");
+    assert_eq!(
+        strict_cookie_pairs(&recorded.headers["Cookie"]),
+        [("_deploykf_token", "abc123"), ("other", "x")].map(|(k, v)| (k.to_owned(), v.to_owned()))
+    );
+    let wire = Wire::start();
+    gateway(&wire, default_gateway());
+    let client = wire.client_with(dex(PASSWORD, DexAuthType::Local));
+    client.get_job("job-1").unwrap();
+    let api_call = wire
+        .requests()
+        .into_iter()
+        .find(|r| r.url.path().starts_with("/pipeline/apis"))
+        .unwrap();
+    let headers: Vec<&str> = api_call
+        .headers
+        .get_all("cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        headers.len(),
+        1,
+        "one Cookie header, as the SDK sends: {headers:?}"
+    );
+    // Every cookie of the jar, in the order the login set them; the expired CSRF cookie is gone.
+    assert_eq!(
+        strict_cookie_pairs(headers[0]),
+        [
+            ("dex_request", "req-1"),
+            ("_oauth2_proxy", "session-1"),
+            ("_oauth2_proxy_1", "second-part"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    );
+}
+
 #[test]
 fn dex_login_through_a_sign_in_page_with_the_ldap_connector_and_no_approval() {
     let wire = Wire::start();

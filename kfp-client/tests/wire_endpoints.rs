@@ -10,7 +10,8 @@ use kfp_client::models::{
 use kfp_client::{KfpApi, ListOptions};
 use serde_json::{Value, json};
 use support::{
-    Wire, path_and_query, query, sdk_query, sdk_request, sdk_requests, server_side_filter,
+    SdkRequest, Wire, path_and_query, query, sdk_query, sdk_request, sdk_requests,
+    server_side_filter,
 };
 use wiremock::matchers::any;
 use wiremock::{Mock, Request, ResponseTemplate};
@@ -33,12 +34,52 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn non_empty(query: Vec<(String, String)>) -> Vec<(String, String)> {
-    query.into_iter().filter(|(_, v)| !v.is_empty()).collect()
-}
-
 fn body_json(request: &Request) -> Value {
     serde_json::from_slice(&request.body).unwrap()
+}
+
+/// Query keys whose empty value the server cannot tell from an absent one: plain proto3 strings of the list
+/// request (CONTRACT §4: "the first page is requested with an empty or absent token"; an empty `sort_by` is
+/// the default order). An empty `resource_reference_key.id` is not among them: it makes the key present.
+const EMPTY_MEANS_ABSENT: [&str; 2] = ["page_token", "sort_by"];
+
+/// A query as the server reads it: decoded once, order-insensitive, empty values that mean "absent" dropped,
+/// and without `filter`, whose JSON is compared as a [`Filter`] where it matters.
+fn as_server_reads(query: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut query: Vec<_> = query
+        .into_iter()
+        .filter(|(k, v)| !(v.is_empty() && EMPTY_MEANS_ABSENT.contains(&k.as_str())))
+        .filter(|(k, _)| k != "filter")
+        .collect();
+    query.sort();
+    query
+}
+
+/// The path from `/apis/v1beta1` on: the SDK's host was the gateway's `/pipeline` or the API server itself.
+fn api_path(path: &str) -> &str {
+    let path = path.split('?').next().unwrap();
+    let start = path
+        .find("/apis/v1beta1/")
+        .unwrap_or_else(|| panic!("{path} is not an API path"));
+    &path[start..]
+}
+
+/// Method, path, query (as the server reads it) and JSON body of our request equal the SDK's.
+fn assert_same_request(ours: &Request, theirs: &SdkRequest) {
+    let what = format!("{} {}", theirs.method, theirs.path);
+    assert_eq!(ours.method.as_str(), theirs.method, "{what}");
+    assert_eq!(api_path(ours.url.path()), api_path(&theirs.path), "{what}");
+    assert_eq!(
+        as_server_reads(query(ours)),
+        as_server_reads(sdk_query(theirs)),
+        "{what}"
+    );
+    if theirs.body.is_empty() {
+        assert!(ours.body.is_empty(), "{what}: we sent a body");
+    } else {
+        let sdk_body: Value = serde_json::from_str(&theirs.body).unwrap();
+        assert_eq!(body_json(ours), sdk_body, "{what}");
+    }
 }
 
 #[test]
@@ -120,6 +161,90 @@ fn state_changing_posts_send_no_body_and_every_call_asks_for_json_without_a_user
         assert!(request.headers.get("kubeflow-userid").is_none());
         assert!(request.headers.get("authorization").is_none());
         assert!(request.headers.get("cookie").is_none());
+    }
+}
+
+#[test]
+fn calls_by_id_send_the_requests_the_sdk_sends() {
+    let sdk = sdk_requests("kfp-sdk-1.8.22-requests.jsonl");
+    let wire = Wire::start();
+    answer_everything(&wire);
+    let client = wire.client();
+    client.healthz().unwrap();
+    client.unarchive_experiment("exp-1").unwrap();
+    client.archive_experiment("exp-1").unwrap();
+    client.enable_job("job-1").unwrap();
+    client.disable_job("job-1").unwrap();
+    client.delete_job("job-1").unwrap();
+    client.get_job("job-1").unwrap();
+    let base = "/pipeline/apis/v1beta1";
+    let recorded = [
+        ("GET", "/healthz"),
+        ("POST", "/experiments/exp-1:unarchive"),
+        ("POST", "/experiments/exp-1:archive"),
+        ("POST", "/jobs/job-1/enable"),
+        ("POST", "/jobs/job-1/disable"),
+        ("DELETE", "/jobs/job-1"),
+        ("GET", "/jobs/job-1"),
+    ]
+    .map(|(method, path)| sdk_request(&sdk, method, &format!("{base}{path}")));
+    let requests = wire.requests();
+    assert_eq!(requests.len(), recorded.len());
+    for (ours, theirs) in requests.iter().zip(recorded) {
+        assert_same_request(ours, theirs);
+    }
+}
+
+#[test]
+fn bodiless_posts_declare_an_empty_body_like_the_sdk() {
+    let sdk = sdk_requests("kfp-sdk-1.8.22-requests.jsonl");
+    let recorded = sdk_request(&sdk, "POST", "/pipeline/apis/v1beta1/jobs/job-1/enable");
+    assert_eq!(recorded.headers["Content-Length"], "0");
+    let wire = Wire::start();
+    answer_everything(&wire);
+    let client = wire.client();
+    client.enable_job("job-1").unwrap();
+    client.disable_job("job-1").unwrap();
+    client.archive_experiment("exp-1").unwrap();
+    client.unarchive_experiment("exp-1").unwrap();
+    client.terminate_run("r-1").unwrap();
+    client.archive_run("r-1").unwrap();
+    client.unarchive_run("r-1").unwrap();
+    for request in wire.requests() {
+        // Some front ends (Google's load balancers among them) refuse a POST without a length with 411.
+        assert_eq!(
+            request
+                .headers
+                .get("content-length")
+                .map(|v| v.to_str().unwrap()),
+            Some("0"),
+            "{}",
+            request.url
+        );
+        assert!(request.headers.get("transfer-encoding").is_none());
+    }
+}
+
+#[test]
+fn token_client_calls_send_the_requests_the_sdk_sends_to_the_api_server() {
+    let sdk = sdk_requests("kfp-sdk-1.8.22-token-requests.jsonl");
+    let wire = Wire::start();
+    answer_everything(&wire);
+    let client = wire.client();
+    client.healthz().unwrap();
+    client
+        .list_experiments(&ListOptions::namespace("").with_page_size(10))
+        .unwrap();
+    client.get_job("j").unwrap();
+    let recorded = [
+        sdk_request(&sdk, "GET", "/apis/v1beta1/healthz"),
+        sdk_request(&sdk, "GET", "/apis/v1beta1/experiments"),
+        sdk_request(&sdk, "GET", "/apis/v1beta1/jobs/j"),
+    ];
+    let requests = wire.requests();
+    assert_eq!(requests.len(), recorded.len());
+    for (ours, theirs) in requests.iter().zip(recorded) {
+        assert_same_request(ours, theirs);
     }
 }
 
@@ -249,6 +374,15 @@ fn create_job_with_a_periodic_trigger_and_pipeline_id_means_what_the_sdk_body_me
     let theirs: Job = serde_json::from_str(&recorded.body).unwrap();
     assert_eq!(ours, theirs);
     assert_eq!(ours, job);
+    // As JSON, the one difference is `no_catchup: false`, which the SDK leaves out when not given: a proto3
+    // bool, so false and absent are the same to the server (which itself omits false, CONTRACT §1).
+    let mut sent = body_json(&wire.requests()[0]);
+    assert_eq!(
+        sent.as_object_mut().unwrap().remove("no_catchup"),
+        Some(json!(false))
+    );
+    let sdk_body: Value = serde_json::from_str(&recorded.body).unwrap();
+    assert_eq!(sent, sdk_body);
     // int64 goes out as a JSON number, like the SDK sends it.
     let body = body_json(&wire.requests()[0]);
     assert_eq!(
@@ -315,10 +449,47 @@ fn list_calls_send_the_same_parameters_as_the_sdk() {
         .iter()
         .find(|r| r.path.contains("/jobs?") && r.path.contains("type=EXPERIMENT"))
         .unwrap();
+    assert_eq!(requests.len(), 3);
     for (ours, theirs) in requests.iter().zip([sdk_exp, sdk_jobs_ns, sdk_jobs_exp]) {
-        assert_eq!(ours.url.path(), theirs.path.split('?').next().unwrap());
-        assert_eq!(non_empty(query(ours)), non_empty(sdk_query(theirs)));
+        assert_same_request(ours, theirs);
     }
+}
+
+#[test]
+fn run_listing_with_a_substring_filter_sends_the_sdk_request_and_keeps_the_value_intact() {
+    let sdk = sdk_requests("kfp-sdk-1.8.22-requests.jsonl");
+    let recorded = sdk.iter().find(|r| r.path.contains("/runs?")).unwrap();
+    // The JSON the SDK's caller passed: the gateway's query decoding undoes the SDK's one `urlencode`.
+    let (_, passed) = sdk_query(recorded)
+        .into_iter()
+        .find(|(k, _)| k == "filter")
+        .unwrap();
+    let wanted: Filter = serde_json::from_str(&passed).unwrap();
+    assert_eq!(
+        wanted,
+        Filter::single(Predicate::is_substring("name", "a+b %20&c"))
+    );
+    let wire = Wire::start();
+    answer_everything(&wire);
+    wire.client()
+        .list_runs(
+            &ListOptions::namespace("team-1")
+                .with_page_size(10)
+                .with_filter(wanted.clone()),
+        )
+        .unwrap();
+    let request = &wire.requests()[0];
+    assert_same_request(request, recorded);
+    let ours: Filter = serde_json::from_str(&server_side_filter(request).unwrap()).unwrap();
+    assert_eq!(ours, wanted);
+    // The SDK's single encoding loses `+` and `%20` to the server's second decoding (CONTRACT §4, §9); the
+    // double encoding above is why our filter bytes differ from the SDK's on purpose.
+    let sdk_read: Filter =
+        serde_json::from_str(&support::go_query_unescape(&passed).unwrap()).unwrap();
+    assert_eq!(
+        sdk_read,
+        Filter::single(Predicate::is_substring("name", "a b  &c"))
+    );
 }
 
 #[test]
@@ -432,16 +603,6 @@ fn upload_sends_one_multipart_uploadfile_part_like_the_sdk() {
             .body
             .contains("Content-Type: application/octet-stream")
     );
-}
-
-#[test]
-fn healthz_goes_to_the_same_path_as_the_sdk() {
-    let sdk = sdk_requests("kfp-sdk-1.8.22-requests.jsonl");
-    let recorded = sdk_request(&sdk, "GET", "/pipeline/apis/v1beta1/healthz");
-    let wire = Wire::start();
-    answer_everything(&wire);
-    wire.client().healthz().unwrap();
-    assert_eq!(wire.requests()[0].url.path(), recorded.path);
 }
 
 #[test]
