@@ -53,10 +53,11 @@ pub struct RecurringRun {
     pub pipeline_source: PipelineSource,
     /// The pipeline's parameters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Option<Vec<PipelineParameter>>")]
     pub pipeline_parameters: Vec<PipelineParameter>,
     /// How many non-latest versions of the job to keep: `-1` keeps all, `0` only the latest.
     #[serde(default = "default_keep_history")]
-    #[schemars(range(min = -1))]
+    #[schemars(with = "Option<i64>", range(min = -1))]
     pub keep_history: i64,
     /// The KFP job.
     pub job: Job,
@@ -64,6 +65,51 @@ pub struct RecurringRun {
 
 fn default_keep_history() -> i64 {
     DEFAULT_KEEP_HISTORY
+}
+
+// The loader reads a `null` (`~`) value as an absent key (DESIGN §4.3), so in the schema each form of an
+// exclusive choice also accepts the other forms' keys when they are `null`; otherwise an editor would
+// flag files that load.
+
+/// Every key of the pipeline source forms.
+const SOURCE_KEYS: &[&str] = &[
+    "github_owner",
+    "github_repo",
+    "git_reference",
+    "file_path",
+    "git_url",
+    "path",
+    "rendered_pipeline",
+];
+
+/// Lets an object schema take each of `keys` it does not declare, as `null` only.
+fn accept_null_keys(object: &mut serde_json::Map<String, serde_json::Value>, keys: &[&str]) {
+    if let Some(properties) = object
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for key in keys {
+            properties
+                .entry(*key)
+                .or_insert_with(|| serde_json::json!({"type": "null"}));
+        }
+    }
+}
+
+fn source_form_schema(schema: &mut Schema) {
+    accept_null_keys(schema.ensure_object(), SOURCE_KEYS);
+}
+
+fn parameter_schema(schema: &mut Schema) {
+    let branches = schema
+        .ensure_object()
+        .get_mut("anyOf")
+        .and_then(serde_json::Value::as_array_mut);
+    for branch in branches.into_iter().flatten() {
+        if let Some(object) = branch.as_object_mut() {
+            accept_null_keys(object, &["value", "valueFrom"]);
+        }
+    }
 }
 
 /// Where a pipeline file comes from.
@@ -83,6 +129,7 @@ pub enum PipelineSource {
 /// A file in a GitHub repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = source_form_schema)]
 pub struct GitHubSource {
     /// The repository owner.
     #[schemars(length(min = 1))]
@@ -101,6 +148,7 @@ pub struct GitHubSource {
 /// A file in any git repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = source_form_schema)]
 pub struct GitSource {
     /// The remote URL, as `git clone` takes it.
     #[schemars(length(min = 1))]
@@ -116,6 +164,7 @@ pub struct GitSource {
 /// A local file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = source_form_schema)]
 pub struct PathSource {
     /// Relative to the config folder; must stay inside the repository.
     #[schemars(length(min = 1))]
@@ -125,6 +174,7 @@ pub struct PathSource {
 /// A local rendered pipeline folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = source_form_schema)]
 pub struct RenderedSource {
     /// Relative to the config folder; `workflow.yaml` is the pipeline and `params/NAME` files give default
     /// parameter values.
@@ -135,6 +185,7 @@ pub struct RenderedSource {
 /// One pipeline parameter: a literal `value` or a `valueFrom` file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged, deny_unknown_fields)]
+#[schemars(transform = parameter_schema)]
 pub enum PipelineParameter {
     /// A literal value.
     Value {
@@ -258,6 +309,29 @@ fn python_json_dumps(value: &serde_json::Value) -> String {
 /// defaults to the pipeline source's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "oneOf" = [
+        {
+            "required": ["path"],
+            "properties": {
+                "path": {"not": {"type": "null"}},
+                "file_path": {"type": "null"},
+                "github_owner": {"type": "null"},
+                "github_repo": {"type": "null"},
+                "git_reference": {"type": "null"},
+                "git_url": {"type": "null"}
+            }
+        },
+        {
+            "required": ["file_path"],
+            "properties": {"file_path": {"not": {"type": "null"}}, "path": {"type": "null"}}
+        }
+    ],
+    "anyOf" = [
+        {"properties": {"git_url": {"type": "null"}}},
+        {"properties": {"github_owner": {"type": "null"}, "github_repo": {"type": "null"}}}
+    ]
+))]
 pub struct ValueFrom {
     /// The file in the repository.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -307,7 +381,16 @@ pub struct Job {
 /// When a job runs: exactly one of `cron` and `interval_seconds`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [{"required": ["cron"]}, {"required": ["interval_seconds"]}]))]
+#[schemars(extend("oneOf" = [
+    {
+        "required": ["cron"],
+        "properties": {"cron": {"not": {"type": "null"}}, "interval_seconds": {"type": "null"}}
+    },
+    {
+        "required": ["interval_seconds"],
+        "properties": {"interval_seconds": {"not": {"type": "null"}}, "cron": {"type": "null"}}
+    }
+]))]
 pub struct Trigger {
     /// Whether missed runs are back-filled (`true`) or only the latest one runs.
     pub catchup: bool,

@@ -62,3 +62,93 @@ fn example_configs_point_to_their_schema() {
         );
     }
 }
+
+/// The schema's `~` branches (see `kfp_config::schema`) describe files the loader accepts: `~` is an
+/// absent key, so it does not pick the other side of an exclusive choice.
+#[test]
+fn null_keys_beside_an_exclusive_choice_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let namespace = dir.path().join("team-1");
+    std::fs::create_dir_all(namespace.join("pipelines")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/seed/RENDERED_PIPELINE/workflow.yaml"),
+        namespace.join("pipelines/workflow.yaml"),
+    )
+    .unwrap();
+    std::fs::write(namespace.join("message.txt"), "from a file").unwrap();
+    std::fs::write(
+        namespace.join("experiments.yaml"),
+        "experiments:\n  - name: e\n    description: ~\n",
+    )
+    .unwrap();
+    std::fs::write(
+        namespace.join("recurring_runs.yaml"),
+        r#"recurring_runs:
+  - pipeline_source:
+      path: pipelines/workflow.yaml
+      github_owner: ~
+      rendered_pipeline: ~
+    pipeline_parameters:
+      - name: custom_message
+        value: ~
+        valueFrom:
+          path: message.txt
+          file_path: ~
+          git_url: ~
+    keep_history: ~
+    job:
+      enabled: true
+      name: hourly
+      experiment: e
+      max_concurrency: 1
+      trigger:
+        catchup: false
+        cron: ~
+        interval_seconds: 3600
+  - pipeline_source:
+      path: pipelines/workflow.yaml
+    pipeline_parameters:
+      - name: custom_message
+        value: literal
+        valueFrom: ~
+    job:
+      enabled: true
+      name: daily
+      experiment: e
+      max_concurrency: 1
+      trigger:
+        catchup: false
+        cron: "0 0 0 * * *"
+        interval_seconds: ~
+"#,
+    )
+    .unwrap();
+    let validation = kfp_config::validate_namespace(
+        &namespace,
+        &kfp_config::LoadOptions {
+            offline: true,
+            ..kfp_config::LoadOptions::default()
+        },
+    );
+    assert_eq!(validation.problems, Vec::new());
+    let desired = validation.desired.expect("the namespace loads");
+    let runs = &desired.recurring_runs;
+    assert_eq!(
+        runs[0].trigger.schedule,
+        kfp_config::Schedule::Interval(3600)
+    );
+    assert_eq!(
+        runs[0].parameters,
+        [("custom_message".to_owned(), "from a file".to_owned())]
+    );
+    assert_eq!(
+        runs[0].keep_history,
+        kfp_config::model::DEFAULT_KEEP_HISTORY
+    );
+    assert_eq!(
+        runs[1].parameters,
+        [("custom_message".to_owned(), "literal".to_owned())]
+    );
+}
