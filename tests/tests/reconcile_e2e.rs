@@ -519,32 +519,168 @@ fn job_ids(emulator: &Emulator) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A pipeline with three inputs, for the parameters the SDK sends: a plain one, an empty one, a multi-line
+/// one. Written by hand, with plain scalars that PyYAML's `safe_load` (YAML 1.1) reads differently from
+/// YAML 1.2, and non-ASCII text, which `json.dumps` escapes.
+const PARAMS_WORKFLOW: &str = r#"apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: report-
+  annotations:
+    pipelines.kubeflow.org/kfp_sdk_version: 1.8.22
+    pipelines.kubeflow.org/pipeline_compilation_time: '2024-01-02T03:04:05.123456'
+    pipelines.kubeflow.org/pipeline_spec: '{"inputs": [{"name": "msg", "type": "String"}, {"name": "blank", "type": "String"}, {"name": "notes", "type": "String"}], "name": "report"}'
+spec:
+  entrypoint: report
+  arguments:
+    parameters:
+    - name: msg
+    - name: blank
+    - name: notes
+  suspend: no
+  activeDeadlineSeconds: 1_800
+  ttlStrategy:
+    secondsAfterCompletion: 1:00:00
+  templates:
+  - name: report
+    retryStrategy:
+      limit: 0x3
+    inputs:
+      parameters:
+      - name: msg
+      - name: blank
+      - name: notes
+    container:
+      image: alpine:3.19
+      command: [echo, 'café ☕ 😀', '{{inputs.parameters.msg}}', '{{inputs.parameters.blank}}', '{{inputs.parameters.notes}}']
+      env:
+      - name: VERBOSE
+        value: on
+      - name: VERSION
+        value: 1.8.22
+      resources:
+        limits:
+          cpu: .5
+          memory: 1e3
+  serviceAccountName: pipeline-runner
+"#;
+
+/// The config of the jobs the SDK creates below; `{windowed_end}` is the end date of `windowed`.
+const SDK_RECURRING_RUNS: &str = r#"recurring_runs:
+  - pipeline_source: {path: workflow.yaml}
+    pipeline_parameters: [{name: msg, value: hello}]
+    job:
+      enabled: true
+      name: nightly
+      experiment: nightly-exp
+      max_concurrency: 1
+      trigger: {catchup: false, cron: "0 0 7 * * *"}
+  - pipeline_source: {path: workflow.yaml}
+    pipeline_parameters: [{name: msg, value: hello}]
+    job:
+      enabled: true
+      name: windowed
+      experiment: nightly-exp
+      max_concurrency: 2
+      trigger:
+        catchup: true
+        start_date: 2024-03-01 08:00:00
+        end_date: "{windowed_end}"
+        cron: "0 15 * * * *"
+  - pipeline_source: {path: workflow.yaml}
+    pipeline_parameters: [{name: msg, value: hello}]
+    job:
+      enabled: true
+      name: hourly
+      experiment: nightly-exp
+      max_concurrency: 1
+      trigger:
+        catchup: true
+        start_date: 2024-03-01 08:00:00.250
+        interval_seconds: 3600
+  - pipeline_source: {path: workflow.yaml}
+    pipeline_parameters: [{name: msg, value: hello}]
+    job:
+      enabled: false
+      name: etl
+      description: loads the warehouse
+      experiment: nightly-exp
+      max_concurrency: 3
+      service_account: etl-runner
+      trigger: {catchup: false, cron: "0 0 */2 * * *"}
+  - pipeline_source: {path: params.yaml}
+    pipeline_parameters:
+      - name: msg
+        value: hello
+      - name: blank
+        value: ""
+      - name: notes
+        value: |
+          first line
+          second line: "quoted", # not a comment
+    job:
+      enabled: true
+      name: report
+      experiment: nightly-exp
+      max_concurrency: 1
+      trigger: {catchup: false, cron: "0 0 6 * * 1-5"}
+"#;
+
 /// Jobs created the way the reference scripts create them — through the official kfp 1.8.22 SDK, with the
-/// manifest as `json.dumps(yaml.safe_load(file))` — are seen as up to date.
+/// manifest as `json.dumps(yaml.safe_load(file))` — are seen as up to date: cron and interval triggers, start
+/// and end times, catchup both ways, a service account, a description, a disabled job, and empty and
+/// multi-line parameters. Changing one field of the config then replaces exactly that job.
 #[test]
 fn versions_created_by_the_reference_scripts_through_the_sdk_are_up_to_date() {
     let python = kfp_gitops_tests::python::python().expect("the project venv with kfp==1.8.22");
     let emulator = start();
     let config = Config::new("0 0 7 * * *", 2);
+    std::fs::write(config.path().join("params.yaml"), PARAMS_WORKFLOW).unwrap();
+    let write_runs = |windowed_end: &str| {
+        std::fs::write(
+            config.path().join("recurring_runs.yaml"),
+            SDK_RECURRING_RUNS.replace("{windowed_end}", windowed_end),
+        )
+        .unwrap();
+    };
+    write_runs("2030-06-30T18:30:00+02:00");
+    // The reference scripts turn YAML timestamps into `isoformat()` strings, a timestamp without zone as UTC
+    // (`2024-03-01 08:00:00` -> `2024-03-01T08:00:00+00:00`), and pass quoted strings through. A job without
+    // a service account gets `--kfp-default-runner-sa` (default-editor); `nightly` sends none at all, as
+    // other SDK users do. Versions are created disabled and enabled afterwards, as the scripts do.
     let script = r#"
 import sys, warnings
 warnings.simplefilter("ignore")
 import kfp
-host, namespace, package = sys.argv[1], sys.argv[2], sys.argv[3]
+host, namespace, workflow, params_workflow = sys.argv[1:5]
 client = kfp.Client(host=host, namespace=namespace)
 experiment = client.create_experiment(name="nightly-exp", description="the nightly experiment", namespace=namespace)
-client.create_recurring_run(
-    experiment_id=experiment.id,
-    job_name="GIT::nightly__2024-01-02T03-04-05Z",
-    description=None,
-    cron_expression="0 0 7 * * *",
-    max_concurrency=1,
-    no_catchup=True,
-    params={"msg": "hello"},
-    pipeline_package_path=package,
-    enabled=True,
-    service_account=None,
-)
+
+def create(name, enabled=True, package=workflow, params={"msg": "hello"}, **fields):
+    job = client.create_recurring_run(
+        experiment_id=experiment.id,
+        job_name="GIT::" + name + "__2024-01-02T03-04-05Z",
+        params=params,
+        pipeline_package_path=package,
+        enabled=False,
+        **fields,
+    )
+    if enabled:
+        client._job_api.enable_job(id=job.id)
+
+create("nightly", description=None, cron_expression="0 0 7 * * *", max_concurrency=1, no_catchup=True,
+       service_account=None)
+create("windowed", description=None, start_time="2024-03-01T08:00:00+00:00",
+       end_time="2030-06-30T18:30:00+02:00", cron_expression="0 15 * * * *", max_concurrency=2,
+       no_catchup=False, service_account="default-editor")
+create("hourly", description=None, start_time="2024-03-01T08:00:00.250000+00:00", interval_second=3600,
+       max_concurrency=1, no_catchup=False, service_account="default-editor")
+create("etl", enabled=False, description="loads the warehouse", cron_expression="0 0 */2 * * *",
+       max_concurrency=3, no_catchup=True, service_account="etl-runner")
+create("report", package=params_workflow, description=None, cron_expression="0 0 6 * * 1-5",
+       max_concurrency=1, no_catchup=True, service_account="default-editor",
+       params={"msg": "hello", "blank": "",
+               "notes": 'first line\nsecond line: "quoted", # not a comment\n'})
 "#;
     let output = std::process::Command::new(python)
         .arg("-c")
@@ -552,16 +688,56 @@ client.create_recurring_run(
         .arg(format!("{}/pipeline", emulator.base_url()))
         .arg(NAMESPACE)
         .arg(config.path().join("workflow.yaml"))
+        .arg(config.path().join("params.yaml"))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(job_ids(&emulator).len(), 5, "the SDK created the five jobs");
+
+    let json_plan = || {
+        let output = kfp_gitops(&emulator, config.path())
+            .args(["--output", "json", "plan", "--config"])
+            .arg(config.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
     let planned = plan(&emulator, &config);
-    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned));
+    assert_eq!(
+        planned.status.code(),
+        Some(0),
+        "{}\n{:#}",
+        text(&planned),
+        json_plan()["plans"][0]["jobs"]
+    );
     assert!(
         String::from_utf8_lossy(&planned.stdout).contains("No changes."),
         "{}",
         text(&planned)
     );
+
+    // The same instant with another offset is no change; one hour later is.
+    write_runs("2030-06-30T16:30:00Z");
+    let planned = plan(&emulator, &config);
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned));
+    write_runs("2030-06-30T19:30:00+02:00");
+    let json = json_plan();
+    let jobs = json["plans"][0]["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:#?}");
+    assert_eq!(jobs[0]["name"], "windowed");
+    assert_eq!(jobs[0]["change"], "replace");
+    assert_eq!(
+        json["plans"][0]["unchanged"],
+        serde_json::json!(["nightly", "hourly", "etl", "report"])
+    );
+    let diffs: Vec<&str> = jobs[0]["diffs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|diff| diff["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(diffs, ["trigger.end_date"], "{:#}", jobs[0]["diffs"]);
 }
 
 #[test]
