@@ -641,12 +641,61 @@ fn single_user_jobs_without_an_experiment_land_in_default_and_run_as_pipeline_ru
     assert_eq!(status, 200);
     assert_eq!(job["resource_references"][0]["name"], json!("Default"));
     assert_eq!(job["service_account"], json!("pipeline-runner"));
-    let mut custom = job_body(None);
-    custom["service_account"] = json!("my-sa");
-    assert_eq!(
-        call(&emulator, "POST", &format!("{API}/jobs"), Some(custom)).1["service_account"],
-        json!("my-sa")
-    );
+}
+
+/// CONTRACT §3.3: a job runs as the requested service account; without one, as the manifest's
+/// `spec.serviceAccountName`, unless that is empty or `pipeline-runner`, which mean the server default
+/// (`pipeline-runner` standalone, `default-editor` multi-user).
+#[test]
+fn a_job_runs_as_the_requested_then_the_manifests_then_the_default_service_account() {
+    let with_manifest_sa = |manifest_sa: Option<&str>| {
+        let mut workflow: Value = serde_json::from_str(MANIFEST).unwrap();
+        match manifest_sa {
+            Some(name) => workflow["spec"]["serviceAccountName"] = json!(name),
+            None => {
+                workflow["spec"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("serviceAccountName");
+            }
+        }
+        workflow.to_string()
+    };
+    // (multi-user, requested, manifest's serviceAccountName (None: absent), expected)
+    let cases: [(bool, Option<&str>, Option<&str>, &str); 10] = [
+        (false, None, Some("pipeline-runner"), "pipeline-runner"),
+        (false, None, None, "pipeline-runner"),
+        (false, None, Some("etl-runner"), "etl-runner"),
+        (false, Some("my-sa"), Some("etl-runner"), "my-sa"),
+        (true, None, Some("pipeline-runner"), "default-editor"),
+        (true, None, Some(""), "default-editor"),
+        (true, None, None, "default-editor"),
+        (true, None, Some("etl-runner"), "etl-runner"),
+        (true, Some(""), Some("etl-runner"), "etl-runner"),
+        (true, Some("my-sa"), Some("etl-runner"), "my-sa"),
+    ];
+    let single = single();
+    let multi = multi();
+    let experiment = create_experiment(&multi, "e", Some("team-1"));
+    for (multi_user, requested, manifest_sa, expected) in cases {
+        let (emulator, experiment) = if multi_user {
+            (&multi, Some(experiment.as_str()))
+        } else {
+            (&single, None)
+        };
+        let mut body = job_body(experiment);
+        body["pipeline_spec"]["workflow_manifest"] = json!(with_manifest_sa(manifest_sa));
+        if let Some(requested) = requested {
+            body["service_account"] = json!(requested);
+        }
+        let (status, job) = call(emulator, "POST", &format!("{API}/jobs"), Some(body));
+        assert_eq!(status, 200, "{job}");
+        assert_eq!(
+            job["service_account"],
+            json!(expected),
+            "multi-user {multi_user}, requested {requested:?}, manifest {manifest_sa:?}"
+        );
+    }
 }
 
 #[test]
