@@ -169,6 +169,12 @@ pub fn render_error(err: &kfp_render::RenderError) -> Failure {
              `{output}` in its arguments, also in $KFP_GITOPS_OUTPUT"
                 .to_owned(),
         ),
+        RenderError::MissingPipelineSpec => Some(
+            "compile the pipeline with the KFP v1 SDK compiler, which records the pipeline's name and inputs in \
+             that annotation: `kfp.compiler.Compiler().compile(pipeline_func, package_path)` in Python, or \
+             `dsl-compile --py pipeline.py --output workflow.yaml`"
+                .to_owned(),
+        ),
         RenderError::DuplicateOutput { .. } => Some("give every render target its own output folder".to_owned()),
         RenderError::EmptyCommand => Some("give the command after `--`, or as `command:` of the target".to_owned()),
         _ => None,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kfp_config::workflow::WorkflowError;
+use kfp_config::workflow::{PIPELINE_SPEC_ANNOTATION, WorkflowError};
 
 /// Everything that can make one target fail. Other targets are not affected.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +71,15 @@ pub enum RenderError {
         #[source]
         source: WorkflowError,
     },
+
+    /// The rendered `workflow.yaml` is an Argo Workflow without the `pipelines.kubeflow.org/pipeline_spec`
+    /// annotation, so it was not compiled by the KFP v1 SDK (whose compiler records the pipeline's name
+    /// and inputs there): compile it with `kfp.compiler.Compiler().compile(...)` or `dsl-compile`.
+    #[error(
+        "the rendered workflow.yaml has no `{PIPELINE_SPEC_ANNOTATION}` annotation in its metadata: \
+         it is a plain Argo Workflow, not a pipeline compiled by the KFP v1 SDK"
+    )]
+    MissingPipelineSpec,
 
     /// The rendered folder holds something that is neither `workflow.yaml` nor a parameter file.
     #[error("unexpected `{entry}` in the rendered folder: {reason}")]

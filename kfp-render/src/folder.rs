@@ -1,9 +1,16 @@
 //! Reading a rendered pipeline folder: `workflow.yaml` and optionally `params/` (one file per parameter).
+//!
+//! A committed output folder may hold more than a render: anything besides `workflow.yaml` and `params/`
+//! (a `README.md`, a `.gitattributes`...) belongs to the user. Such entries take no part in comparisons,
+//! and when a render replaces the folder they are copied unchanged into the new output first (see
+//! [`extra_entries`] and [`copy_entries`]), so replacing an output never loses them. A render command,
+//! on the other hand, may write only `workflow.yaml` and `params/`.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::Path;
 
-use kfp_config::workflow::Workflow;
+use kfp_config::workflow::{PIPELINE_SPEC_ANNOTATION, Workflow};
 
 use crate::error::RenderError;
 
@@ -23,9 +30,10 @@ pub struct RenderedPipeline {
 }
 
 impl RenderedPipeline {
-    /// Reads and validates what a render command wrote: a valid KFP v1 `workflow.yaml`, and in `params/`
-    /// only regular files named after the pipeline's inputs. Nothing else may be in the folder, because
-    /// the folder replaces the committed output as a whole.
+    /// Reads and validates what a render command wrote: a `workflow.yaml` compiled by the KFP v1 SDK (an
+    /// Argo Workflow carrying the `pipelines.kubeflow.org/pipeline_spec` annotation), and in `params/`
+    /// only regular files named after the pipeline's inputs. Nothing else may be in the folder: a render
+    /// is the pipeline and its parameters, while other entries of the committed output are the user's.
     ///
     /// `stderr` is attached to the error when the command wrote no workflow, to show what happened.
     pub fn read_fresh(dir: &Path, stderr: impl FnOnce() -> String) -> Result<Self, RenderError> {
@@ -59,6 +67,18 @@ impl RenderedPipeline {
         let workflow = Workflow::parse_yaml(&text)
             .and_then(|workflow| workflow.validate().map(|()| workflow))
             .map_err(|source| RenderError::InvalidWorkflow { source })?;
+        // Stricter than `Workflow::validate`, which also accepts plain Argo Workflows (as a config may
+        // reference them): a render command is meant to run the KFP v1 compiler, and without the
+        // annotation the pipeline's inputs, and so its parameter files, would be guessed.
+        let annotated = workflow
+            .value()
+            .get("metadata")
+            .and_then(|metadata| metadata.get("annotations"))
+            .and_then(|annotations| annotations.get(PIPELINE_SPEC_ANNOTATION))
+            .is_some();
+        if !annotated {
+            return Err(RenderError::MissingPipelineSpec);
+        }
         let params = read_params(dir)?;
         let inputs = workflow
             .inputs()
@@ -85,6 +105,8 @@ impl RenderedPipeline {
 
     /// Reads a committed output for comparison. `Ok(None)` when the folder does not exist; `Err` with a
     /// human reason when it exists but cannot be read as a rendered pipeline (it is then simply stale).
+    /// Lenient where [`Self::read_fresh`] is strict: any parseable workflow is compared, and entries
+    /// besides `workflow.yaml` and `params/` are ignored (they are carried over on replace).
     pub fn read_committed(dir: &Path) -> Result<Option<Self>, String> {
         match std::fs::symlink_metadata(dir) {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -104,6 +126,97 @@ impl RenderedPipeline {
         let params = read_params(dir)
             .map_err(|err| format!("the committed {PARAMS_DIR}/ cannot be read: {err}"))?;
         Ok(Some(Self { workflow, params }))
+    }
+}
+
+/// The top-level entries of a committed output that are not part of a render (anything besides
+/// `workflow.yaml` and `params/`), sorted. Empty when `output` does not exist or is not a real folder: a
+/// symlinked output is replaced as a link, leaving the folder it points to as it is.
+pub(crate) fn extra_entries(output: &Path) -> Result<Vec<OsString>, RenderError> {
+    match std::fs::symlink_metadata(output) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(RenderError::io("inspect", output, err)),
+        Ok(meta) if !meta.is_dir() => return Ok(Vec::new()),
+        Ok(_) => {}
+    }
+    let mut extras = Vec::new();
+    for entry in std::fs::read_dir(output).map_err(|err| RenderError::io("list", output, err))? {
+        let name = entry
+            .map_err(|err| RenderError::io("list", output, err))?
+            .file_name();
+        if name != WORKFLOW_FILE && name != PARAMS_DIR {
+            extras.push(name);
+        }
+    }
+    extras.sort();
+    Ok(extras)
+}
+
+/// Copies the entries `names` of `from` into `to`, recursively: file bytes and permissions, folders,
+/// and symlinks as symlinks (not what they point to).
+pub(crate) fn copy_entries(from: &Path, to: &Path, names: &[OsString]) -> Result<(), RenderError> {
+    for name in names {
+        copy_entry(&from.join(name), &to.join(name))?;
+    }
+    Ok(())
+}
+
+fn copy_entry(from: &Path, to: &Path) -> Result<(), RenderError> {
+    let meta =
+        std::fs::symlink_metadata(from).map_err(|err| RenderError::io("inspect", from, err))?;
+    let file_type = meta.file_type();
+    if file_type.is_symlink() {
+        return copy_symlink(from, to);
+    }
+    if file_type.is_dir() {
+        std::fs::create_dir(to).map_err(|err| RenderError::io("create", to, err))?;
+        for entry in std::fs::read_dir(from).map_err(|err| RenderError::io("list", from, err))? {
+            let name = entry
+                .map_err(|err| RenderError::io("list", from, err))?
+                .file_name();
+            copy_entry(&from.join(&name), &to.join(&name))?;
+        }
+        // Last, so a read-only folder can first be filled.
+        return std::fs::set_permissions(to, meta.permissions())
+            .map_err(|err| RenderError::io("set the permissions of", to, err));
+    }
+    if !file_type.is_file() {
+        // Copying a FIFO would block, and a device or socket has no content to keep.
+        return Err(RenderError::io(
+            "carry over",
+            from,
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "only files, folders and symlinks can be carried over into a new render",
+            ),
+        ));
+    }
+    std::fs::copy(from, to)
+        .map(drop)
+        .map_err(|err| RenderError::io("copy", from, err))
+}
+
+#[cfg(unix)]
+fn copy_symlink(from: &Path, to: &Path) -> Result<(), RenderError> {
+    let target = std::fs::read_link(from).map_err(|err| RenderError::io("read", from, err))?;
+    std::os::unix::fs::symlink(target, to).map_err(|err| RenderError::io("create", to, err))
+}
+
+#[cfg(not(unix))]
+fn copy_symlink(from: &Path, to: &Path) -> Result<(), RenderError> {
+    // Creating symlinks needs privileges there; keep what the link points to instead.
+    if from.is_dir() {
+        let names = std::fs::read_dir(from)
+            .map_err(|err| RenderError::io("list", from, err))?
+            .map(|entry| entry.map(|entry| entry.file_name()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| RenderError::io("list", from, err))?;
+        std::fs::create_dir(to).map_err(|err| RenderError::io("create", to, err))?;
+        copy_entries(from, to, &names)
+    } else {
+        std::fs::copy(from, to)
+            .map(drop)
+            .map_err(|err| RenderError::io("copy", from, err))
     }
 }
 
@@ -218,6 +331,113 @@ spec:
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_plain_argo_workflow_is_not_a_render_but_is_still_read_as_a_committed_output() {
+        let plain = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: p-}\nspec: {entrypoint: p, arguments: {parameters: [{name: message}]}}\n";
+        let err = fresh(&[("workflow.yaml", plain), ("params/message", "x")]).unwrap_err();
+        assert!(matches!(err, RenderError::MissingPipelineSpec), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the rendered workflow.yaml has no `pipelines.kubeflow.org/pipeline_spec` annotation in its \
+             metadata: it is a plain Argo Workflow, not a pipeline compiled by the KFP v1 SDK"
+        );
+        // The other annotations of a real compile do not stand in for it.
+        let other = plain.replace(
+            "{generateName: p-}",
+            "{generateName: p-, annotations: {pipelines.kubeflow.org/kfp_sdk_version: 1.8.22}}",
+        );
+        let err = fresh(&[("workflow.yaml", &other)]).unwrap_err();
+        assert!(matches!(err, RenderError::MissingPipelineSpec), "{err:?}");
+
+        let committed = folder(&[("workflow.yaml", plain)]);
+        let read = RenderedPipeline::read_committed(committed.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.workflow.inputs().unwrap()[0].name, "message");
+    }
+
+    #[test]
+    fn an_annotation_without_inputs_is_a_pipeline_without_parameters() {
+        let workflow = WORKFLOW.replace(
+            r#"'{"inputs": [{"name": "message", "type": "String"}], "name": "p"}'"#,
+            r#"'{"name": "p"}'"#,
+        );
+        let pipeline = fresh(&[("workflow.yaml", &workflow)]).unwrap();
+        assert!(pipeline.workflow.inputs().unwrap().is_empty());
+        let err = fresh(&[("workflow.yaml", &workflow), ("params/message", "x")]).unwrap_err();
+        assert!(err.to_string().contains("(its inputs: none)"), "{err}");
+    }
+
+    #[test]
+    fn the_extra_entries_of_a_committed_output_are_everything_but_the_render() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            extra_entries(&dir.path().join("absent"))
+                .unwrap()
+                .is_empty()
+        );
+        let output = folder(&[
+            ("workflow.yaml", WORKFLOW),
+            ("params/message", "m"),
+            ("README.md", "ours"),
+            (".gitattributes", "* -diff"),
+            ("docs/notes.txt", "n"),
+        ]);
+        assert_eq!(
+            extra_entries(output.path()).unwrap(),
+            [".gitattributes", "README.md", "docs"]
+        );
+
+        let target = tempfile::tempdir().unwrap();
+        copy_entries(
+            output.path(),
+            target.path(),
+            &extra_entries(output.path()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            list(target.path()).unwrap(),
+            [".gitattributes", "README.md", "docs"]
+        );
+        assert_eq!(
+            std::fs::read_to_string(target.path().join("docs/notes.txt")).unwrap(),
+            "n"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn carried_over_symlinks_stay_links_and_permissions_are_kept() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let output = folder(&[("workflow.yaml", WORKFLOW), ("tool.sh", "#!/bin/sh\n")]);
+        std::fs::set_permissions(
+            output.path().join("tool.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("../elsewhere", output.path().join("link")).unwrap();
+        // Not followed even though it points to a folder with content.
+        std::os::unix::fs::symlink("/", output.path().join("root")).unwrap();
+
+        let target = tempfile::tempdir().unwrap();
+        let extras = extra_entries(output.path()).unwrap();
+        copy_entries(output.path(), target.path(), &extras).unwrap();
+        assert_eq!(list(target.path()).unwrap(), ["link", "root", "tool.sh"]);
+        assert_eq!(
+            std::fs::read_link(target.path().join("link")).unwrap(),
+            Path::new("../elsewhere")
+        );
+        assert_eq!(
+            std::fs::read_link(target.path().join("root")).unwrap(),
+            Path::new("/")
+        );
+        let mode = std::fs::metadata(target.path().join("tool.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
     }
 
     #[test]

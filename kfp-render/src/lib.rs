@@ -5,7 +5,9 @@
 //! A rendered folder holds `workflow.yaml` (an Argo Workflow compiled by the KFP v1 SDK) and optionally
 //! `params/`, one file per pipeline parameter whose bytes are the value. Workflows are compared with
 //! [`kfp_config::workflow::compare`] (volatile compiler annotations ignored, floats within a tolerance);
-//! parameter files byte for byte.
+//! parameter files byte for byte. A render must carry the `pipelines.kubeflow.org/pipeline_spec`
+//! annotation of the KFP v1 compiler; a committed output is read leniently, and whatever else it holds
+//! besides `workflow.yaml` and `params/` (the user's files) is carried over when it is replaced.
 //!
 //! What it must never do: leave a half-written output folder behind, print, or exit the process.
 //!

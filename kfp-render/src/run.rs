@@ -9,7 +9,7 @@ use kfp_config::workflow::CompareOptions;
 
 use crate::changes::Changes;
 use crate::error::RenderError;
-use crate::folder::RenderedPipeline;
+use crate::folder::{RenderedPipeline, copy_entries, extra_entries};
 use crate::process::{run_render_command, stderr_of};
 use crate::staging::{Staging, remove_stale};
 use crate::target::{CancelToken, RenderTarget};
@@ -236,7 +236,8 @@ pub fn run_one(
     }
 }
 
-/// Renders `target` and replaces its output when the pipeline changed.
+/// Renders `target` and replaces its output when the pipeline changed. Entries of the committed output
+/// besides `workflow.yaml` and `params/` (the user's files) are carried over unchanged into the new one.
 pub fn render(
     target: &RenderTarget,
     options: &RenderOptions,
@@ -258,6 +259,10 @@ pub fn render(
     if options.cancel.is_cancelled() {
         return Err(RenderError::Cancelled);
     }
+    // Copied, not moved: until the new render is in place the old output must stay whole, for the
+    // rollback and for a run that dies midway.
+    let extras = extra_entries(&target.output)?;
+    copy_entries(&target.output, &staging.rendered(), &extras)?;
     staging.replace_output()?;
     Ok(outcome)
 }
@@ -352,7 +357,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    const WORKFLOW: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: p-}\nspec: {entrypoint: p, templates: []}\n";
+    const WORKFLOW: &str = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: p-, annotations: {pipelines.kubeflow.org/pipeline_spec: \"{}\"}}\nspec: {entrypoint: p, templates: []}\n";
 
     /// A target whose command runs `script` with `$1` = the output folder.
     fn target(dir: &Path, name: &str, script: &str) -> RenderTarget {
@@ -458,6 +463,56 @@ mod tests {
         let err = render(&target, &options).unwrap_err();
         assert!(matches!(err, RenderError::Cancelled), "{err:?}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn replacing_an_output_carries_the_users_files_over_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = RenderOptions::default();
+        let output = dir.path().join("a");
+        // A folder the team created with only its notes: no render yet, so it is replaced.
+        std::fs::create_dir_all(output.join("docs")).unwrap();
+        std::fs::write(output.join("README.md"), "# Rendered by CI\n").unwrap();
+        std::fs::write(output.join("docs/diagram.txt"), "a -> b").unwrap();
+        let first = target(dir.path(), "a", &writes(WORKFLOW));
+        let outcome = render(&first, &options).unwrap();
+        assert!(
+            matches!(&outcome, RenderOutcome::Updated(changes) if changes.unreadable.is_some()),
+            "{outcome:?}"
+        );
+        let mut names: Vec<String> = std::fs::read_dir(&output)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["README.md", "docs", "workflow.yaml"]);
+
+        // They are no part of the pipeline: the output is current, and a real change keeps them.
+        let current = check(&first, false, &options).unwrap();
+        assert_eq!(current.freshness, Freshness::UpToDate);
+        let changed = target(
+            dir.path(),
+            "a",
+            &writes(&WORKFLOW.replace("entrypoint: p", "entrypoint: q")),
+        );
+        assert!(matches!(
+            render(&changed, &options).unwrap(),
+            RenderOutcome::Updated(_)
+        ));
+        assert!(
+            std::fs::read_to_string(output.join("workflow.yaml"))
+                .unwrap()
+                .contains("entrypoint: q")
+        );
+        assert_eq!(
+            std::fs::read_to_string(output.join("README.md")).unwrap(),
+            "# Rendered by CI\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(output.join("docs/diagram.txt")).unwrap(),
+            "a -> b"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

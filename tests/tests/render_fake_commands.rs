@@ -1,7 +1,8 @@
 //! `kfp-gitops render` end to end with small fake render commands (sh scripts written by each test), so
 //! every behaviour of the render loop is pinned down without the Python SDK: created / unchanged /
-//! updated, `--check`, `--check-determinism`, failing commands, KFP v2 IR, commands writing nothing,
-//! timeouts, Ctrl-C, leftover temporary folders and several targets from the project file.
+//! updated, `--check`, `--check-determinism`, failing commands, KFP v2 IR, plain Argo Workflows,
+//! commands writing nothing, timeouts, Ctrl-C, leftover temporary folders, the user's own files in an
+//! output folder and several targets from the project file.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -317,6 +318,94 @@ fn a_kfp_v2_pipeline_is_rejected_with_a_clear_error() {
 }
 
 #[test]
+fn a_plain_argo_workflow_without_the_kfp_annotation_is_rejected_with_a_hint() {
+    let pipeline = Pipeline::new("hello", "m");
+    assert_code(&pipeline.render(&[]), 0);
+    let committed = read(&pipeline.output().join("workflow.yaml"));
+    // An Argo Workflow written by hand (or by another tool): valid Argo, but not compiled by KFP v1.
+    let plain: String = WORKFLOW
+        .lines()
+        .filter(|line| !line.contains("pipeline_spec"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    pipeline.script(&format!("cat > \"$1/workflow.yaml\" <<EOF\n{plain}EOF\n"));
+    let output = pipeline.render(&[]);
+    assert_code(&output, 1);
+    let message = "the rendered workflow.yaml has no `pipelines.kubeflow.org/pipeline_spec` annotation in \
+                   its metadata: it is a plain Argo Workflow, not a pipeline compiled by the KFP v1 SDK";
+    assert_eq!(
+        stdout(&output),
+        format!("failed    RENDERED_PIPELINE (RENDERED_PIPELINE): {message}\n")
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("error: RENDERED_PIPELINE: {message}\n")),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "hint: compile the pipeline with the KFP v1 SDK compiler, which records the pipeline's name and \
+             inputs in that annotation: `kfp.compiler.Compiler().compile(pipeline_func, package_path)` in \
+             Python, or `dsl-compile --py pipeline.py --output workflow.yaml`\n"
+        ),
+        "{err}"
+    );
+    assert_eq!(read(&pipeline.output().join("workflow.yaml")), committed);
+    assert_eq!(pipeline.entries(), ["RENDERED_PIPELINE", "render.sh"]);
+
+    let json = pipeline.render(&["-o", "json"]);
+    assert_code(&json, 1);
+    let document: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("one JSON document");
+    let target = &document["targets"][0];
+    assert_eq!(target["status"], "failed");
+    assert_eq!(target["error"]["message"], message);
+    assert!(
+        target["error"]["hint"]
+            .as_str()
+            .is_some_and(|hint| hint.contains("kfp.compiler.Compiler().compile(")),
+        "{target}"
+    );
+}
+
+#[test]
+fn the_users_own_files_in_the_output_folder_survive_a_replace() {
+    let pipeline = Pipeline::new("hello", "m");
+    assert_code(&pipeline.render(&[]), 0);
+    let output_dir = pipeline.output();
+    std::fs::write(
+        output_dir.join("README.md"),
+        "Do not edit: run `kfp-gitops render`.\n",
+    )
+    .expect("write README");
+    std::fs::create_dir_all(output_dir.join("docs")).expect("mkdir");
+    std::fs::write(output_dir.join("docs/graph.svg"), "<svg/>").expect("write svg");
+
+    // Not part of the pipeline: the render is still current...
+    let current = pipeline.render(&["--check"]);
+    assert_code(&current, 0);
+    // ...and a changed pipeline replaces the folder with the files carried over, byte for byte.
+    pipeline.set("goodbye", "m");
+    let output = pipeline.render(&[]);
+    assert_code(&output, 0);
+    assert_eq!(
+        stdout(&output),
+        "updated   RENDERED_PIPELINE (RENDERED_PIPELINE): 1 workflow difference\n"
+    );
+    assert!(read(&output_dir.join("workflow.yaml")).contains("goodbye"));
+    assert_eq!(
+        names(&output_dir),
+        ["README.md", "docs", "params", "workflow.yaml"]
+    );
+    assert_eq!(
+        read(&output_dir.join("README.md")),
+        "Do not edit: run `kfp-gitops render`.\n"
+    );
+    assert_eq!(read(&output_dir.join("docs/graph.svg")), "<svg/>");
+    assert_eq!(pipeline.entries(), ["RENDERED_PIPELINE", "render.sh"]);
+}
+
+#[test]
 fn a_command_writing_nothing_is_an_error_with_a_hint() {
     let pipeline = Pipeline::new("x", "m");
     pipeline.script("echo 'compiled to ./pipeline.yaml' >&2\n");
@@ -449,6 +538,111 @@ fn ctrl_c_kills_the_render_command_and_removes_the_temporary_folder() {
     assert_eq!(
         pipeline.entries(),
         ["RENDERED_PIPELINE", "render.sh", "sleeper.pid"]
+    );
+}
+
+/// Two project targets, `fast` (already rendered once, now changed) and `slow` (its command waits),
+/// rendered together and interrupted once `fast` has replaced its output and `slow` is running.
+fn interrupted_render(extra: &[&str]) -> (tempfile::TempDir, Output) {
+    let root = project(&[
+        ("fast", &script_writing("v1")),
+        ("slow", &script_writing("s1")),
+    ]);
+    let first = kfp_gitops()
+        .current_dir(root.path())
+        .arg("render")
+        .output()
+        .expect("runs");
+    assert_code(&first, 0);
+    let pipelines = root.path().join("pipelines");
+    std::fs::write(pipelines.join("fast/render.sh"), script_writing("v2")).expect("write");
+    std::fs::write(
+        pipelines.join("slow/render.sh"),
+        "sleep 120 &\necho $! > ../slow.pid\nwait\n",
+    )
+    .expect("write");
+
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
+        .current_dir(root.path())
+        .env("NO_COLOR", "1")
+        .args(["render", "--jobs", "2"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn kfp-gitops");
+    let fast_workflow = pipelines.join("fast/RENDERED_PIPELINE/workflow.yaml");
+    let pid_file = pipelines.join("slow.pid");
+    wait_until(
+        || {
+            // Briefly absent while the new render is renamed into place.
+            read_pid(&pid_file).is_some()
+                && std::fs::read_to_string(&fast_workflow).is_ok_and(|text| text.contains("\"v2\""))
+        },
+        "`fast` to be updated while `slow` runs",
+    );
+    let sleeper = read_pid(&pid_file).expect("pid");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let output = child.wait_with_output().expect("kfp-gitops exits");
+    wait_until(|| !process_alive(sleeper), "the grandchild to die");
+    assert!(read(&pipelines.join("slow/RENDERED_PIPELINE/workflow.yaml")).contains("\"s1\""));
+    assert_eq!(
+        names(&pipelines.join("slow")),
+        ["RENDERED_PIPELINE", "render.sh"]
+    );
+    (root, output)
+}
+
+#[test]
+fn an_interrupted_render_still_reports_the_targets_that_finished() {
+    let (_root, output) = interrupted_render(&[]);
+    assert_code(&output, 130);
+    let mut lines: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "cancelled slow (pipelines/slow/RENDERED_PIPELINE): the render was cancelled",
+            "updated   fast (pipelines/fast/RENDERED_PIPELINE): 1 workflow difference",
+        ]
+    );
+    let err = stderr(&output);
+    assert!(
+        err.ends_with(
+            "error: interrupted: 1 of 2 render targets finished; the running render commands were killed \
+             and their temporary folders removed, the outputs of the others are unchanged: slow\n"
+        ),
+        "{err}"
+    );
+    // The stopped target is summed up once, not reported as a failure of its own.
+    assert!(!err.contains("error: slow"), "{err}");
+}
+
+#[test]
+fn an_interrupted_render_in_json_mode_prints_one_document_with_what_finished() {
+    let (_root, output) = interrupted_render(&["-o", "json"]);
+    assert_code(&output, 130);
+    let document: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("exactly one JSON document");
+    assert_eq!(document["interrupted"], true);
+    let targets = document["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 2);
+    assert_eq!(targets[0]["name"], "fast");
+    assert_eq!(targets[0]["status"], "updated");
+    assert_eq!(
+        targets[0]["changes"]["workflow"][0]["pointer"],
+        "/spec/templates/0/container/args/1"
+    );
+    assert_eq!(targets[1]["name"], "slow");
+    assert_eq!(targets[1]["status"], "cancelled");
+    assert!(
+        stderr(&output).contains("error: interrupted: 1 of 2 render targets finished"),
+        "{}",
+        stderr(&output)
     );
 }
 

@@ -119,18 +119,47 @@ pub fn run(args: &RenderArgs, ctx: &Context) -> Result<Status, Failure> {
     .map_err(|err| failure::render_error(&err))?;
     progress.finish();
 
-    if cancel.is_cancelled() {
-        return Err(Failure::new(
-            "interrupted: the running render commands were killed and their temporary folders \
-             removed; outputs not replaced before the interruption are unchanged",
-        )
-        .interrupted());
-    }
+    // Read once: what is reported and the exit status must agree even if Ctrl-C comes only now.
+    let interrupted = cancel.is_cancelled();
     match ctx.format {
-        OutputFormat::Json => println!("{}", json_document(&reports, mode)),
+        OutputFormat::Json => println!("{}", json_document(&reports, mode, interrupted)),
         OutputFormat::Text => print_details(&reports, ctx),
     }
+    if interrupted {
+        return Err(interruption(&reports)
+            .interrupted()
+            .json_reported_if(ctx.format));
+    }
     conclude(&reports, mode).map_err(|failure| failure.json_reported_if(ctx.format))
+}
+
+/// The failure of an interrupted run: how many targets finished (each reported as usual) and which
+/// were stopped or never started, whose outputs are unchanged.
+fn interruption(reports: &[TargetReport]) -> Failure {
+    let cancelled: Vec<&str> = reports
+        .iter()
+        .filter(|report| is_cancelled(report))
+        .map(|report| report.name.as_str())
+        .collect();
+    let total = reports.len();
+    let finished = total - cancelled.len();
+    let mut message = format!(
+        "interrupted: {finished} of {total} render target{} finished",
+        plural(total)
+    );
+    if !cancelled.is_empty() {
+        let _ = write!(
+            message,
+            "; the running render commands were killed and their temporary folders removed, the \
+             outputs of the others are unchanged: {}",
+            cancelled.join(", ")
+        );
+    }
+    Failure::new(message)
+}
+
+fn is_cancelled(report: &TargetReport) -> bool {
+    matches!(report.result, Err(kfp_render::RenderError::Cancelled))
 }
 
 /// The targets to work on: the ad-hoc one from flags, or the named (or all) targets of the project file.
@@ -308,6 +337,7 @@ impl Progress {
 /// What happened to a target, in one word (also used in JSON).
 fn status_word(report: &TargetReport) -> &'static str {
     match &report.result {
+        Err(kfp_render::RenderError::Cancelled) => "cancelled",
         Err(_) => "failed",
         Ok(Outcome::Render(RenderOutcome::Unchanged)) => "unchanged",
         Ok(Outcome::Render(RenderOutcome::Updated(_))) => "updated",
@@ -335,7 +365,7 @@ fn summary_line(report: &TargetReport, mode: Mode, color: bool) -> String {
     } else {
         match word {
             "failed" | "stale" | "missing" | "non-deterministic" => "\x1b[1;31m",
-            "updated" | "created" => "\x1b[1;33m",
+            "updated" | "created" | "cancelled" => "\x1b[1;33m",
             _ => "\x1b[32m",
         }
     };
@@ -388,6 +418,8 @@ fn print_details(reports: &[TargetReport], ctx: &Context) {
     let mut nondeterministic = false;
     for report in reports {
         match &report.result {
+            // Summed up by the interruption's own message.
+            Err(_) if is_cancelled(report) => {}
             Err(err) => {
                 let mut failure = failure::render_error(err);
                 // The message gains the target's name; drop the cause that merely repeated it.
@@ -452,7 +484,9 @@ fn kind_word(kind: kfp_render::DifferenceKind) -> &'static str {
     }
 }
 
-fn json_document(reports: &[TargetReport], mode: Mode) -> Value {
+/// The `--output json` document; `interrupted` (present only when true) says that Ctrl-C stopped the
+/// run, the targets it stopped or never started having the status `cancelled`.
+fn json_document(reports: &[TargetReport], mode: Mode, interrupted: bool) -> Value {
     let targets: Vec<Value> = reports
         .iter()
         .map(|report| {
@@ -499,7 +533,7 @@ fn json_document(reports: &[TargetReport], mode: Mode) -> Value {
             target
         })
         .collect();
-    json!({
+    let mut document = json!({
         "format_version": 1,
         "mode": match mode {
             Mode::Render => "render",
@@ -507,7 +541,11 @@ fn json_document(reports: &[TargetReport], mode: Mode) -> Value {
             Mode::Determinism => "check-determinism",
         },
         "targets": targets,
-    })
+    });
+    if interrupted {
+        document["interrupted"] = Value::Bool(true);
+    }
+    document
 }
 
 fn determinism_json(determinism: &Determinism) -> Value {
