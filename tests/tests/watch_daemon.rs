@@ -1,5 +1,6 @@
 //! `kfp-gitops watch` end to end: the real binary as a daemon against the emulator, with its
-//! configuration in a git-sync style checkout (worktrees published by swapping a symlink).
+//! configuration in a git-sync style checkout (worktrees published by swapping a symlink) or a plain
+//! folder edited in place.
 //!
 //! Waits are bounded polls for a condition (never assertions on how long something took): a slow
 //! machine makes these tests slower, not flaky.
@@ -140,22 +141,27 @@ struct Daemon {
 
 impl Daemon {
     fn start(emulator: &Emulator, checkout: &Checkout, extra: &[&str]) -> Self {
+        Self::spawn(&["--api-url", &emulator.base_url()], checkout, extra)
+    }
+
+    /// Without `--api-url` (nor `KFP_API_URL`): the API comes from the checkout's project file.
+    fn start_with_project_api_url(checkout: &Checkout) -> Self {
+        Self::spawn(&[], checkout, &[])
+    }
+
+    fn spawn(global: &[&str], checkout: &Checkout, extra: &[&str]) -> Self {
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("daemon.log");
         let child = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
-            .args([
-                "--api-url",
-                &emulator.base_url(),
-                "watch",
-                "--interval",
-                "1s",
-            ])
+            .args(global)
+            .args(["watch", "--interval", "1s"])
             .arg("--root")
             .arg(checkout.link())
             .arg("--listen")
             .arg(http.to_string())
             .args(extra)
+            .env_remove("KFP_API_URL")
             .env_remove("KFP_NAMESPACE")
             .env_remove("RUST_LOG")
             .env_remove("KFP_TOKEN")
@@ -374,6 +380,46 @@ fn a_new_revision_published_by_a_symlink_swap_is_applied_in_the_next_cycle() {
     wait_for(
         || "a cycle logged with the new revision".to_owned(),
         || daemon.log().contains("bbbbbbb").then_some(()),
+    );
+}
+
+#[test]
+fn a_plain_config_folder_edited_in_place_is_applied_in_the_next_cycle() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    // No git-sync here: the root is an ordinary folder whose files are rewritten where they are.
+    let root = checkout.link();
+    Schedules::new(&[("nightly", "0 0 2 * * *", true)]).write(&root);
+    assert!(!root.is_symlink());
+    let daemon = Daemon::start(&emulator, &checkout, &[]);
+    daemon.wait_ready();
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 2 * * *".to_owned(), true)]
+    );
+
+    let runs = root.join("schedules/team-1/recurring_runs.yaml");
+    let text = std::fs::read_to_string(&runs).unwrap();
+    assert!(text.contains("cron: \"0 0 2 * * *\""), "{text}");
+    std::fs::write(&runs, text.replace("0 0 2 * * *", "0 30 4 * * *")).unwrap();
+    let mut after = wait_for(
+        || format!("the edited cron to be rolled out; log:\n{}", daemon.log()),
+        || {
+            let versions = versions_of(&emulator, "nightly");
+            versions
+                .iter()
+                .any(|(cron, enabled)| cron == "0 30 4 * * *" && *enabled)
+                .then_some(versions)
+        },
+    );
+    // Replaced like any other change: the old version is kept (keep_history: 1) but disabled.
+    after.sort();
+    assert_eq!(
+        after,
+        vec![
+            ("0 0 2 * * *".to_owned(), false),
+            ("0 30 4 * * *".to_owned(), true)
+        ]
     );
 }
 
@@ -649,6 +695,53 @@ fn without_api_url_flag_the_checkouts_project_file_names_the_api() {
         versions_of(&emulator, "nightly"),
         vec![("0 0 2 * * *".to_owned(), true)]
     );
+}
+
+#[test]
+fn the_daemon_keeps_its_start_up_api_url_and_warns_when_the_project_file_names_another() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    let mut schedules = Schedules::new(&[("nightly", "0 0 2 * * *", true)]);
+    schedules.api_url = Some(emulator.base_url());
+    checkout.publish("a1a1a1a", &schedules);
+    let daemon = Daemon::start_with_project_api_url(&checkout);
+    daemon.wait_ready();
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 2 * * *".to_owned(), true)]
+    );
+
+    // A revision that moves the API elsewhere (nothing answers there) and changes the job.
+    schedules.api_url = Some("http://kfp-elsewhere.invalid:8888".to_owned());
+    schedules.jobs[0].1 = "0 30 4 * * *".to_owned();
+    checkout.publish("b2b2b2b", &schedules);
+    wait_for(
+        || format!("the new cron to be rolled out; log:\n{}", daemon.log()),
+        || {
+            versions_of(&emulator, "nightly")
+                .iter()
+                .any(|(cron, enabled)| cron == "0 30 4 * * *" && *enabled)
+                .then_some(())
+        },
+    );
+    let successes = daemon
+        .metric("kfp_gitops_reconcile_total{result=\"success\"}")
+        .unwrap();
+    wait_for(
+        || "another cycle with the changed project file".to_owned(),
+        || {
+            daemon
+                .metric("kfp_gitops_reconcile_total{result=\"success\"}")
+                .filter(|n| *n > successes)
+        },
+    );
+    let log = daemon.log();
+    let warning = format!(
+        "kfp-gitops.yaml now names another defaults.api_url; still using {} until the daemon restarts",
+        emulator.base_url()
+    );
+    assert_eq!(log.matches(&warning).count(), 1, "{log}");
+    assert!(!log.contains("kfp-elsewhere"), "{log}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use kfp_reconcile::{
     StepReport,
 };
 
-use crate::commands::plan::{ReconcileArgs, Target, TargetArgs, resolve_targets};
+use crate::commands::plan::{ProjectDefaults, ReconcileArgs, Target, TargetArgs, resolve_targets};
 use crate::daemon::checkout;
 use crate::daemon::health::Health;
 use crate::daemon::http::HttpServer;
@@ -91,9 +91,12 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 /// Runs the daemon until a signal (or, with `--once`, for one cycle).
 pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
     let mut global = ctx.global.clone();
+    let mut api_url_from_project = None;
     if global.api_url.is_none() {
-        // Like plan and apply: the project file's default, read from the checkout as it is now.
+        // Like plan and apply: the project file's default, read from the checkout as it is now. The
+        // client is built once, so later cycles only warn when the file names another URL.
         global.api_url = project_api_url(&args.root);
+        api_url_from_project.clone_from(&global.api_url);
     }
     let api = args.kfp.client(&global)?;
     let health = Arc::new(Health::new(args.interval));
@@ -131,6 +134,8 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
             .map(kfp_config::sources::Secret::new),
         api: Box::new(api),
         converged: HashMap::new(),
+        api_url_from_project,
+        warned_api_url: None,
     };
     let schedule = Schedule {
         interval: args.interval,
@@ -172,6 +177,11 @@ struct WatchReconciler {
     api: Box<dyn KfpApi>,
     /// (namespace, job) → the fingerprint of the desired state the job last converged to.
     converged: HashMap<(String, String), Fingerprint>,
+    /// The API URL in use when it came from the project file at start-up (not from a flag or
+    /// `KFP_API_URL`, which the project file never overrides).
+    api_url_from_project: Option<String>,
+    /// The other API URL last warned about, so that a changed project file is reported once.
+    warned_api_url: Option<String>,
 }
 
 impl Reconciler for WatchReconciler {
@@ -186,7 +196,10 @@ impl Reconciler for WatchReconciler {
             }
         };
         let (targets, project_runner_sa) = match self.targets(&snapshot.dir) {
-            Ok(found) => found,
+            Ok((targets, defaults)) => {
+                self.check_api_url(defaults.api_url.as_deref());
+                (targets, defaults.default_runner_sa)
+            }
             Err(error) => {
                 return CycleOutcome {
                     revision: Some(snapshot.revision),
@@ -278,7 +291,7 @@ impl WatchReconciler {
     /// cycle's checkout: `--config` folders relative to it, else its kfp-gitops.yaml (re-read every cycle,
     /// so a namespace added in git is picked up without a restart). Also the project's default runner
     /// service account.
-    fn targets(&self, dir: &Path) -> Result<(Vec<Target>, Option<String>), String> {
+    fn targets(&self, dir: &Path) -> Result<(Vec<Target>, ProjectDefaults), String> {
         let configs = self
             .args
             .configs
@@ -305,7 +318,31 @@ impl WatchReconciler {
             }
             message
         })?;
-        Ok((targets, defaults.default_runner_sa))
+        Ok((targets, defaults))
+    }
+
+    /// Warns (once per URL) when this cycle's project file names another API URL than the one the
+    /// client was built with at start-up: switching needs a restart.
+    fn check_api_url(&mut self, named: Option<&str>) {
+        let other = api_url_changed(self.api_url_from_project.as_deref(), named);
+        if let (Some(in_use), Some(other)) = (&self.api_url_from_project, other)
+            && self.warned_api_url.as_deref() != Some(other)
+        {
+            tracing::warn!(
+                "{PROJECT_FILE_NAME} now names another defaults.api_url; still using {in_use} until the daemon restarts"
+            );
+        }
+        self.warned_api_url = other.map(str::to_owned);
+    }
+}
+
+/// The project file's API URL when it differs from the one in use (a URL from the project file at
+/// start-up); a trailing `/` makes no difference.
+fn api_url_changed<'a>(in_use: Option<&str>, named: Option<&'a str>) -> Option<&'a str> {
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    match (in_use, named) {
+        (Some(in_use), Some(named)) if !same(in_use, named) => Some(named),
+        _ => None,
     }
 }
 
@@ -579,6 +616,27 @@ mod tests {
     use kfp_reconcile::JobChange;
 
     use super::*;
+
+    #[test]
+    fn only_a_different_project_api_url_than_the_one_from_start_up_is_a_change() {
+        let start = Some("https://kfp.example.com/pipeline");
+        assert_eq!(
+            api_url_changed(start, Some("https://other.example.com/pipeline")),
+            Some("https://other.example.com/pipeline")
+        );
+        assert_eq!(api_url_changed(start, start), None);
+        assert_eq!(
+            api_url_changed(start, Some("https://kfp.example.com/pipeline/")),
+            None
+        );
+        // Removing the default changes nothing either: the URL in use stays.
+        assert_eq!(api_url_changed(start, None), None);
+        // A URL from --api-url or KFP_API_URL is never overridden by the project file.
+        assert_eq!(
+            api_url_changed(None, Some("https://other.example.com/pipeline")),
+            None
+        );
+    }
 
     fn job(reasons: Vec<Reason>) -> JobPlan {
         JobPlan {
