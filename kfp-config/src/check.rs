@@ -764,17 +764,8 @@ fn check_run(
 }
 
 fn check_source(checker: &mut Checker<'_>, node: &Node, pointer: &str) -> Option<PipelineSource> {
-    const KEYS: &[&str] = &[
-        "github_owner",
-        "github_repo",
-        "git_reference",
-        "file_path",
-        "git_url",
-        "path",
-        "rendered_pipeline",
-    ];
     let before = checker.problems.len();
-    let fields = checker.mapping(node, pointer, KEYS)?;
+    let fields = checker.mapping(node, pointer, crate::model::SOURCE_KEYS)?;
     if checker.problems.len() > before {
         let last = checker
             .problems
@@ -791,7 +782,7 @@ fn check_source(checker: &mut Checker<'_>, node: &Node, pointer: &str) -> Option
     }
     let conflict = |checker: &mut Checker<'_>, kind: &str, allowed: &[&str]| {
         let mut ok = true;
-        for key in KEYS {
+        for key in crate::model::SOURCE_KEYS {
             if !allowed.contains(key)
                 && let Some(extra) = fields.get(key)
             {

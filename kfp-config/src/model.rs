@@ -72,7 +72,7 @@ fn default_keep_history() -> i64 {
 // flag files that load.
 
 /// Every key of the pipeline source forms.
-const SOURCE_KEYS: &[&str] = &[
+pub(crate) const SOURCE_KEYS: &[&str] = &[
     "github_owner",
     "github_repo",
     "git_reference",
