@@ -1,5 +1,12 @@
 //! The fully resolved desired state of one namespace: what the configuration asks for, with every
-//! pipeline fetched and parsed and every parameter value read, ready for planning.
+//! pipeline fetched, validated and reduced to what planning needs (its digest and the manifest KFP
+//! receives), and every parameter value read, ready for planning.
+//!
+//! The parsed tree of a pipeline is not kept: a 1 MB pipeline is several times that as a tree, and the
+//! recurring runs that use the same pipeline share one [`DesiredPipeline`].
+
+use std::fmt;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -47,17 +54,53 @@ pub struct DesiredRecurringRun {
     pub trigger: DesiredTrigger,
     /// Pipeline parameters in config order, values as the strings KFP receives.
     pub parameters: Vec<(String, String)>,
-    /// The parsed pipeline.
-    pub workflow: Workflow,
+    /// The pipeline, shared with the other recurring runs of the namespace that use the same file.
+    pub pipeline: Arc<DesiredPipeline>,
     /// Where the pipeline came from, for messages (for example
     /// `github.com/deployKF/kubeflow-pipelines-gitops@f73d515:step-1/.../workflow.yaml`).
     pub source: String,
 }
 
-impl DesiredRecurringRun {
-    /// The digest of the pipeline (volatile compiler annotations ignored).
-    pub fn workflow_digest(&self) -> WorkflowDigest {
-        self.workflow.digest()
+/// A validated pipeline as planning uses it: its digest and the manifest sent to KFP, without the tree.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DesiredPipeline {
+    digest: WorkflowDigest,
+    manifest: String,
+}
+
+impl DesiredPipeline {
+    /// Keeps what planning needs of `workflow`: [`Workflow::digest`] and [`Workflow::to_manifest_json`].
+    pub fn new(workflow: &Workflow) -> Self {
+        Self {
+            digest: workflow.digest(),
+            manifest: workflow.to_manifest_json(),
+        }
+    }
+
+    /// The digest of the pipeline (volatile compiler annotations ignored), as [`Workflow::digest`].
+    pub fn digest(&self) -> &WorkflowDigest {
+        &self.digest
+    }
+
+    /// The compact JSON sent to KFP as `workflow_manifest`, as [`Workflow::to_manifest_json`].
+    pub fn manifest(&self) -> &str {
+        &self.manifest
+    }
+}
+
+impl From<&Workflow> for DesiredPipeline {
+    fn from(workflow: &Workflow) -> Self {
+        Self::new(workflow)
+    }
+}
+
+impl fmt::Debug for DesiredPipeline {
+    // The manifest can be megabytes; its size is enough to tell pipelines apart in a debug dump.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DesiredPipeline")
+            .field("digest", &self.digest)
+            .field("manifest_bytes", &self.manifest.len())
+            .finish()
     }
 }
 

@@ -21,7 +21,8 @@ pub mod workflow;
 pub mod yaml;
 
 pub use desired::{
-    DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
+    DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
+    Schedule,
 };
 pub use load::{LoadOptions, Validation, load_namespace, validate_namespace};
 pub use problem::{ConfigErrors, Problem};

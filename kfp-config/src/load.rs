@@ -1,19 +1,24 @@
 //! Loading a namespace: both config files checked, every pipeline and parameter fetched, workflows
 //! validated, parameters checked against the pipelines' inputs; every problem reported at once.
+//!
+//! Each distinct pipeline file is read, parsed, validated and digested once per load, however many
+//! recurring runs use it; its problems are still reported for every run that uses it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::check::{self, At};
 use crate::desired::{
-    DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
+    DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
+    Schedule,
 };
 use crate::model::{PipelineParameter, PipelineSource, RecurringRun, ValueFrom};
 use crate::problem::{ConfigErrors, Problem};
 use crate::sources::{
     Fetcher, RemoteFile, Repo, Secret, SharedFetchers, SourceError, SourceOptions, resolve_local,
 };
-use crate::workflow::Workflow;
+use crate::workflow::{PipelineInput, Workflow};
 
 /// The experiments file of a namespace folder.
 pub const EXPERIMENTS_FILE: &str = "experiments.yaml";
@@ -125,7 +130,7 @@ pub fn find_repo_root(config_dir: &Path) -> PathBuf {
 }
 
 /// Where one value (pipeline or parameter) comes from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Origin {
     Remote(RemoteFile),
     Local(PathBuf),
@@ -221,15 +226,19 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
     let fetched = all.files;
     let mut recurring_runs = Vec::new();
     let mut skipped = Vec::new();
+    // Keyed by the origin as written: the same origin names the same bytes within one load.
+    let mut pipelines: HashMap<Origin, LoadedPipeline> = HashMap::new();
     for (run, (pipeline_origin, parameter_origins)) in runs.iter().zip(plans) {
         let label = &run.label;
         let no_parameters = Vec::new();
         let run_parameters = run.pipeline_parameters.as_ref().unwrap_or(&no_parameters);
         let mut ok = true;
         let mut incomplete = false;
-        let pipeline = match resolver.read(&pipeline_origin, &fetched) {
-            Ok((bytes, source)) => Some((bytes, source)),
-            Err(SourceError::Offline) => {
+        let loaded = pipelines
+            .entry(pipeline_origin.clone())
+            .or_insert_with(|| load_pipeline(&resolver, &pipeline_origin, &fetched));
+        let pipeline = match &*loaded {
+            LoadedPipeline::Unreadable(SourceError::Offline) => {
                 skipped.push(format!(
                     "{label}: pipeline {} not checked (remote source, --offline)",
                     describe(&pipeline_origin)
@@ -237,7 +246,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 incomplete = true;
                 None
             }
-            Err(err) => {
+            LoadedPipeline::Unreadable(err) => {
                 resolver.report(
                     &run.source_at,
                     format!(
@@ -249,6 +258,8 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 ok = false;
                 None
             }
+            LoadedPipeline::Unusable { source, message } => Some(Err((source, message))),
+            LoadedPipeline::Usable(usable) => Some(Ok(usable)),
         };
         let mut file_values: HashMap<usize, String> = HashMap::new();
         for (index, origin) in &parameter_origins {
@@ -292,18 +303,14 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 }
             }
         }
-        let Some((bytes, source)) = pipeline else {
-            continue;
-        };
-        let workflow = match String::from_utf8(bytes)
-            .map_err(|_| "the file is not UTF-8 text".to_owned())
-            .and_then(|text| {
-                let workflow = Workflow::parse_yaml(&text).map_err(|err| err.to_string())?;
-                workflow.validate().map_err(|err| err.to_string())?;
-                Ok(workflow)
-            }) {
-            Ok(workflow) => workflow,
-            Err(message) => {
+        let UsablePipeline {
+            source,
+            pipeline,
+            inputs,
+        } = match pipeline {
+            None => continue,
+            Some(Ok(usable)) => usable,
+            Some(Err((source, message))) => {
                 resolver.report(
                     &run.source_at,
                     format!("{label}: the pipeline {source} is not usable: {message}"),
@@ -349,55 +356,52 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 None => parameters.push((name.clone(), value.clone())),
             }
         }
-        match workflow.inputs() {
-            // Parameters with problems cannot be compared with the pipeline's inputs.
-            Ok(_) if run.pipeline_parameters.is_none() => {}
-            Ok(inputs) => {
-                let input_names: Vec<&str> =
-                    inputs.iter().map(|input| input.name.as_str()).collect();
-                for (index, parameter) in run_parameters.iter().enumerate() {
-                    if !input_names.contains(&parameter.name()) {
-                        let at = run
-                            .parameters_at
-                            .get(index)
-                            .cloned()
-                            .unwrap_or_else(|| run.at.clone());
-                        let declared = if input_names.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            input_names
-                                .iter()
-                                .map(|n| format!("`{n}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+        // Parameters with problems cannot be compared with the pipeline's inputs.
+        if run.pipeline_parameters.is_some() {
+            let input_names: Vec<&str> = inputs.iter().map(|input| input.name.as_str()).collect();
+            for (index, parameter) in run_parameters.iter().enumerate() {
+                if !input_names.contains(&parameter.name()) {
+                    let at = run
+                        .parameters_at
+                        .get(index)
+                        .cloned()
+                        .unwrap_or_else(|| run.at.clone());
+                    let declared = if input_names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        input_names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    resolver.report(&at, format!("{label} sets parameter `{}`, which the pipeline {source} does not declare", parameter.name()), Some(format!("the pipeline's inputs are: {declared}")));
+                    ok = false;
+                }
+            }
+            if !incomplete {
+                for input in inputs.iter().filter(|input| input.is_required()) {
+                    if !parameters
+                        .iter()
+                        .any(|(existing, _)| *existing == input.name)
+                    {
+                        let at = At {
+                            pointer: format!("{}/pipeline_parameters", run.at.pointer),
+                            ..run.at.clone()
                         };
-                        resolver.report(&at, format!("{label} sets parameter `{}`, which the pipeline {source} does not declare", parameter.name()), Some(format!("the pipeline's inputs are: {declared}")));
+                        resolver.report(&at, format!("{label} does not set the required parameter `{}` of the pipeline {source}", input.name), Some(format!("add `- name: {}` with a `value` or `valueFrom` to `pipeline_parameters`", input.name)));
                         ok = false;
                     }
                 }
-                if !incomplete {
-                    for input in inputs.iter().filter(|input| input.is_required()) {
-                        if !parameters
-                            .iter()
-                            .any(|(existing, _)| *existing == input.name)
-                        {
-                            let at = At {
-                                pointer: format!("{}/pipeline_parameters", run.at.pointer),
-                                ..run.at.clone()
-                            };
-                            resolver.report(&at, format!("{label} does not set the required parameter `{}` of the pipeline {source}", input.name), Some(format!("add `- name: {}` with a `value` or `valueFrom` to `pipeline_parameters`", input.name)));
-                            ok = false;
-                        }
-                    }
-                }
-            }
-            Err(err) => {
-                resolver.report(&run.source_at, format!("{label}: {err}"), None);
-                ok = false;
             }
         }
         if let (true, false, Some(checked)) = (ok, incomplete, &run.run) {
-            recurring_runs.push(desired_run(checked, parameters, workflow, source));
+            recurring_runs.push(desired_run(
+                checked,
+                parameters,
+                Arc::clone(pipeline),
+                source.clone(),
+            ));
         }
     }
     validation.problems.extend(resolver.problems);
@@ -436,10 +440,61 @@ fn absolute_name(config_dir: &Path) -> String {
         .to_owned()
 }
 
+/// One pipeline file as read, parsed and validated once for every recurring run that uses it.
+enum LoadedPipeline {
+    /// It could not be read.
+    Unreadable(SourceError),
+    /// It was read from `source` but is not a usable workflow.
+    Unusable {
+        source: String,
+        message: String,
+    },
+    Usable(UsablePipeline),
+}
+
+struct UsablePipeline {
+    /// Where it came from, for messages.
+    source: String,
+    pipeline: Arc<DesiredPipeline>,
+    /// Its declared inputs, for the parameter checks.
+    inputs: Vec<PipelineInput>,
+}
+
+/// Reads, parses and validates a pipeline, keeping only what planning and the parameter checks need: the
+/// parsed tree is dropped before this returns.
+fn load_pipeline(
+    resolver: &Resolver<'_>,
+    origin: &Origin,
+    fetched: &HashMap<RemoteFile, Result<crate::sources::Fetched, SourceError>>,
+) -> LoadedPipeline {
+    let (bytes, source) = match resolver.read(origin, fetched) {
+        Ok(read) => read,
+        Err(err) => return LoadedPipeline::Unreadable(err),
+    };
+    let parsed = String::from_utf8(bytes)
+        .map_err(|_| "the file is not UTF-8 text".to_owned())
+        .and_then(|text| {
+            let workflow = Workflow::parse_yaml(&text).map_err(|err| err.to_string())?;
+            drop(text);
+            workflow.validate().map_err(|err| err.to_string())?;
+            // `validate` has read the inputs already, so this cannot fail where it succeeded.
+            let inputs = workflow.inputs().map_err(|err| err.to_string())?;
+            Ok((DesiredPipeline::new(&workflow), inputs))
+        });
+    match parsed {
+        Ok((pipeline, inputs)) => LoadedPipeline::Usable(UsablePipeline {
+            source,
+            pipeline: Arc::new(pipeline),
+            inputs,
+        }),
+        Err(message) => LoadedPipeline::Unusable { source, message },
+    }
+}
+
 fn desired_run(
     run: &RecurringRun,
     parameters: Vec<(String, String)>,
-    workflow: Workflow,
+    pipeline: Arc<DesiredPipeline>,
     source: String,
 ) -> DesiredRecurringRun {
     let job = &run.job;
@@ -464,7 +519,7 @@ fn desired_run(
             },
         },
         parameters,
-        workflow,
+        pipeline,
         source,
     }
 }

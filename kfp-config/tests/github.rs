@@ -129,7 +129,7 @@ fn the_seed_example_loads_unchanged_with_the_same_meaning() {
         &std::fs::read_to_string(fixture("RENDERED_PIPELINE/workflow.yaml")).unwrap(),
     )
     .unwrap();
-    assert_eq!(run.workflow_digest(), local.digest());
+    assert_eq!(run.pipeline.digest(), &local.digest());
     assert_eq!(
         run.source,
         format!(

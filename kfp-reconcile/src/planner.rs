@@ -224,13 +224,13 @@ fn plan_job(
     let experiment_id = observed
         .experiment_by_name(&run.experiment)
         .map(|experiment| experiment.id.clone());
-    let desired_digest = run.workflow.digest().0;
+    let desired_digest = run.pipeline.digest().as_str();
     let diffs = match versions.first() {
         Some(latest) => compare(
             run,
             latest.job,
             experiment_id.as_deref(),
-            &desired_digest,
+            desired_digest,
             observed,
             options,
         ),
@@ -275,7 +275,7 @@ fn plan_job(
             run,
             naming::version_name(&run.name, stamp),
             experiment_id,
-            desired_digest,
+            desired_digest.to_owned(),
             options,
         );
         let new_ref = VersionRef {
@@ -406,7 +406,7 @@ fn new_version(
             Schedule::Interval(seconds) => PlannedSchedule::Interval(*seconds),
         },
         enabled: run.enabled,
-        workflow_manifest: run.workflow.to_manifest_json(),
+        workflow_manifest: run.pipeline.manifest().to_owned(),
         workflow_digest,
         source: run.source.clone(),
     }

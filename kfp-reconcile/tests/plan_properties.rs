@@ -51,7 +51,7 @@ fn build(name: &str, variant: &Variant) -> DesiredRecurringRun {
         run.trigger.schedule = Schedule::Interval(3600);
     }
     if variant.workflow_v2 {
-        run.workflow = workflow("v2");
+        run.pipeline = pipeline("v2");
     }
     if variant.message {
         run.parameters[0].1 = "other".into();

@@ -132,7 +132,7 @@ fn each_compared_field_that_changes_replaces_the_version() {
         ("cron to interval", |r| {
             r.trigger.schedule = Schedule::Interval(3600);
         }),
-        ("workflow", |r| r.workflow = workflow("v2")),
+        ("workflow", |r| r.pipeline = pipeline("v2")),
     ];
     let mut out = String::new();
     for (label, change) in changes {

@@ -1,10 +1,13 @@
 //! `kfp_reconcile::observe` and `apply` through the real HTTP client against the KFP API emulator: paging,
 //! request economy, and a create whose answer is lost on the wire.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use kfp_client::{ClientConfig, HttpKfpClient};
 use kfp_config::desired::{
-    DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
+    DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
+    Schedule,
 };
 use kfp_config::workflow::Workflow;
 use kfp_gitops_tests::emulator::{Emulator, EmulatorConfig, Fault};
@@ -12,11 +15,12 @@ use kfp_reconcile::{ApplyOptions, Outcome, PlanOptions, apply, observe, plan};
 
 const NAMESPACE: &str = "team-1";
 
-fn workflow() -> Workflow {
-    Workflow::parse_yaml(
+fn pipeline() -> Arc<DesiredPipeline> {
+    let workflow = Workflow::parse_yaml(
         "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata:\n  generateName: hello-\nspec:\n  entrypoint: hello\n  templates:\n  - name: hello\n    container:\n      image: alpine:3.19\n",
     )
-    .unwrap()
+    .unwrap();
+    Arc::new(DesiredPipeline::new(&workflow))
 }
 
 fn run(name: &str) -> DesiredRecurringRun {
@@ -35,7 +39,7 @@ fn run(name: &str) -> DesiredRecurringRun {
             schedule: Schedule::Cron("0 0 0 * * *".to_owned()),
         },
         parameters: Vec::new(),
-        workflow: workflow(),
+        pipeline: pipeline(),
         source: "test".to_owned(),
     }
 }

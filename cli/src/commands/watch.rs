@@ -512,7 +512,7 @@ fn fingerprint(run: &DesiredRecurringRun) -> Fingerprint {
         .hash(&mut hasher);
     format!("{:?}", run.trigger.schedule).hash(&mut hasher);
     run.parameters.hash(&mut hasher);
-    run.workflow_digest().to_string().hash(&mut hasher);
+    run.pipeline.digest().as_str().hash(&mut hasher);
     hasher.finish()
 }
 

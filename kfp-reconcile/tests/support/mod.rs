@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use kfp_client::models::{
@@ -13,7 +13,8 @@ use kfp_client::models::{
 };
 use kfp_client::{Error, KfpApi, ListOptions, Result};
 use kfp_config::desired::{
-    DesiredExperiment, DesiredNamespace, DesiredRecurringRun, DesiredTrigger, Schedule,
+    DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
+    Schedule,
 };
 use kfp_config::workflow::Workflow;
 use kfp_reconcile::naming::parse_version_name;
@@ -52,6 +53,11 @@ spec:
     Workflow::parse_yaml(&text).unwrap()
 }
 
+/// [`workflow`] as a recurring run holds it.
+pub fn pipeline(message: &str) -> Arc<DesiredPipeline> {
+    Arc::new(DesiredPipeline::new(&workflow(message)))
+}
+
 pub fn experiment(name: &str) -> DesiredExperiment {
     DesiredExperiment {
         name: name.to_owned(),
@@ -75,7 +81,7 @@ pub fn run(name: &str) -> DesiredRecurringRun {
             schedule: Schedule::Cron("0 0 0 * * *".to_owned()),
         },
         parameters: vec![("msg".to_owned(), "hello".to_owned())],
-        workflow: workflow("v1"),
+        pipeline: pipeline("v1"),
         source: "test fixture".to_owned(),
     }
 }
