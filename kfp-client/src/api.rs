@@ -148,6 +148,25 @@ pub trait KfpApi: Send + Sync {
     fn get_job(&self, id: &str) -> Result<Job>;
     /// `GET /jobs` (one page).
     fn list_jobs(&self, options: &ListOptions) -> Result<Page<Job>>;
+    /// `GET /jobs` (one page), handing each job to `visit` as soon as it is decoded, so that a caller keeping a
+    /// summary per job never holds the page (200 jobs of large manifests) at once.
+    ///
+    /// Returns the page's next token and total size. On an error `visit` may already have seen some of the
+    /// page's jobs; they are to be dropped with the page. The default implementation lists the page with
+    /// [`KfpApi::list_jobs`] and then hands its jobs over.
+    fn list_jobs_each(
+        &self,
+        options: &ListOptions,
+        visit: &mut dyn FnMut(Job),
+    ) -> Result<PageInfo> {
+        let page = self.list_jobs(options)?;
+        let info = PageInfo {
+            next_page_token: page.next_page_token,
+            total_size: page.total_size,
+        };
+        page.items.into_iter().for_each(visit);
+        Ok(info)
+    }
     /// `DELETE /jobs/{id}`.
     fn delete_job(&self, id: &str) -> Result<()>;
     /// `POST /jobs/{id}/enable` (idempotent).
@@ -187,6 +206,15 @@ pub trait KfpApi: Send + Sync {
     fn delete_pipeline(&self, id: &str) -> Result<()>;
 }
 
+/// What a streamed page reports besides its items (see [`KfpApi::list_jobs_each`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageInfo {
+    /// Token of the next page; empty on the last page.
+    pub next_page_token: String,
+    /// How many items match in total (all pages).
+    pub total_size: i32,
+}
+
 /// Walks every page of a list call starting from `options`, handing each page's items to `visit`, so that a
 /// caller can keep a summary per page instead of the whole listing. `page_size` defaults to 200.
 ///
@@ -197,20 +225,44 @@ pub fn for_each_page<T: ListItem>(
     mut fetch: impl FnMut(&ListOptions) -> Result<Page<T>>,
     mut visit: impl FnMut(Vec<T>) -> Result<()>,
 ) -> Result<()> {
+    walk_pages(options, T::LIST_PATH, |options| {
+        let page = fetch(options)?;
+        visit(page.items)?;
+        Ok(page.next_page_token)
+    })
+}
+
+/// Walks every page of the jobs listing starting from `options` with [`KfpApi::list_jobs_each`], handing each
+/// job to `visit` as it is decoded: memory holds one job at a time, not a page. `page_size` defaults to 200.
+pub fn for_each_job(
+    api: &dyn KfpApi,
+    options: &ListOptions,
+    mut visit: impl FnMut(Job),
+) -> Result<()> {
+    walk_pages(options, Job::LIST_PATH, |options| {
+        api.list_jobs_each(options, &mut visit)
+            .map(|info| info.next_page_token)
+    })
+}
+
+/// The paging loop: `fetch` handles one page and returns its next token.
+fn walk_pages(
+    options: &ListOptions,
+    list_path: &str,
+    mut fetch: impl FnMut(&ListOptions) -> Result<String>,
+) -> Result<()> {
     let mut options = options.clone();
     options.page_size.get_or_insert(MAX_PAGE_SIZE);
     let mut seen_tokens = std::collections::HashSet::new();
     loop {
-        let page = fetch(&options)?;
-        let next = page.next_page_token;
-        visit(page.items)?;
+        let next = fetch(&options)?;
         if next.is_empty() {
             return Ok(());
         }
         if !seen_tokens.insert(next.clone()) {
             return Err(Error::Decode {
                 method: "GET".into(),
-                path: format!("{API_PREFIX}{}", T::LIST_PATH),
+                path: format!("{API_PREFIX}{list_path}"),
                 status: 200,
                 message: "the server returned the same next_page_token twice".into(),
             });

@@ -1,6 +1,7 @@
 //! [`HttpKfpClient`]: the [`KfpApi`] over HTTP with ureq.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -11,7 +12,7 @@ use ureq::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use url::form_urlencoded::byte_serialize;
 
-use crate::api::{KfpApi, ListItem, ListOptions};
+use crate::api::{KfpApi, ListItem, ListOptions, PageInfo};
 use crate::config::{AuthConfig, ClientConfig, DexConfig, RetryPolicy};
 use crate::cookies::CookieJar;
 use crate::dex;
@@ -21,12 +22,23 @@ use crate::models::{
     ListPipelinesResponse, ListRunsResponse, Page, Pipeline, Run, RunDetail,
 };
 use crate::secret::Secret;
+use crate::stream::{self, StreamFailure};
 
 /// The API's path prefix under the configured URL.
 pub const API_PREFIX: &str = "/apis/v1beta1";
 
 /// Largest response body read (a page of 200 jobs with big manifests is tens of MB).
 const MAX_BODY_BYTES: u64 = 1 << 30;
+
+/// Read buffer of a streamed answer.
+const STREAM_BUFFER_BYTES: usize = 64 << 10;
+
+/// Consumes a 2xx answer's body as it arrives; once it runs, the call is never repeated. The reader is a
+/// concrete type because serde_json reads it byte by byte (a `dyn` reader makes decoding twice as slow).
+type Stream<'a> = dyn FnMut(&mut BodyStream<'_>) -> Result<()> + 'a;
+
+/// A buffered response body.
+type BodyStream<'a> = BufReader<ureq::BodyReader<'a>>;
 
 /// The KFP v1beta1 API over HTTP.
 ///
@@ -172,6 +184,8 @@ impl Call {
 
 enum Outcome {
     Ok(Vec<u8>),
+    /// The body went to the caller's stream.
+    Streamed,
     Unauthenticated(String),
     Failed {
         error: Error,
@@ -234,6 +248,23 @@ fn looks_like_html(content_type: &str, body: &[u8]) -> bool {
             .iter()
             .find(|b| !b.is_ascii_whitespace())
             .is_some_and(|b| *b == b'<')
+}
+
+/// Whether the body's first non-whitespace byte opens a JSON object; consumes the whitespace before it only.
+fn opens_an_object(reader: &mut impl BufRead) -> std::io::Result<bool> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(false);
+        }
+        if let Some(at) = buffer.iter().position(|b| !b.is_ascii_whitespace()) {
+            let opens = buffer[at] == b'{';
+            reader.consume(at);
+            return Ok(opens);
+        }
+        let blanks = buffer.len();
+        reader.consume(blanks);
+    }
 }
 
 fn is_json(body: &[u8]) -> bool {
@@ -518,7 +549,10 @@ impl HttpKfpClient {
         }
     }
 
-    fn send_once(&self, call: &Call) -> Result<Outcome> {
+    /// One attempt. With `stream`, a 2xx answer whose body is a JSON object goes to `stream` as it arrives (an
+    /// error from it is final: part of the body has been consumed); any other answer is read whole and judged
+    /// as without `stream`.
+    fn send_once(&self, call: &Call, stream: Option<&mut Stream<'_>>) -> Result<Outcome> {
         let method = call.method.as_str();
         let path = call.display_path();
         let url = if call.query.is_empty() {
@@ -589,20 +623,31 @@ impl HttpKfpClient {
                 "the gateway answered HTTP {status} with a redirect to {target} (a login page)"
             )));
         }
-        let body = match response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES)
-            .read_to_vec()
-        {
-            Ok(body) => body,
-            Err(err) => {
-                return Ok(Outcome::Failed {
-                    error: transport_error(method, &path, &err),
-                    retry_after: None,
-                });
-            }
+        let mut reader = BufReader::with_capacity(
+            STREAM_BUFFER_BYTES,
+            response
+                .body_mut()
+                .with_config()
+                .limit(MAX_BODY_BYTES)
+                .reader(),
+        );
+        let read_failed = |err: std::io::Error| Outcome::Failed {
+            error: transport_error(method, &path, &ureq::Error::from(err)),
+            retry_after: None,
         };
+        if let Some(stream) = stream
+            && (200..300).contains(&status)
+        {
+            match opens_an_object(&mut reader) {
+                Ok(true) => return stream(&mut reader).map(|()| Outcome::Streamed),
+                Ok(false) => {}
+                Err(err) => return Ok(read_failed(err)),
+            }
+        }
+        let mut body = Vec::new();
+        if let Err(err) = reader.read_to_end(&mut body) {
+            return Ok(read_failed(err));
+        }
         // KFP answers JSON, so a 200 or 403 with anything else is a gateway in front of it: a login page, or
         // Istio's `403 text/plain RBAC: access denied` (CONTRACT §6). An empty 200 is how some proxies pass `{}`
         // on; a JSON 403 is KFP's own permission error.
@@ -659,13 +704,23 @@ impl HttpKfpClient {
     }
 
     fn execute(&self, call: &Call) -> Result<Vec<u8>> {
+        self.execute_with(call, None).map(Option::unwrap_or_default)
+    }
+
+    /// The call with its retries; `None` when the body went to `stream` (see [`Self::send_once`]).
+    fn execute_with(
+        &self,
+        call: &Call,
+        mut stream: Option<&mut Stream<'_>>,
+    ) -> Result<Option<Vec<u8>>> {
         let mut attempt: u32 = 0;
         let mut relogged = false;
         loop {
             attempt += 1;
             let generation = self.ensure_session()?;
-            match self.send_once(call)? {
-                Outcome::Ok(body) => return Ok(body),
+            match self.send_once(call, stream.as_deref_mut())? {
+                Outcome::Ok(body) => return Ok(Some(body)),
+                Outcome::Streamed => return Ok(None),
                 Outcome::Unauthenticated(reason) => {
                     let is_dex = matches!(self.auth, Auth::Dex { .. });
                     if is_dex && !relogged {
@@ -685,7 +740,7 @@ impl HttpKfpClient {
                             error = %error,
                             "already done by an earlier attempt that got no clear answer"
                         );
-                        return Ok(b"{}".to_vec());
+                        return Ok(Some(b"{}".to_vec()));
                     }
                     if attempt >= self.retry.max_attempts || !Self::should_retry(call.kind, &error)
                     {
@@ -711,11 +766,15 @@ impl HttpKfpClient {
 
     fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
         let body = self.execute(call)?;
+        Self::decode(call, &body)
+    }
+
+    fn decode<T: DeserializeOwned>(call: &Call, body: &[u8]) -> Result<T> {
         // The API server's healthz and some proxies answer an empty body for "{}".
         let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
-            &body
+            body
         };
         serde_json::from_slice(body).map_err(|err| Error::Decode {
             method: call.method.as_str().to_owned(),
@@ -723,6 +782,53 @@ impl HttpKfpClient {
             status: 200,
             message: err.to_string(),
         })
+    }
+
+    /// The error of a streamed answer that failed part-way: a broken connection is a transport error, a body
+    /// that is not a jobs listing (or ends early) a decode error. Neither is retried, as the caller has been
+    /// handed part of the page.
+    fn stream_error(call: &Call, failure: StreamFailure) -> Error {
+        let method = call.method.as_str();
+        let path = call.display_path();
+        let after = match failure.jobs_seen {
+            1 => "after 1 job".to_owned(),
+            n => format!("after {n} jobs"),
+        };
+        match failure.error.classify() {
+            serde_json::error::Category::Io => {
+                let io = std::io::Error::from(failure.error);
+                match transport_error(method, &path, &ureq::Error::from(io)) {
+                    Error::Transport {
+                        method,
+                        path,
+                        kind,
+                        message,
+                        may_have_been_sent,
+                    } => Error::Transport {
+                        method,
+                        path,
+                        kind,
+                        message: format!("the answer broke off {after}: {message}"),
+                        may_have_been_sent,
+                    },
+                    other => other,
+                }
+            }
+            serde_json::error::Category::Eof => Error::Decode {
+                method: method.to_owned(),
+                path,
+                status: 200,
+                message: format!("the answer ended {after}, before the listing was complete"),
+            },
+            serde_json::error::Category::Syntax | serde_json::error::Category::Data => {
+                Error::Decode {
+                    method: method.to_owned(),
+                    path,
+                    status: 200,
+                    message: format!("{} ({after})", failure.error),
+                }
+            }
+        }
     }
 
     fn empty(&self, call: &Call) -> Result<()> {
@@ -897,6 +1003,35 @@ impl KfpApi for HttpKfpClient {
     fn list_jobs(&self, options: &ListOptions) -> Result<Page<Job>> {
         self.json::<ListJobsResponse>(&Self::list(Job::LIST_PATH, options))
             .map(Into::into)
+    }
+
+    fn list_jobs_each(
+        &self,
+        options: &ListOptions,
+        visit: &mut dyn FnMut(Job),
+    ) -> Result<PageInfo> {
+        let call = Self::list(Job::LIST_PATH, options);
+        let mut streamed = None;
+        let body = {
+            let mut consume = |reader: &mut BodyStream<'_>| -> Result<()> {
+                let info = stream::decode_jobs(reader, &mut *visit)
+                    .map_err(|failure| Self::stream_error(&call, failure))?;
+                streamed = Some(info);
+                Ok(())
+            };
+            self.execute_with(&call, Some(&mut consume))?
+        };
+        if let Some(info) = streamed {
+            return Ok(info);
+        }
+        // Not a JSON object (an empty body, or a JSON value of another kind): judged as `list_jobs` judges it.
+        let response: ListJobsResponse = Self::decode(&call, &body.unwrap_or_default())?;
+        let info = PageInfo {
+            next_page_token: response.next_page_token,
+            total_size: response.total_size,
+        };
+        response.jobs.into_iter().for_each(visit);
+        Ok(info)
     }
 
     fn delete_job(&self, id: &str) -> Result<()> {

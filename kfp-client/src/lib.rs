@@ -14,7 +14,9 @@
 //!   in-cluster ServiceAccount token is used when present and nothing else is configured), or a Dex login
 //!   behind oauth2-proxy/oidc-authservice with one re-login when the session expires. `kubeflow-userid` is
 //!   never sent.
-//! * [`list_all`] and friends walk every page of a listing (200 items per page).
+//! * [`list_all`] and friends walk every page of a listing (200 items per page); [`for_each_job`] walks the
+//!   jobs listing one decoded job at a time ([`KfpApi::list_jobs_each`]; the HTTP client decodes the answer
+//!   as it arrives), so a page of large manifests is never held at once.
 //!
 //! What it never does: print, exit the process, or let a token, password or cookie reach a log line, an
 //! error message or `Debug` output (see [`Secret`] and [`WIRE_DUMP_LOG_TARGET`]).
@@ -55,11 +57,12 @@ mod error;
 mod http;
 pub mod models;
 mod secret;
+mod stream;
 mod wire;
 
 pub use api::{
-    KfpApi, ListItem, ListOptions, ListScope, MAX_PAGE_SIZE, find_experiment_by_name,
-    for_each_page, list_all, list_all_experiments, list_all_jobs, list_all_pipelines,
+    KfpApi, ListItem, ListOptions, ListScope, MAX_PAGE_SIZE, PageInfo, find_experiment_by_name,
+    for_each_job, for_each_page, list_all, list_all_experiments, list_all_jobs, list_all_pipelines,
     list_all_runs,
 };
 pub use config::{
