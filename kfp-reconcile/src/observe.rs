@@ -1,8 +1,13 @@
 //! Reading the observed state of a namespace: one paged listing of its experiments and one of its jobs.
 
+use std::collections::HashMap;
+
+use jiff::Timestamp;
 use kfp_client::models::{Experiment, Job};
-use kfp_client::{KfpApi, ListOptions, ListScope, for_each_page};
+use kfp_client::{KfpApi, ListOptions, ListScope, for_each_job, for_each_page};
 use kfp_config::workflow::Workflow;
+
+use crate::naming;
 
 use crate::observed::{
     ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule, ObservedTrigger,
@@ -41,10 +46,16 @@ pub(crate) fn scope(namespace: &str) -> ListScope {
     }
 }
 
+/// The order of the jobs listing: a job's versions differ only in their timestamp suffix, so by name descending
+/// the first version seen of each job is its newest, and only that one's manifest is parsed. Correctness does
+/// not depend on it (a server's collation may order differently): see [`NewestVersions`].
+pub const JOBS_SORT: &str = "name desc";
+
 /// Lists the experiments and jobs of `namespace` (pages of 200; nothing else is requested).
 ///
-/// Each job is reduced to what planning compares as soon as its page arrives, so memory holds one page of
-/// manifests at most.
+/// Each job is reduced to what planning compares as soon as it is decoded, so memory holds one job's manifest
+/// at a time. Only the workflow of the newest version of each managed job is read (the one planning compares);
+/// older versions and unmanaged jobs get [`ObservedWorkflow::NotRead`].
 pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, ObserveError> {
     let options = ListOptions::scoped(&scope(namespace));
     let mut experiments = Vec::new();
@@ -61,18 +72,20 @@ pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, O
         source: Box::new(source),
     })?;
     let mut jobs = Vec::new();
-    for_each_page(
-        &options,
-        |page| api.list_jobs(page),
-        |items| {
-            jobs.extend(items.iter().map(observe_job));
-            Ok(())
-        },
-    )
+    let mut newest = NewestVersions::default();
+    for_each_job(api, &options.with_sort_by(JOBS_SORT), |job| {
+        let workflow = if newest.is_newest_so_far(&job.name) {
+            observe_workflow(&job)
+        } else {
+            ObservedWorkflow::NotRead
+        };
+        jobs.push(observe_job_with(&job, workflow));
+    })
     .map_err(|source| ObserveError::Jobs {
         namespace: namespace.to_owned(),
         source: Box::new(source),
     })?;
+    newest.forget_superseded(&mut jobs);
     Ok(ObservedNamespace {
         namespace: namespace.to_owned(),
         experiments,
@@ -117,8 +130,72 @@ pub fn observe_experiment(experiment: &Experiment) -> ObservedExperiment {
     }
 }
 
-/// The planning view of a job: its fields, with the workflow manifest reduced to a digest.
+/// The newest version timestamp seen so far of each managed job, in any listing order.
+#[derive(Debug, Default)]
+struct NewestVersions {
+    newest: HashMap<String, Timestamp>,
+}
+
+impl NewestVersions {
+    /// Records `name` and says whether its workflow is worth reading: it is a managed version at least as new
+    /// as every version of its job seen so far. Equal timestamps all count, since the planner tells such
+    /// versions apart by creation time and id.
+    fn is_newest_so_far(&mut self, name: &str) -> bool {
+        let Some(version) = naming::parse_version_name(name) else {
+            return false;
+        };
+        match self.newest.get_mut(&version.job) {
+            Some(newest) if *newest > version.timestamp => false,
+            Some(newest) => {
+                *newest = version.timestamp;
+                true
+            }
+            None => {
+                self.newest.insert(version.job, version.timestamp);
+                true
+            }
+        }
+    }
+
+    /// Drops the workflows read for versions that a later-listed version superseded, so that the observed
+    /// state (and its fingerprint) does not depend on the listing order.
+    fn forget_superseded(&self, jobs: &mut [ObservedJob]) {
+        for job in jobs {
+            if matches!(job.workflow, ObservedWorkflow::NotRead) {
+                continue;
+            }
+            let superseded = naming::parse_version_name(&job.name).is_none_or(|version| {
+                self.newest
+                    .get(&version.job)
+                    .is_some_and(|newest| *newest > version.timestamp)
+            });
+            if superseded {
+                job.workflow = ObservedWorkflow::NotRead;
+            }
+        }
+    }
+}
+
+/// A job's workflow manifest reduced to a digest, or why it cannot be read.
+pub fn observe_workflow(job: &Job) -> ObservedWorkflow {
+    let manifest = &job.pipeline_spec.workflow_manifest;
+    if manifest.is_empty() {
+        ObservedWorkflow::Unreadable("the job has no workflow manifest".to_owned())
+    } else {
+        match Workflow::parse_json(manifest) {
+            Ok(workflow) => ObservedWorkflow::Digest(workflow.digest().0),
+            Err(err) => ObservedWorkflow::Unreadable(err.to_string()),
+        }
+    }
+}
+
+/// The planning view of a job: its fields, with the workflow manifest reduced to a digest (whether or not
+/// planning will compare it; [`observe`] reads only the workflows it compares).
 pub fn observe_job(job: &Job) -> ObservedJob {
+    observe_job_with(job, observe_workflow(job))
+}
+
+fn observe_job_with(job: &Job, workflow: ObservedWorkflow) -> ObservedJob {
     let (start, end, schedule) = match (&job.trigger.cron_schedule, &job.trigger.periodic_schedule)
     {
         (Some(cron), _) if !cron.cron.is_empty() => (
@@ -138,15 +215,6 @@ pub fn observe_job(job: &Job) -> ObservedJob {
             ObservedSchedule::None,
         ),
         (None, None) => (None, None, ObservedSchedule::None),
-    };
-    let manifest = &job.pipeline_spec.workflow_manifest;
-    let workflow = if manifest.is_empty() {
-        ObservedWorkflow::Unreadable("the job has no workflow manifest".to_owned())
-    } else {
-        match Workflow::parse_json(manifest) {
-            Ok(workflow) => ObservedWorkflow::Digest(workflow.digest().0),
-            Err(err) => ObservedWorkflow::Unreadable(err.to_string()),
-        }
     };
     ObservedJob {
         id: job.id.clone(),

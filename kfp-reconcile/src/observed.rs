@@ -1,6 +1,6 @@
 //! The observed state of one namespace: what planning needs to know about its experiments and jobs, and
-//! nothing more (a job's workflow is kept as a digest, never as its manifest, so memory stays bounded by a
-//! page of the listing rather than by the namespace).
+//! nothing more (a job's workflow is kept as a digest, never as its manifest, and only for the versions
+//! planning compares, so memory holds one manifest at a time rather than a page or the namespace).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,8 @@ pub struct ObservedJob {
     pub no_catchup: bool,
     /// The trigger.
     pub trigger: ObservedTrigger,
-    /// Digest of the normalized workflow (see `kfp_config::workflow`), or why the manifest could not be read.
+    /// Digest of the normalized workflow (see `kfp_config::workflow`), why the manifest could not be read, or
+    /// that it was not read because planning never compares it.
     pub workflow: ObservedWorkflow,
     /// When KFP created the job.
     pub created_at: Option<Timestamp>,
@@ -91,6 +92,20 @@ pub enum ObservedWorkflow {
     Digest(String),
     /// The manifest could not be parsed as a workflow (it then never equals a desired one).
     Unreadable(String),
+    /// Not read: the job is an older version of a managed job, or not a managed version at all, and planning
+    /// compares only the workflow of each managed job's newest version. Serialized as `"not_read"`.
+    NotRead,
+}
+
+impl ObservedWorkflow {
+    /// How the workflow appears in a plan's diff: the short digest, or why there is none.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Digest(digest) => format!("sha256:{}", digest.get(..12).unwrap_or(digest)),
+            Self::Unreadable(why) => format!("unreadable ({why})"),
+            Self::NotRead => "not read (not the newest version of a managed job)".to_owned(),
+        }
+    }
 }
 
 impl Default for ObservedWorkflow {
@@ -102,6 +117,10 @@ impl Default for ObservedWorkflow {
 impl ObservedNamespace {
     /// A digest of everything planning depends on, independent of listing order: a saved plan is applied only
     /// while the namespace still has this fingerprint.
+    ///
+    /// It covers what planning compares: every field of every job, but the workflow only where it was read
+    /// (the newest version of each managed job); a change to the manifest of an older version or of an
+    /// unmanaged job leaves it as it is, since no plan depends on it.
     pub fn fingerprint(&self) -> String {
         let mut experiments: Vec<&ObservedExperiment> = self.experiments.iter().collect();
         experiments.sort_by(|a, b| (&a.id, &a.name).cmp(&(&b.id, &b.name)));

@@ -549,9 +549,9 @@ fn compare(
             Some(format!("sha256:{}", short(digest))),
             Some(format!("sha256:{}", short(desired_digest))),
         ),
-        ObservedWorkflow::Unreadable(why) => push(
+        unread => push(
             "workflow",
-            Some(format!("unreadable ({why})")),
+            Some(unread.describe()),
             Some(format!("sha256:{}", short(desired_digest))),
         ),
     }

@@ -170,6 +170,8 @@ pub struct State {
     pub calls: Vec<String>,
     pub faults: Vec<Fault>,
     pub counts: BTreeMap<&'static str, usize>,
+    /// The options of every `list_jobs` call, in order.
+    pub job_listings: Vec<ListOptions>,
     pub violations: Vec<String>,
     next_id: usize,
     clock: i64,
@@ -491,6 +493,11 @@ impl KfpApi for FakeKfp {
 
     fn list_jobs(&self, options: &ListOptions) -> Result<Page<Job>> {
         self.enter("list_jobs", "")?;
+        self.state
+            .lock()
+            .unwrap()
+            .job_listings
+            .push(options.clone());
         let name = Self::name_filter(options);
         let items: Vec<Job> = {
             let state = self.state.lock().unwrap();
