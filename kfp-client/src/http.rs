@@ -33,9 +33,10 @@ const MAX_BODY_BYTES: u64 = 1 << 30;
 /// Read buffer of a streamed answer.
 const STREAM_BUFFER_BYTES: usize = 64 << 10;
 
-/// Consumes a 2xx answer's body as it arrives; once it runs, the call is never repeated. The reader is a
-/// concrete type because serde_json reads it byte by byte (a `dyn` reader makes decoding twice as slow).
-type Stream<'a> = dyn FnMut(&mut BodyStream<'_>) -> Result<()> + 'a;
+/// Consumes a 2xx answer's body as it arrives; once it runs, the call is never repeated. The reader is handed
+/// over by value, as a `BufReader`: serde_json reads it byte by byte, and only a `BufReader` itself (not a
+/// reference to one, nor a `dyn` reader) takes the standard library's fast path for that (several times faster).
+type Stream<'a> = dyn FnMut(BodyStream<'_>) -> Result<()> + 'a;
 
 /// A buffered response body.
 type BodyStream<'a> = BufReader<ureq::BodyReader<'a>>;
@@ -639,7 +640,7 @@ impl HttpKfpClient {
             && (200..300).contains(&status)
         {
             match opens_an_object(&mut reader) {
-                Ok(true) => return stream(&mut reader).map(|()| Outcome::Streamed),
+                Ok(true) => return stream(reader).map(|()| Outcome::Streamed),
                 Ok(false) => {}
                 Err(err) => return Ok(read_failed(err)),
             }
@@ -1013,7 +1014,7 @@ impl KfpApi for HttpKfpClient {
         let call = Self::list(Job::LIST_PATH, options);
         let mut streamed = None;
         let body = {
-            let mut consume = |reader: &mut BodyStream<'_>| -> Result<()> {
+            let mut consume = |reader: BodyStream<'_>| -> Result<()> {
                 let info = stream::decode_jobs(reader, &mut *visit)
                     .map_err(|failure| Self::stream_error(&call, failure))?;
                 streamed = Some(info);

@@ -23,7 +23,8 @@ pub(crate) struct StreamFailure {
     pub(crate) jobs_seen: usize,
 }
 
-/// Decodes one jobs page from `reader` (which should be buffered), calling `visit` for each job in order.
+/// Decodes one jobs page from `reader`, calling `visit` for each job in order. Pass a `BufReader` by value:
+/// serde_json reads byte by byte, which is fast only through `BufReader`'s own `bytes()`.
 pub(crate) fn decode_jobs(
     reader: impl Read,
     visit: &mut dyn FnMut(Job),
