@@ -232,17 +232,61 @@ pub fn for_each_page<T: ListItem>(
     })
 }
 
+/// What [`for_each_job`] hands over, in order.
+#[derive(Debug)]
+// Each event is moved into the callback once and never stored, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum JobsEvent {
+    /// A page is about to be read. With `retry`, the previous attempt at this page broke off part-way and
+    /// everything it handed over since the last `Page` is to be dropped: the page is read again from its start.
+    Page {
+        /// Whether this is another attempt at the same page.
+        retry: bool,
+    },
+    /// The next job of the page, as soon as it is decoded.
+    Job(Job),
+}
+
+/// How many times [`for_each_job`] reads a page again after its answer broke off part-way.
+pub const PAGE_RETRIES: u32 = 3;
+
 /// Walks every page of the jobs listing starting from `options` with [`KfpApi::list_jobs_each`], handing each
 /// job to `visit` as it is decoded: memory holds one job at a time, not a page. `page_size` defaults to 200.
+///
+/// A page whose answer breaks off part-way (a lost connection or a timeout while it streams, which the client
+/// does not retry because it already handed jobs over) is read again, up to [`PAGE_RETRIES`] times, after a
+/// [`JobsEvent::Page`] with `retry` that tells `visit` to drop what that page delivered so far.
 pub fn for_each_job(
     api: &dyn KfpApi,
     options: &ListOptions,
-    mut visit: impl FnMut(Job),
+    mut visit: impl FnMut(JobsEvent),
 ) -> Result<()> {
     walk_pages(options, Job::LIST_PATH, |options| {
-        api.list_jobs_each(options, &mut visit)
-            .map(|info| info.next_page_token)
+        let mut attempt = 0;
+        loop {
+            visit(JobsEvent::Page { retry: attempt > 0 });
+            match api.list_jobs_each(options, &mut |job| visit(JobsEvent::Job(job))) {
+                Ok(info) => return Ok(info.next_page_token),
+                Err(err) if attempt < PAGE_RETRIES && broke_off(&err) => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100 << attempt));
+                }
+                Err(err) => return Err(err),
+            }
+        }
     })
+}
+
+/// An answer that stopped arriving part-way: worth reading again (a listing changes nothing on the server).
+/// Failures before the answer began were already retried by the client.
+fn broke_off(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Transport {
+            kind: crate::error::TransportKind::Interrupted,
+            ..
+        }
+    )
 }
 
 /// The paging loop: `fetch` handles one page and returns its next token.

@@ -126,6 +126,10 @@ pub enum TransportKind {
     Tls,
     /// The connection broke while sending or receiving.
     Io,
+    /// A streamed answer began but broke off part-way (the connection was lost or timed out while the body
+    /// arrived), after some of it had been handed over: not retried by the client, but a listing may be read
+    /// again from the start of the page (see [`crate::for_each_job`]).
+    Interrupted,
     /// Any other failure of the HTTP layer.
     Other,
 }
@@ -137,6 +141,7 @@ impl std::fmt::Display for TransportKind {
             Self::Timeout => "timeout",
             Self::Tls => "tls",
             Self::Io => "io",
+            Self::Interrupted => "interrupted",
             Self::Other => "other",
         })
     }

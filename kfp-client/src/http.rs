@@ -802,13 +802,13 @@ impl HttpKfpClient {
                     Error::Transport {
                         method,
                         path,
-                        kind,
+                        kind: _,
                         message,
                         may_have_been_sent,
                     } => Error::Transport {
                         method,
                         path,
-                        kind,
+                        kind: TransportKind::Interrupted,
                         message: format!("the answer broke off {after}: {message}"),
                         may_have_been_sent,
                     },

@@ -61,9 +61,9 @@ mod stream;
 mod wire;
 
 pub use api::{
-    KfpApi, ListItem, ListOptions, ListScope, MAX_PAGE_SIZE, PageInfo, find_experiment_by_name,
-    for_each_job, for_each_page, list_all, list_all_experiments, list_all_jobs, list_all_pipelines,
-    list_all_runs,
+    JobsEvent, KfpApi, ListItem, ListOptions, ListScope, MAX_PAGE_SIZE, PAGE_RETRIES, PageInfo,
+    find_experiment_by_name, for_each_job, for_each_page, list_all, list_all_experiments,
+    list_all_jobs, list_all_pipelines, list_all_runs,
 };
 pub use config::{
     AuthConfig, ClientConfig, DexAuthType, DexConfig, ENV_DEX_AUTH_TYPE, ENV_DEX_PASSWORD,

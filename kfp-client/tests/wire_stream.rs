@@ -1,5 +1,6 @@
 //! The streamed jobs listing (`list_jobs_each`, `for_each_job`): each job is decoded as the answer arrives, with
-//! the same reading of the wire and the same errors as `list_jobs`; a failure part-way is never retried.
+//! the same reading of the wire and the same errors as `list_jobs`; the client never retries a failure part-way,
+//! `for_each_job` reads such a page again from its start.
 
 mod support;
 
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use kfp_client::models::Job;
 use kfp_client::{
-    ClientConfig, Error, HttpKfpClient, KfpApi, ListOptions, PageInfo, RetryPolicy, TransportKind,
-    for_each_job,
+    ClientConfig, Error, HttpKfpClient, JobsEvent, KfpApi, ListOptions, PAGE_RETRIES, PageInfo,
+    RetryPolicy, TransportKind, for_each_job,
 };
 use serde_json::json;
 use support::{Wire, query};
@@ -68,7 +69,12 @@ fn every_page_is_decoded_job_by_job_as_list_jobs_decodes_it() {
     let options = ListOptions::namespace("team-1").with_sort_by("name desc");
 
     let mut seen = Vec::new();
-    for_each_job(&client, &options, |job| seen.push(job)).unwrap();
+    for_each_job(&client, &options, |event| {
+        if let JobsEvent::Job(job) = event {
+            seen.push(job);
+        }
+    })
+    .unwrap();
     let names: Vec<_> = seen.iter().map(|job| job.name.as_str()).collect();
     assert_eq!(names, ["j1", "j2", "j3", "j4", "j5"]);
     let int64s: Vec<_> = seen
@@ -216,6 +222,15 @@ fn a_job_that_is_not_a_job_fails_the_page() {
 
 /// A server that answers every connection with the head of a 200 and part of its body, then hangs up.
 fn cut_off_server(partial_body: &'static str) -> (String, Arc<AtomicUsize>) {
+    flaky_server(partial_body, usize::MAX, "")
+}
+
+/// A server that answers its first `cuts` connections as [`cut_off_server`] does, and the others with `full`.
+fn flaky_server(
+    partial_body: &'static str,
+    cuts: usize,
+    full: &'static str,
+) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let connections = Arc::new(AtomicUsize::new(0));
@@ -223,16 +238,23 @@ fn cut_off_server(partial_body: &'static str) -> (String, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
+            let connection = counter.fetch_add(1, Ordering::SeqCst);
             let mut head = Vec::new();
             let mut byte = [0u8; 1];
             while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
                 head.push(byte[0]);
             }
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{partial_body}",
-                partial_body.len() + 10_000
-            );
+            let answer = if connection < cuts {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{partial_body}",
+                    partial_body.len() + 10_000
+                )
+            } else {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{full}",
+                    full.len()
+                )
+            };
             let _ = stream.write_all(answer.as_bytes());
             let _ = stream.flush();
         }
@@ -258,7 +280,7 @@ fn a_connection_lost_mid_body_is_a_transport_error_and_not_retried() {
     assert!(
         matches!(
             &err,
-            Error::Transport { kind: TransportKind::Io, message, .. }
+            Error::Transport { kind: TransportKind::Interrupted, message, .. }
                 if message.starts_with("the answer broke off after 2 jobs")
         ),
         "{err:?}"
@@ -270,4 +292,64 @@ fn a_connection_lost_mid_body_is_a_transport_error_and_not_retried() {
     let expected = client.list_jobs(&ListOptions::default()).unwrap_err();
     assert!(matches!(expected, Error::Transport { .. }), "{expected:?}");
     assert_eq!(connections.load(Ordering::SeqCst), 1 + 4);
+}
+
+/// What `for_each_job` handed over, as short strings: `page`, `retry` and job ids.
+fn walk(client: &dyn KfpApi) -> (Result<(), Error>, Vec<String>) {
+    let mut events = Vec::new();
+    let result = for_each_job(client, &ListOptions::default(), |event| {
+        events.push(match event {
+            JobsEvent::Page { retry: false } => "page".to_owned(),
+            JobsEvent::Page { retry: true } => "retry".to_owned(),
+            JobsEvent::Job(job) => job.id,
+        });
+    });
+    (result, events)
+}
+
+fn no_client_retries(url: String) -> HttpKfpClient {
+    let mut config = ClientConfig::new(url);
+    config.proxy_from_env = false;
+    config.retry = RetryPolicy {
+        max_attempts: 1,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(5),
+    };
+    HttpKfpClient::new(config).unwrap()
+}
+
+#[test]
+fn a_page_that_broke_off_is_read_again_from_its_start_after_a_retry_event() {
+    let (url, connections) = flaky_server(
+        r#"{"jobs": [{"id": "a"}, {"id": "b"}, {"id": "c", "#,
+        1,
+        r#"{"jobs": [{"id": "a"}, {"id": "b"}, {"id": "c"}]}"#,
+    );
+    let (result, events) = walk(&no_client_retries(url));
+    result.unwrap();
+    assert_eq!(events, ["page", "a", "b", "retry", "a", "b", "c"]);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_page_that_keeps_breaking_off_fails_after_the_page_retries() {
+    let (url, connections) = cut_off_server(r#"{"jobs": [{"id": "a"}, {"id": "b", "#);
+    let (result, events) = walk(&no_client_retries(url));
+    let err = result.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Transport {
+                kind: TransportKind::Interrupted,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let attempts = 1 + PAGE_RETRIES as usize;
+    assert_eq!(connections.load(Ordering::SeqCst), attempts);
+    assert_eq!(
+        events.iter().filter(|event| *event == "retry").count(),
+        attempts - 1
+    );
 }

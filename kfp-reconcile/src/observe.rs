@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use kfp_client::models::{Experiment, Job};
-use kfp_client::{KfpApi, ListOptions, ListScope, for_each_job, for_each_page};
+use kfp_client::{JobsEvent, KfpApi, ListOptions, ListScope, for_each_job, for_each_page};
 use kfp_config::workflow::Workflow;
 
 use crate::naming;
@@ -73,13 +73,22 @@ pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, O
     })?;
     let mut jobs = Vec::new();
     let mut newest = NewestVersions::default();
-    for_each_job(api, &options.with_sort_by(JOBS_SORT), |job| {
-        let workflow = if newest.is_newest_so_far(&job.name) {
-            observe_workflow(&job)
-        } else {
-            ObservedWorkflow::NotRead
-        };
-        jobs.push(observe_job_with(&job, workflow));
+    // What the current page started from, to drop a broken-off attempt at it.
+    let mut page_start = (0, NewestVersions::default());
+    for_each_job(api, &options.with_sort_by(JOBS_SORT), |event| match event {
+        JobsEvent::Page { retry: false } => page_start = (jobs.len(), newest.clone()),
+        JobsEvent::Page { retry: true } => {
+            jobs.truncate(page_start.0);
+            newest.clone_from(&page_start.1);
+        }
+        JobsEvent::Job(job) => {
+            let workflow = if newest.is_newest_so_far(&job.name) {
+                observe_workflow(&job)
+            } else {
+                ObservedWorkflow::NotRead
+            };
+            jobs.push(observe_job_with(&job, workflow));
+        }
     })
     .map_err(|source| ObserveError::Jobs {
         namespace: namespace.to_owned(),
@@ -131,7 +140,7 @@ pub fn observe_experiment(experiment: &Experiment) -> ObservedExperiment {
 }
 
 /// The newest version timestamp seen so far of each managed job, in any listing order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct NewestVersions {
     newest: HashMap<String, Timestamp>,
 }

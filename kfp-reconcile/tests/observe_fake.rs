@@ -155,3 +155,24 @@ fn a_workflow_not_read_serializes_as_not_read_and_never_matches_the_config() {
             .any(|reason| matches!(reason, Reason::Differs { .. }))
     );
 }
+
+#[test]
+fn a_jobs_page_that_broke_off_is_read_again_and_counted_once() {
+    let whole = observe_in_order(jobs());
+    let fake = FakeKfp::new(vec![kfp_experiment("exp-1", "exp", "", false)], jobs());
+    for _ in 0..2 {
+        fake.inject(Fault {
+            call: "list_jobs_break_off",
+            nth: 1,
+            after_apply: false,
+            status: 0,
+        });
+    }
+    let observed = fake.observe();
+    assert_eq!(observed, whole);
+    assert_eq!(
+        fake.state.lock().unwrap().job_listings.len(),
+        2 + 2,
+        "two pages, one of them read three times"
+    );
+}

@@ -511,6 +511,39 @@ impl KfpApi for FakeKfp {
         Ok(self.page(&items, options))
     }
 
+    /// The default streaming on `list_jobs`, except that each injected `list_jobs_break_off` fault makes one
+    /// page break off after its first job, as a lost connection does.
+    fn list_jobs_each(
+        &self,
+        options: &ListOptions,
+        visit: &mut dyn FnMut(Job),
+    ) -> Result<kfp_client::PageInfo> {
+        let page = self.list_jobs(options)?;
+        let break_off = {
+            let mut state = self.state.lock().unwrap();
+            let fault = state
+                .faults
+                .iter()
+                .position(|fault| fault.call == "list_jobs_break_off");
+            fault.map(|index| state.faults.remove(index)).is_some()
+        };
+        if break_off {
+            page.items.into_iter().take(1).for_each(visit);
+            return Err(Error::Transport {
+                method: "GET".into(),
+                path: "/apis/v1beta1/jobs".into(),
+                kind: kfp_client::TransportKind::Interrupted,
+                message: "the answer broke off after 1 job (injected)".into(),
+                may_have_been_sent: true,
+            });
+        }
+        page.items.into_iter().for_each(visit);
+        Ok(kfp_client::PageInfo {
+            next_page_token: page.next_page_token,
+            total_size: page.total_size,
+        })
+    }
+
     fn delete_job(&self, id: &str) -> Result<()> {
         let ambiguous = self.enter("delete_job", id)?;
         {
