@@ -876,40 +876,45 @@ fn normalize_api_url(url: &str) -> Result<String> {
     let parsed = url::Url::parse(trimmed).map_err(|err| {
         Error::Config(format!(
             "the API URL {:?} is not a URL: {err}",
-            without_userinfo(trimmed)
+            shown_url(trimmed)
         ))
     })?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        let mut url = parsed;
-        let url = if url.set_username("").is_ok() && url.set_password(None).is_ok() {
-            url.as_str().trim_end_matches('/').to_owned()
-        } else {
-            without_userinfo(trimmed)
-        };
-        return Err(Error::CredentialsInApiUrl { url });
+        return Err(Error::CredentialsInApiUrl {
+            url: shown_url(trimmed),
+        });
     }
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::Config(format!(
-            "the API URL {trimmed:?} must start with http:// or https://"
+            "the API URL {:?} must start with http:// or https://",
+            shown_url(trimmed)
         )));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(Error::Config(format!(
-            "the API URL {trimmed:?} must not have a query or fragment"
+            "the API URL {:?} must not have a query or fragment",
+            shown_url(trimmed)
         )));
     }
     Ok(trimmed.to_owned())
 }
 
-/// `scheme://user:pass@host/...` without `user:pass@`, for messages about a URL that did not parse.
-fn without_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// A URL as messages show it: without `user:password@` (also when the scheme is missing, where
+/// `user:password@host` would parse as scheme `user`) and without its query or fragment, either of which
+/// may carry a secret.
+fn shown_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
+    let rest = without_query(rest);
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let rest = rest[..authority_end]
+        .rfind('@')
+        .map_or(rest, |at| &rest[at + 1..]);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest.to_owned(),
     }
 }
 

@@ -221,6 +221,22 @@ fn an_api_url_with_a_username_or_password_is_rejected_without_repeating_them() {
         "{err}"
     );
     assert!(!format!("{err:?}").contains("s3cret-pw"), "{err:?}");
+    // Nor without a scheme (`alice:s3cret-pw@host` parses as scheme `alice`), nor in a query.
+    for (url, shown) in [
+        (
+            "alice:s3cret-pw@kfp.example.com/pipeline",
+            "\"kfp.example.com/pipeline\"",
+        ),
+        (
+            "https://kfp.example.com/pipeline?access_token=s3cret-pw",
+            "\"https://kfp.example.com/pipeline\"",
+        ),
+    ] {
+        let err = HttpKfpClient::new(ClientConfig::new(url)).unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{url}: {err:?}");
+        assert!(err.to_string().contains(shown), "{err}");
+        assert!(!format!("{err} {err:?}").contains("s3cret-pw"), "{err:?}");
+    }
 }
 
 #[test]
