@@ -21,8 +21,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "KFP_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
 
-    /// Kubernetes namespace (Kubeflow profile) to work in. `plan`, `apply` and `validate` take it once per
-    /// `--config DIR`, in the same order
+    /// Kubernetes namespace (Kubeflow profile) to work in. `plan`, `apply`, `validate` and `watch` take it
+    /// once per `--config DIR` written without `NS=`, in the same order
     #[arg(
         long = "namespace",
         short = 'n',
