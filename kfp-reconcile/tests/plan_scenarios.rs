@@ -3,7 +3,7 @@
 mod support;
 
 use kfp_config::desired::{DesiredNamespace, Schedule};
-use kfp_reconcile::{JobChange, PlanOptions, PruneMode, plan};
+use kfp_reconcile::{JobChange, ObservedWorkflow, PlanOptions, PruneMode, plan};
 use support::*;
 
 const NOW: &str = "2024-06-01T12:00:00Z";
@@ -390,4 +390,64 @@ fn the_fingerprint_ignores_listing_order_but_not_state() {
     assert_eq!(a.fingerprint(), b.fingerprint());
     more[1].enabled = true;
     assert_ne!(a.fingerprint(), observed(&[exp()], &more).fingerprint());
+}
+
+#[test]
+fn older_versions_are_planned_without_their_workflows() {
+    // Three older, disabled versions of `nightly` whose manifests are not workflows at all, listed before and
+    // after the newest one, which matches the config.
+    let (desired, mut jobs) = baseline();
+    let mut older = Vec::new();
+    for (day, id) in [("02", "j-2"), ("03", "j-3"), ("04", "j-4")] {
+        let mut job = job_for(
+            &run("nightly"),
+            &format!("2024-04-{day}T00:00:00Z"),
+            id,
+            false,
+            "exp-1",
+        );
+        job.pipeline_spec.workflow_manifest = "{ this is not a workflow".to_owned();
+        older.push(job);
+    }
+    jobs.insert(0, older[0].clone());
+    jobs.extend(older[1..].iter().cloned());
+
+    let state = observed(&[exp()], &jobs);
+    for job in &state.jobs {
+        let expected_read = job.id == "j1";
+        assert_eq!(
+            !matches!(job.workflow, ObservedWorkflow::NotRead),
+            expected_read,
+            "{}: {:?}",
+            job.name,
+            job.workflow
+        );
+    }
+    let up_to_date = plan(&desired, &state, ts(NOW), &options());
+    assert!(up_to_date.is_empty(), "{}", summary(&up_to_date));
+    assert_eq!(up_to_date.unchanged, vec!["nightly".to_owned()]);
+    assert!(up_to_date.warnings.is_empty(), "{:?}", up_to_date.warnings);
+
+    // The same manifest on the newest version is read, and replaces it.
+    let mut broken_newest = jobs.clone();
+    let newest = broken_newest.iter_mut().find(|job| job.id == "j1").unwrap();
+    newest.pipeline_spec.workflow_manifest = "{ this is not a workflow".to_owned();
+    let replaced = plan(
+        &desired,
+        &observed(&[exp()], &broken_newest),
+        ts(NOW),
+        &options(),
+    );
+    assert_eq!(replaced.jobs.len(), 1, "{}", summary(&replaced));
+    assert_eq!(replaced.jobs[0].change, JobChange::Replace);
+    assert_eq!(replaced.jobs[0].diffs.len(), 1, "{}", summary(&replaced));
+    assert_eq!(replaced.jobs[0].diffs[0].field, "workflow");
+    assert!(
+        replaced.jobs[0].diffs[0]
+            .observed
+            .as_deref()
+            .is_some_and(|observed| observed.starts_with("unreadable")),
+        "{}",
+        summary(&replaced)
+    );
 }

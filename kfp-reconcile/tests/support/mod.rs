@@ -18,9 +18,7 @@ use kfp_config::desired::{
 };
 use kfp_config::workflow::Workflow;
 use kfp_reconcile::naming::parse_version_name;
-use kfp_reconcile::{
-    NewVersion, ObservedNamespace, observe::observe_experiment, observe::observe_job,
-};
+use kfp_reconcile::{NewVersion, ObservedNamespace};
 
 pub fn ts(text: &str) -> Timestamp {
     text.parse().unwrap()
@@ -142,12 +140,11 @@ pub fn kfp_experiment(id: &str, name: &str, description: &str, archived: bool) -
     }
 }
 
+/// The observed state `kfp_reconcile::observe` reads from a KFP holding `experiments` and `jobs` (listed in
+/// this order), so that planner tests see exactly what a real run plans from: among other things, only the
+/// newest version of each managed job has its workflow read.
 pub fn observed(experiments: &[Experiment], jobs: &[Job]) -> ObservedNamespace {
-    ObservedNamespace {
-        namespace: "team-1".to_owned(),
-        experiments: experiments.iter().map(observe_experiment).collect(),
-        jobs: jobs.iter().map(observe_job).collect(),
-    }
+    FakeKfp::new(experiments.to_vec(), jobs.to_vec()).observe()
 }
 
 /// What the fake should do to a matching call.
