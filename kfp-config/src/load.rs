@@ -270,9 +270,9 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 .cloned()
                 .unwrap_or_else(|| run.at.clone());
             match resolver.read(origin, &fetched) {
-                Ok((bytes, _)) => match String::from_utf8(bytes) {
+                Ok((bytes, _)) => match std::str::from_utf8(&bytes) {
                     Ok(text) => {
-                        file_values.insert(*index, text);
+                        file_values.insert(*index, text.to_owned());
                     }
                     Err(_) => {
                         resolver.report(
@@ -471,11 +471,10 @@ fn load_pipeline(
         Ok(read) => read,
         Err(err) => return LoadedPipeline::Unreadable(err),
     };
-    let parsed = String::from_utf8(bytes)
+    let parsed = std::str::from_utf8(&bytes)
         .map_err(|_| "the file is not UTF-8 text".to_owned())
         .and_then(|text| {
-            let workflow = Workflow::parse_yaml(&text).map_err(|err| err.to_string())?;
-            drop(text);
+            let workflow = Workflow::parse_yaml(text).map_err(|err| err.to_string())?;
             workflow.validate().map_err(|err| err.to_string())?;
             // `validate` has read the inputs already, so this cannot fail where it succeeded.
             let inputs = workflow.inputs().map_err(|err| err.to_string())?;
@@ -630,7 +629,7 @@ impl Resolver<'_> {
         &self,
         origin: &Origin,
         fetched: &HashMap<RemoteFile, Result<crate::sources::Fetched, SourceError>>,
-    ) -> Result<(Vec<u8>, String), SourceError> {
+    ) -> Result<(Arc<[u8]>, String), SourceError> {
         match origin {
             Origin::Remote(file) => {
                 let result = fetched
@@ -653,7 +652,7 @@ impl Resolver<'_> {
                 let bytes = std::fs::read(&real).map_err(|err| {
                     SourceError::Io(format!("cannot read `{}`: {err}", path.display()))
                 })?;
-                Ok((bytes, format!("`{}`", path.display())))
+                Ok((Arc::from(bytes), format!("`{}`", path.display())))
             }
             Origin::Incomplete(file_path) => Err(SourceError::BadPath(format!(
                 "`file_path: {file_path}` names a file in a repository, but no repository is given"

@@ -119,8 +119,8 @@ impl fmt::Display for RemoteFile {
 pub struct Fetched {
     /// The commit the reference resolved to.
     pub sha: String,
-    /// The content.
-    pub bytes: Vec<u8>,
+    /// The content, shared with the fetcher's memo (namespaces asking for the same file share one copy).
+    pub bytes: Arc<[u8]>,
 }
 
 /// What [`Fetcher::fetch_all`] got.
@@ -193,6 +193,40 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// Whether asking again later may succeed: a server error, a rate limit, no answer, or a git fetch that
+    /// could not reach the remote. Not-found, a rejected token and bad paths are answers that stay the same.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SourceError::RateLimited { .. } | SourceError::Transport { .. } => true,
+            SourceError::Http { status, .. } => *status >= 500 || *status == 408,
+            SourceError::Git { stderr, .. } => {
+                let stderr = stderr.to_ascii_lowercase();
+                [
+                    "could not resolve host",
+                    "temporary failure in name resolution",
+                    "failed to connect",
+                    "connection refused",
+                    "connection reset",
+                    "connection timed out",
+                    "operation timed out",
+                    "network is unreachable",
+                    "the remote end hung up unexpectedly",
+                    "early eof",
+                    "rpc failed",
+                    "requested url returned error: 5",
+                    "requested url returned error: 429",
+                ]
+                .iter()
+                .any(|sign| stderr.contains(sign))
+            }
+            SourceError::NotFound { .. }
+            | SourceError::BadToken { .. }
+            | SourceError::Io(_)
+            | SourceError::BadPath(_)
+            | SourceError::Offline => false,
+        }
+    }
+
     /// Advice for the user, where one helps.
     pub fn tip(&self) -> Option<String> {
         match self {
@@ -245,17 +279,21 @@ fn check_repo_path(path: &str) -> Result<(), SourceError> {
 
 /// Fetches remote files with a cache. Shared (`&Fetcher` or `Arc<Fetcher>`) by concurrent loads, it
 /// still resolves each (repository, reference) once, reads each file once and makes at most
-/// `concurrency` fetches at a time; a failure is remembered as well, so it is not retried either. A
-/// fetcher is meant for one command run (one `watch` cycle): a branch is not resolved again while it lives.
+/// `concurrency` fetches at a time. A permanent failure (not found, a rejected token) is remembered as
+/// well, so it is not retried either; a [transient](SourceError::is_transient) one is only shared with the
+/// loads waiting for that same attempt, and a later load tries again. A fetcher is meant for one command
+/// run (one `watch` cycle): a branch is not resolved again while it lives.
 #[derive(Debug)]
 pub struct Fetcher {
     options: SourceOptions,
     agent: ureq::Agent,
-    requests: AtomicUsize,
     resolved: Memo<(Repo, String), Result<String, SourceError>>,
-    files: Memo<(Repo, String, String), Result<Vec<u8>, SourceError>>,
+    files: Memo<FileKey, Result<Arc<[u8]>, SourceError>>,
     permits: Permits,
 }
+
+/// A file by repository, commit SHA and path.
+type FileKey = (Repo, String, String);
 
 /// The fetchers of one command run, handed to every namespace it loads: namespaces with equal
 /// [`SourceOptions`] share one [`Fetcher`], so N namespaces on the same branch resolve it once.
@@ -280,7 +318,8 @@ impl SharedFetchers {
     }
 }
 
-/// Values computed once per key, even when several threads ask at the same time (the others wait).
+/// Values computed once per key, even when several threads ask at the same time (the others wait and
+/// share the result); a value its computer does not keep is forgotten, so the next asker computes again.
 struct Memo<K, V> {
     cells: Mutex<HashMap<K, Arc<OnceLock<V>>>>,
 }
@@ -306,7 +345,9 @@ impl<K, V> Default for Memo<K, V> {
 }
 
 impl<K: Eq + std::hash::Hash, V: Clone> Memo<K, V> {
-    fn get_or(&self, key: K, compute: impl FnOnce() -> V) -> V {
+    /// The value under `key`, computed now if there is none; one for which `keep` says false is not
+    /// remembered.
+    fn get_or(&self, key: K, compute: impl FnOnce() -> V, keep: impl FnOnce(&V) -> bool) -> V {
         let cell = Arc::clone(
             self.cells
                 .lock()
@@ -315,8 +356,27 @@ impl<K: Eq + std::hash::Hash, V: Clone> Memo<K, V> {
                 .or_default(),
         );
         // The map is unlocked while computing: only askers of the same key wait.
-        cell.get_or_init(compute).clone()
+        let mut computed = false;
+        let value = cell
+            .get_or_init(|| {
+                computed = true;
+                compute()
+            })
+            .clone();
+        if computed && !keep(&value) {
+            // Only this cell: a later asker may already have put a fresh one under the key.
+            self.cells
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .retain(|_, other| !Arc::ptr_eq(other, &cell));
+        }
+        value
     }
+}
+
+/// Whether a fetch result is an answer worth remembering for the rest of the run.
+fn permanent<T>(result: &Result<T, SourceError>) -> bool {
+    result.as_ref().err().is_none_or(|err| !err.is_transient())
 }
 
 /// A counting semaphore: how many fetches may run at once across every user of a fetcher.
@@ -390,19 +450,12 @@ impl Fetcher {
             agent: config.build().new_agent(),
             permits: Permits::new(options.concurrency),
             options,
-            requests: AtomicUsize::new(0),
             resolved: Memo::default(),
             files: Memo::default(),
         }
     }
 
-    /// How many HTTP requests and git fetches this fetcher made (cache hits make none).
-    pub fn network_requests(&self) -> usize {
-        self.requests.load(Ordering::Relaxed)
-    }
-
     fn count_request(&self) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
         THREAD_REQUESTS.with(|count| count.set(count.get() + 1));
     }
 
@@ -420,10 +473,14 @@ impl Fetcher {
         let resolved: HashMap<(Repo, String), Result<String, SourceError>> =
             parallel_map(&refs, self.options.concurrency, |key| {
                 counted(&made, || {
-                    self.resolved.get_or(key.clone(), || {
-                        let _permit = self.permits.acquire();
-                        self.resolve(&key.0, &key.1)
-                    })
+                    self.resolved.get_or(
+                        key.clone(),
+                        || {
+                            let _permit = self.permits.acquire();
+                            self.resolve(&key.0, &key.1)
+                        },
+                        permanent,
+                    )
                 })
             })
             .into_iter()
@@ -445,10 +502,14 @@ impl Fetcher {
                 })?;
             let key = (file.repo.clone(), sha.clone(), file.path.clone());
             let bytes = counted(&made, || {
-                self.files.get_or(key, || {
-                    let _permit = self.permits.acquire();
-                    self.file_at(&file.repo, &sha, &file.path)
-                })
+                self.files.get_or(
+                    key,
+                    || {
+                        let _permit = self.permits.acquire();
+                        self.file_at(&file.repo, &sha, &file.path).map(Arc::from)
+                    },
+                    permanent,
+                )
             })?;
             Ok(Fetched { sha, bytes })
         });
@@ -1170,14 +1231,83 @@ mod tests {
                         peak.fetch_max(now, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(1));
                         running.fetch_sub(1, Ordering::SeqCst);
-                        memo.get_or("main", || computed.fetch_add(1, Ordering::SeqCst) + 41)
+                        memo.get_or(
+                            "main",
+                            || computed.fetch_add(1, Ordering::SeqCst) + 41,
+                            |_| true,
+                        )
                     })
                 });
             }
         });
         assert!(peak.load(Ordering::SeqCst) <= 2);
         assert_eq!(computed.load(Ordering::SeqCst), 1);
-        assert_eq!(memo.get_or("main", || 0), 41);
+        assert_eq!(memo.get_or("main", || 0, |_| true), 41);
+    }
+
+    #[test]
+    fn a_memo_forgets_what_it_is_told_not_to_keep() {
+        let memo: Memo<&str, Result<u8, SourceError>> = Memo::default();
+        let unavailable = || {
+            Err(SourceError::Http {
+                status: 503,
+                url: "u".into(),
+                message: "busy".into(),
+            })
+        };
+        assert!(memo.get_or("main", unavailable, permanent).is_err());
+        assert_eq!(memo.get_or("main", || Ok(1), permanent), Ok(1));
+        assert_eq!(memo.get_or("main", || Ok(2), permanent), Ok(1));
+        let missing = || Err(SourceError::NotFound { what: "x".into() });
+        assert!(memo.get_or("gone", missing, permanent).is_err());
+        assert!(memo.get_or("gone", || Ok(3), permanent).is_err());
+    }
+
+    #[test]
+    fn server_errors_and_unreachable_remotes_are_transient_and_answers_are_not() {
+        let git = |stderr: &str| SourceError::Git {
+            command: "fetch".into(),
+            stderr: stderr.into(),
+        };
+        let http = |status| SourceError::Http {
+            status,
+            url: "u".into(),
+            message: String::new(),
+        };
+        for transient in [
+            http(502),
+            http(503),
+            SourceError::RateLimited {
+                reset: None,
+                authenticated: true,
+            },
+            SourceError::Transport {
+                url: "u".into(),
+                message: "connection refused".into(),
+            },
+            git("fatal: unable to access 'https://h/r.git/': Could not resolve host: h"),
+            git("ssh: connect to host h port 22: Connection timed out"),
+            git(
+                "fatal: unable to access 'https://h/r.git/': The requested URL returned error: 503",
+            ),
+        ] {
+            assert!(transient.is_transient(), "{transient}");
+        }
+        for permanent in [
+            http(400),
+            http(200),
+            SourceError::NotFound { what: "x".into() },
+            SourceError::BadToken {
+                message: "Bad credentials".into(),
+            },
+            SourceError::BadPath("..".into()),
+            SourceError::Offline,
+            git(
+                "fatal: unable to access 'https://h/r.git/': The requested URL returned error: 403",
+            ),
+        ] {
+            assert!(!permanent.is_transient(), "{permanent}");
+        }
     }
 
     #[test]

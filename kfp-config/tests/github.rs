@@ -355,3 +355,94 @@ fn namespaces_of_one_run_resolve_a_shared_branch_once_and_fetch_each_file_once()
     );
     fake.verify();
 }
+
+#[test]
+fn a_namespace_after_a_transient_failure_asks_again_instead_of_sharing_the_failure() {
+    let fake = Fake::start();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    // Mounted first, so it answers while it has calls left; then the lookup succeeds.
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/commits/main")))
+            .respond_with(
+                ResponseTemplate::new(503).set_body_json(serde_json::json!({"message": "busy"})),
+            )
+            .up_to_n_times(1)
+            .expect(1),
+    );
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/commits/main")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"sha": sha})))
+            .expect(1),
+    );
+    fake.serve_seed_files(sha, 1);
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    let runs = std::fs::read_to_string(fixture("recurring_runs.yaml"))
+        .unwrap()
+        .replace(SEED_SHA, "main");
+    let shared = SharedFetchers::default();
+    // One after the other, as a run reaching the second namespace after the first has failed.
+    let validations = ["team-1", "team-2"].map(|name| {
+        let folder = repo.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::copy(fixture("experiments.yaml"), folder.join("experiments.yaml")).unwrap();
+        std::fs::write(folder.join("recurring_runs.yaml"), &runs).unwrap();
+        let options = LoadOptions {
+            namespace: None,
+            fetchers: Some(shared.clone()),
+            ..options(&fake, repo.path())
+        };
+        validate_namespace(&folder, &options)
+    });
+    assert!(validations[0].desired.is_none());
+    assert!(
+        rendered(&validations[0], repo.path()).contains("HTTP 503"),
+        "{}",
+        rendered(&validations[0], repo.path())
+    );
+    let second = validations[1].desired.as_ref().unwrap_or_else(|| {
+        panic!("{}", rendered(&validations[1], repo.path()));
+    });
+    assert!(second.recurring_runs[0].source.contains("@0123456789ab:"));
+    fake.verify();
+}
+
+#[test]
+fn a_namespace_after_a_missing_repository_shares_that_answer_without_asking_again() {
+    let fake = Fake::start();
+    fake.mount(
+        Mock::given(method("GET"))
+            .and(path(format!("{REPO}/commits/main")))
+            .respond_with(
+                ResponseTemplate::new(404)
+                    .set_body_json(serde_json::json!({"message": "Not Found"})),
+            )
+            .expect(1),
+    );
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    let runs = std::fs::read_to_string(fixture("recurring_runs.yaml"))
+        .unwrap()
+        .replace(SEED_SHA, "main");
+    let shared = SharedFetchers::default();
+    for name in ["team-1", "team-2"] {
+        let folder = repo.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::copy(fixture("experiments.yaml"), folder.join("experiments.yaml")).unwrap();
+        std::fs::write(folder.join("recurring_runs.yaml"), &runs).unwrap();
+        let options = LoadOptions {
+            namespace: None,
+            fetchers: Some(shared.clone()),
+            ..options(&fake, repo.path())
+        };
+        let validation = validate_namespace(&folder, &options);
+        assert!(
+            rendered(&validation, repo.path()).contains("not found"),
+            "{name}: {}",
+            rendered(&validation, repo.path())
+        );
+    }
+    fake.verify();
+}
