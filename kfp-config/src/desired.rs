@@ -88,12 +88,6 @@ impl DesiredPipeline {
     }
 }
 
-impl From<&Workflow> for DesiredPipeline {
-    fn from(workflow: &Workflow) -> Self {
-        Self::new(workflow)
-    }
-}
-
 impl fmt::Debug for DesiredPipeline {
     // The manifest can be megabytes; its size is enough to tell pipelines apart in a debug dump.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
