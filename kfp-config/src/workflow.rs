@@ -553,21 +553,36 @@ fn push_token(pointer: &mut String, key: &str) {
 /// The canonical form used for digests: [`VOLATILE_KEYS`] removed at any depth, mapping keys sorted, and
 /// floats that hold a whole number written as integers (so `1.0` and `1` digest alike).
 pub fn normalize(value: &Value) -> Value {
+    normalize_with(value, VOLATILE_KEYS)
+}
+
+/// [`normalize`] with `ignore_keys` removed at any depth in place of [`VOLATILE_KEYS`] (for a comparison
+/// with its own [`CompareOptions::ignore_keys`]).
+pub fn normalize_with<K: AsRef<str>>(value: &Value, ignore_keys: &[K]) -> Value {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map
                 .iter()
-                .filter(|(key, _)| !VOLATILE_KEYS.contains(&key.as_str()))
+                .filter(|(key, _)| {
+                    !ignore_keys
+                        .iter()
+                        .any(|ignored| ignored.as_ref() == key.as_str())
+                })
                 .collect();
             entries.sort_by_key(|(key, _)| *key);
             Value::Object(
                 entries
                     .into_iter()
-                    .map(|(key, value)| (key.clone(), normalize(value)))
+                    .map(|(key, value)| (key.clone(), normalize_with(value, ignore_keys)))
                     .collect(),
             )
         }
-        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| normalize_with(item, ignore_keys))
+                .collect(),
+        ),
         Value::Number(number) => match number.as_f64() {
             Some(float) if number.is_f64() && float.fract() == 0.0 && float.abs() < 9.0e15 => {
                 // The guard keeps the value within the range where f64 -> i64 is exact.
@@ -813,5 +828,19 @@ mod tests {
             &json!({"b": 2.0, "a": {"pipelines.kubeflow.org/pipeline_compilation_time": "x", "z": 0.5}}),
         );
         assert_eq!(normalized.to_string(), r#"{"a":{"z":0.5},"b":2}"#);
+    }
+
+    #[test]
+    fn normalize_with_drops_only_the_given_keys_at_any_depth() {
+        let value = json!({
+            "b": [{"drop": 1, "keep": 3.0}],
+            "drop": true,
+            "pipelines.kubeflow.org/kfp_sdk_version": "1.8"
+        });
+        assert_eq!(
+            normalize_with(&value, &["drop".to_owned()]).to_string(),
+            r#"{"b":[{"keep":3}],"pipelines.kubeflow.org/kfp_sdk_version":"1.8"}"#
+        );
+        assert_eq!(normalize_with(&value, VOLATILE_KEYS), normalize(&value));
     }
 }

@@ -153,40 +153,12 @@ fn compare_params(
 }
 
 fn normalized_yaml(value: &Value, ignore_keys: &[String]) -> String {
-    let normalized = normalize(value, ignore_keys);
+    let normalized = workflow::normalize_with(value, ignore_keys);
     // Reading YAML goes through kfp_config::yaml; writing it for display needs no parsing options.
     serde_saphyr::to_string(&normalized).unwrap_or_else(|_| {
         // Every JSON tree is representable in YAML; fall back to pretty JSON (also valid YAML) regardless.
         serde_json::to_string_pretty(&normalized).unwrap_or_default() + "\n"
     })
-}
-
-/// [`workflow::normalize`] with `ignore_keys` in place of its fixed volatile keys: keys sorted, ignored
-/// keys removed at any depth, numbers as `workflow::normalize` writes them.
-fn normalize(value: &Value, ignore_keys: &[String]) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map
-                .iter()
-                .filter(|(key, _)| !ignore_keys.contains(key))
-                .collect();
-            entries.sort_by_key(|(key, _)| *key);
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(key, value)| (key.clone(), normalize(value, ignore_keys)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| normalize(item, ignore_keys))
-                .collect(),
-        ),
-        // Not a mapping, so it holds no keys to ignore.
-        leaf => workflow::normalize(leaf),
-    }
 }
 
 fn text_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
