@@ -48,7 +48,8 @@ pub(crate) fn scope(namespace: &str) -> ListScope {
 
 /// The order of the jobs listing: a job's versions differ only in their timestamp suffix, so by name descending
 /// the first version seen of each job is its newest, and only that one's manifest is parsed. Correctness does
-/// not depend on it (a server's collation may order differently): see [`NewestVersions`].
+/// not depend on it (a server's collation may order differently): [`observe`] finds the newest version of
+/// each job in any order.
 pub const JOBS_SORT: &str = "name desc";
 
 /// Lists the experiments and jobs of `namespace` (pages of 200; nothing else is requested).
