@@ -20,6 +20,26 @@ fn fixture(relative: &str) -> PathBuf {
         .join(relative)
 }
 
+/// A repository with one config folder per name, each holding the seed configs with `git_reference: main`.
+fn namespaces_on_main(names: &[&str]) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    let runs = std::fs::read_to_string(fixture("recurring_runs.yaml"))
+        .unwrap()
+        .replace(SEED_SHA, "main");
+    let folders = names
+        .iter()
+        .map(|name| {
+            let folder = repo.path().join(name);
+            std::fs::create_dir(&folder).unwrap();
+            std::fs::copy(fixture("experiments.yaml"), folder.join("experiments.yaml")).unwrap();
+            std::fs::write(folder.join("recurring_runs.yaml"), &runs).unwrap();
+            folder
+        })
+        .collect();
+    (repo, folders)
+}
+
 struct Fake {
     runtime: tokio::runtime::Runtime,
     server: MockServer,
@@ -307,18 +327,7 @@ fn namespaces_of_one_run_resolve_a_shared_branch_once_and_fetch_each_file_once()
             .expect(1),
     );
     fake.serve_seed_files(sha, 1);
-    let repo = tempfile::tempdir().unwrap();
-    std::fs::create_dir(repo.path().join(".git")).unwrap();
-    let runs = std::fs::read_to_string(fixture("recurring_runs.yaml"))
-        .unwrap()
-        .replace(SEED_SHA, "main");
-    let folders = ["team-1", "team-2"].map(|name| {
-        let folder = repo.path().join(name);
-        std::fs::create_dir(&folder).unwrap();
-        std::fs::copy(fixture("experiments.yaml"), folder.join("experiments.yaml")).unwrap();
-        std::fs::write(folder.join("recurring_runs.yaml"), &runs).unwrap();
-        folder
-    });
+    let (repo, folders) = namespaces_on_main(&["team-1", "team-2"]);
     let shared = SharedFetchers::default();
     let validations: Vec<kfp_config::Validation> = std::thread::scope(|scope| {
         let handles: Vec<_> = folders
@@ -377,25 +386,20 @@ fn a_namespace_after_a_transient_failure_asks_again_instead_of_sharing_the_failu
             .expect(1),
     );
     fake.serve_seed_files(sha, 1);
-    let repo = tempfile::tempdir().unwrap();
-    std::fs::create_dir(repo.path().join(".git")).unwrap();
-    let runs = std::fs::read_to_string(fixture("recurring_runs.yaml"))
-        .unwrap()
-        .replace(SEED_SHA, "main");
+    let (repo, folders) = namespaces_on_main(&["team-1", "team-2"]);
     let shared = SharedFetchers::default();
     // One after the other, as a run reaching the second namespace after the first has failed.
-    let validations = ["team-1", "team-2"].map(|name| {
-        let folder = repo.path().join(name);
-        std::fs::create_dir(&folder).unwrap();
-        std::fs::copy(fixture("experiments.yaml"), folder.join("experiments.yaml")).unwrap();
-        std::fs::write(folder.join("recurring_runs.yaml"), &runs).unwrap();
-        let options = LoadOptions {
-            namespace: None,
-            fetchers: Some(shared.clone()),
-            ..options(&fake, repo.path())
-        };
-        validate_namespace(&folder, &options)
-    });
+    let validations: Vec<kfp_config::Validation> = folders
+        .iter()
+        .map(|folder| {
+            let options = LoadOptions {
+                namespace: None,
+                fetchers: Some(shared.clone()),
+                ..options(&fake, repo.path())
+            };
+            validate_namespace(folder, &options)
+        })
+        .collect();
     assert!(validations[0].desired.is_none());
     assert!(
         rendered(&validations[0], repo.path()).contains("HTTP 503"),
@@ -421,26 +425,19 @@ fn a_namespace_after_a_missing_repository_shares_that_answer_without_asking_agai
             )
             .expect(1),
     );
-    let repo = tempfile::tempdir().unwrap();
-    std::fs::create_dir(repo.path().join(".git")).unwrap();
-    let runs = std::fs::read_to_string(fixture("recurring_runs.yaml"))
-        .unwrap()
-        .replace(SEED_SHA, "main");
+    let (repo, folders) = namespaces_on_main(&["team-1", "team-2"]);
     let shared = SharedFetchers::default();
-    for name in ["team-1", "team-2"] {
-        let folder = repo.path().join(name);
-        std::fs::create_dir(&folder).unwrap();
-        std::fs::copy(fixture("experiments.yaml"), folder.join("experiments.yaml")).unwrap();
-        std::fs::write(folder.join("recurring_runs.yaml"), &runs).unwrap();
+    for folder in &folders {
         let options = LoadOptions {
             namespace: None,
             fetchers: Some(shared.clone()),
             ..options(&fake, repo.path())
         };
-        let validation = validate_namespace(&folder, &options);
+        let validation = validate_namespace(folder, &options);
         assert!(
             rendered(&validation, repo.path()).contains("not found"),
-            "{name}: {}",
+            "{}: {}",
+            folder.display(),
             rendered(&validation, repo.path())
         );
     }
