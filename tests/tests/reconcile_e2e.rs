@@ -362,19 +362,25 @@ fn a_fault_at_any_step_of_an_apply_is_repaired_by_the_next_apply() {
     }
 }
 
-#[test]
-fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
-    let emulator = start();
-    let config = Config::new("0 0 7 * * *", 2);
-    let plan_file: PathBuf = config.path().join("plan.json");
-    let saved = kfp_gitops(&emulator, config.path())
+/// `kfp-gitops plan --out` of the config into its folder's `plan.json`, which it returns.
+fn save_plan(emulator: &Emulator, config: &Config) -> PathBuf {
+    let plan_file = config.path().join("plan.json");
+    let saved = kfp_gitops(emulator, config.path())
         .args(["plan", "--config"])
         .arg(config.path())
         .arg("--out")
         .arg(&plan_file)
         .output()
         .unwrap();
-    assert!(saved.status.success(), "{}", text(&saved));
+    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved));
+    plan_file
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    let plan_file = save_plan(&emulator, &config);
     let applied = kfp_gitops(&emulator, config.path())
         .arg("apply")
         .arg(&plan_file)
@@ -384,14 +390,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
     assert_converged(&emulator, &config, "after applying the saved plan");
 
     config.set("0 0 8 * * *", 2);
-    let saved = kfp_gitops(&emulator, config.path())
-        .args(["plan", "--config"])
-        .arg(config.path())
-        .arg("--out")
-        .arg(&plan_file)
-        .output()
-        .unwrap();
-    assert_eq!(saved.status.code(), Some(0), "{}", text(&saved));
+    save_plan(&emulator, &config);
     // Someone disables the recurring run by hand: the saved plan no longer describes KFP.
     let (id, _) = job_ids(&emulator)[0].clone();
     emulator
@@ -420,15 +419,7 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
 fn a_saved_plan_refuses_the_options_it_already_fixed() {
     let emulator = start();
     let config = Config::new("0 0 7 * * *", 2);
-    let plan_file: PathBuf = config.path().join("plan.json");
-    let saved = kfp_gitops(&emulator, config.path())
-        .args(["plan", "--config"])
-        .arg(config.path())
-        .arg("--out")
-        .arg(&plan_file)
-        .output()
-        .unwrap();
-    assert!(saved.status.success(), "{}", text(&saved));
+    let plan_file = save_plan(&emulator, &config);
     let before = emulator.state();
 
     let config_dir = config.path().display().to_string();
