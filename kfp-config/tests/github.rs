@@ -20,6 +20,19 @@ fn fixture(relative: &str) -> PathBuf {
         .join(relative)
 }
 
+/// The lookup of the `main` branch, answered with `response` and expected once.
+fn main_lookup(response: ResponseTemplate) -> Mock {
+    Mock::given(method("GET"))
+        .and(path(format!("{REPO}/commits/main")))
+        .respond_with(response)
+        .expect(1)
+}
+
+/// GitHub's answer to a commit lookup.
+fn sha_answer(sha: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({"sha": sha}))
+}
+
 /// A repository with one config folder per name, each holding the seed configs with `git_reference: main`.
 fn namespaces_on_main(names: &[&str]) -> (tempfile::TempDir, Vec<PathBuf>) {
     let repo = tempfile::tempdir().unwrap();
@@ -192,12 +205,7 @@ fn a_cache_hit_makes_no_request() {
 fn a_branch_is_resolved_to_a_sha_once_and_files_are_fetched_at_that_sha() {
     let fake = Fake::start();
     let sha = "0123456789abcdef0123456789abcdef01234567";
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path(format!("{REPO}/commits/main")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"sha": sha})))
-            .expect(1),
-    );
+    fake.mount(main_lookup(sha_answer(sha)));
     fake.serve_seed_files(sha, 1);
     let dir = namespace(|runs| runs.replace(SEED_SHA, "main"));
     let desired = load_namespace(dir.path(), &options(&fake, dir.path())).unwrap();
@@ -243,12 +251,7 @@ fn failing(
         response = response.insert_header(*name, *value);
     }
     // The pipeline and its parameter file share the reference, whose failed lookup is made once.
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path(format!("{REPO}/commits/main")))
-            .respond_with(response)
-            .expect(1),
-    );
+    fake.mount(main_lookup(response));
     let dir = namespace(|runs| runs.replace(SEED_SHA, "main"));
     let validation = validate_namespace(dir.path(), &options(&fake, dir.path()));
     assert!(validation.desired.is_none());
@@ -320,12 +323,7 @@ fn a_branch_name_with_slashes_is_resolved() {
 fn namespaces_of_one_run_resolve_a_shared_branch_once_and_fetch_each_file_once() {
     let fake = Fake::start();
     let sha = "0123456789abcdef0123456789abcdef01234567";
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path(format!("{REPO}/commits/main")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"sha": sha})))
-            .expect(1),
-    );
+    fake.mount(main_lookup(sha_answer(sha)));
     fake.serve_seed_files(sha, 1);
     let (repo, folders) = namespaces_on_main(&["team-1", "team-2"]);
     let shared = SharedFetchers::default();
@@ -371,20 +369,12 @@ fn a_namespace_after_a_transient_failure_asks_again_instead_of_sharing_the_failu
     let sha = "0123456789abcdef0123456789abcdef01234567";
     // Mounted first, so it answers while it has calls left; then the lookup succeeds.
     fake.mount(
-        Mock::given(method("GET"))
-            .and(path(format!("{REPO}/commits/main")))
-            .respond_with(
-                ResponseTemplate::new(503).set_body_json(serde_json::json!({"message": "busy"})),
-            )
-            .up_to_n_times(1)
-            .expect(1),
+        main_lookup(
+            ResponseTemplate::new(503).set_body_json(serde_json::json!({"message": "busy"})),
+        )
+        .up_to_n_times(1),
     );
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path(format!("{REPO}/commits/main")))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"sha": sha})))
-            .expect(1),
-    );
+    fake.mount(main_lookup(sha_answer(sha)));
     fake.serve_seed_files(sha, 1);
     let (repo, folders) = namespaces_on_main(&["team-1", "team-2"]);
     let shared = SharedFetchers::default();
@@ -416,15 +406,9 @@ fn a_namespace_after_a_transient_failure_asks_again_instead_of_sharing_the_failu
 #[test]
 fn a_namespace_after_a_missing_repository_shares_that_answer_without_asking_again() {
     let fake = Fake::start();
-    fake.mount(
-        Mock::given(method("GET"))
-            .and(path(format!("{REPO}/commits/main")))
-            .respond_with(
-                ResponseTemplate::new(404)
-                    .set_body_json(serde_json::json!({"message": "Not Found"})),
-            )
-            .expect(1),
-    );
+    fake.mount(main_lookup(
+        ResponseTemplate::new(404).set_body_json(serde_json::json!({"message": "Not Found"})),
+    ));
     let (repo, folders) = namespaces_on_main(&["team-1", "team-2"]);
     let shared = SharedFetchers::default();
     for folder in &folders {
