@@ -521,12 +521,7 @@ fn ctrl_c_kills_the_render_command_and_removes_the_temporary_folder() {
     );
     let sleeper = read_pid(&pid_file).expect("pid");
 
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
-    let output = child.wait_with_output().expect("kfp-gitops exits");
+    let output = interrupt(child);
     assert_code(&output, 130);
     assert!(
         stderr(&output).contains("interrupted"),
@@ -582,12 +577,7 @@ fn interrupted_render(extra: &[&str]) -> (tempfile::TempDir, Output) {
         "`fast` to be updated while `slow` runs",
     );
     let sleeper = read_pid(&pid_file).expect("pid");
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
-    let output = child.wait_with_output().expect("kfp-gitops exits");
+    let output = interrupt(child);
     wait_until(|| !process_alive(sleeper), "the grandchild to die");
     assert!(read(&pipelines.join("slow/RENDERED_PIPELINE/workflow.yaml")).contains("\"s1\""));
     assert_eq!(
@@ -644,6 +634,16 @@ fn an_interrupted_render_in_json_mode_prints_one_document_with_what_finished() {
         "{}",
         stderr(&output)
     );
+}
+
+/// Sends SIGINT (Ctrl-C) to `child` and waits for it to exit.
+fn interrupt(child: std::process::Child) -> std::process::Output {
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    child.wait_with_output().expect("kfp-gitops exits")
 }
 
 fn read_pid(path: &Path) -> Option<u32> {
