@@ -315,14 +315,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn once_runs_a_single_cycle_and_reports_its_success() {
-        let health = Health::new(Duration::from_secs(60));
+    /// One `--once` cycle that ends with `outcome`; with `signalled`, a shutdown is requested during it.
+    /// Returns how the loop ended, how many cycles ran, and the metrics.
+    fn once(outcome: CycleOutcome, signalled: bool) -> (LoopEnd, usize, String) {
         let metrics = Metrics::new();
         let mut reconciler = Scripted {
-            outcomes: vec![CycleOutcome::failed("no checkout".to_owned())],
+            outcomes: vec![outcome],
             calls: 0,
-            stop_after: None,
+            stop_after: signalled.then_some(1),
         };
         let end = run_loop(
             &mut reconciler,
@@ -330,17 +330,19 @@ mod tests {
                 once: true,
                 ..fast()
             },
-            &health,
+            &Health::new(Duration::from_secs(60)),
             &metrics,
             &Shutdown::new(),
         );
+        (end, reconciler.calls, metrics.encode())
+    }
+
+    #[test]
+    fn once_runs_a_single_cycle_and_reports_its_success() {
+        let (end, calls, metrics) = once(CycleOutcome::failed("no checkout".to_owned()), false);
         assert_eq!(end, LoopEnd::Once { success: false });
-        assert_eq!(reconciler.calls, 1);
-        assert!(
-            metrics
-                .encode()
-                .contains("kfp_gitops_reconcile_total{result=\"failure\"} 1")
-        );
+        assert_eq!(calls, 1);
+        assert!(metrics.contains("kfp_gitops_reconcile_total{result=\"failure\"} 1"));
     }
 
     #[test]
@@ -393,62 +395,30 @@ mod tests {
 
     #[test]
     fn once_interrupted_by_a_shutdown_ends_as_a_shutdown_not_a_failure() {
-        let shutdown = Shutdown::new();
-        let metrics = Metrics::new();
-        let mut reconciler = Scripted {
-            outcomes: vec![CycleOutcome {
-                interrupted: true,
-                ..CycleOutcome::default()
-            }],
-            calls: 0,
-            stop_after: Some(1),
+        let interrupted = CycleOutcome {
+            interrupted: true,
+            ..CycleOutcome::default()
         };
-        let end = run_loop(
-            &mut reconciler,
-            Schedule {
-                once: true,
-                ..fast()
-            },
-            &Health::new(Duration::from_secs(60)),
-            &metrics,
-            &shutdown,
-        );
+        let (end, calls, metrics) = once(interrupted, true);
         assert_eq!(end, LoopEnd::Shutdown);
-        assert_eq!(reconciler.calls, 1);
-        assert!(
-            metrics
-                .encode()
-                .contains("kfp_gitops_reconcile_total{result=\"interrupted\"} 1")
-        );
+        assert_eq!(calls, 1);
+        assert!(metrics.contains("kfp_gitops_reconcile_total{result=\"interrupted\"} 1"));
     }
 
     #[test]
     fn once_interrupted_after_a_failed_action_still_reports_the_failure() {
         let mut failed_actions = BTreeMap::new();
         failed_actions.insert("create".to_owned(), 1);
-        let mut reconciler = Scripted {
-            outcomes: vec![CycleOutcome {
-                namespaces: vec![NamespaceOutcome {
-                    namespace: "team-a".to_owned(),
-                    failed_actions,
-                    ..NamespaceOutcome::default()
-                }],
-                interrupted: true,
-                ..CycleOutcome::default()
+        let interrupted = CycleOutcome {
+            namespaces: vec![NamespaceOutcome {
+                namespace: "team-a".to_owned(),
+                failed_actions,
+                ..NamespaceOutcome::default()
             }],
-            calls: 0,
-            stop_after: Some(1),
+            interrupted: true,
+            ..CycleOutcome::default()
         };
-        let end = run_loop(
-            &mut reconciler,
-            Schedule {
-                once: true,
-                ..fast()
-            },
-            &Health::new(Duration::from_secs(60)),
-            &Metrics::new(),
-            &Shutdown::new(),
-        );
+        let (end, _, _) = once(interrupted, true);
         assert_eq!(end, LoopEnd::Once { success: false });
     }
 
