@@ -191,6 +191,53 @@ pub fn render_error(err: &kfp_render::RenderError) -> Failure {
     failure
 }
 
+/// A library error: its message, its chain of causes and the library's hint.
+fn from_library(err: &dyn std::error::Error, hint: Option<String>) -> Failure {
+    let mut failure = Failure::new(err.to_string());
+    let mut next = err.source();
+    while let Some(cause) = next {
+        failure.causes.push(cause.to_string());
+        next = cause.source();
+    }
+    failure.hint = hint;
+    failure
+}
+
+impl From<kfp_config::project::TargetError> for Failure {
+    fn from(err: kfp_config::project::TargetError) -> Self {
+        from_library(&err, err.hint())
+    }
+}
+
+impl From<kfp_reconcile::SavedPlanError> for Failure {
+    fn from(err: kfp_reconcile::SavedPlanError) -> Self {
+        match err {
+            kfp_reconcile::SavedPlanError::Observe(err) => Failure::from(err),
+            err => from_library(&err, err.hint().map(str::to_owned)),
+        }
+    }
+}
+
+/// Configuration problems are listed one per line, each with its namespace.
+impl From<kfp_reconcile::SessionError> for Failure {
+    fn from(err: kfp_reconcile::SessionError) -> Self {
+        use kfp_reconcile::SessionError;
+        let hint = err.hint().map(str::to_owned);
+        match err {
+            SessionError::Observe(err) => Failure::from(err),
+            SessionError::Config { ref problems } => {
+                let mut failure = from_library(&err, hint);
+                failure.details = problems
+                    .iter()
+                    .map(|p| format!("[{}] {}", p.namespace, p.problem.render()))
+                    .collect();
+                failure
+            }
+            err => from_library(&err, hint),
+        }
+    }
+}
+
 /// A KFP API client error: the error line, the server's internal details as a cause, and what to try.
 /// A failed listing of a namespace: the namespace and what was listed, then the API error's causes and hint.
 impl From<kfp_reconcile::ObserveError> for Failure {

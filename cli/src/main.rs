@@ -12,6 +12,7 @@ mod kfp_args;
 mod logging;
 mod output;
 mod plan_output;
+mod settings;
 
 use std::process::ExitCode;
 

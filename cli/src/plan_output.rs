@@ -534,6 +534,7 @@ mod tests {
         };
         let report = ApplyReport {
             namespace: "team-1".into(),
+            not_started: Vec::new(),
             experiments: vec![step(
                 "create_experiment",
                 "fresh",

@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::yaml::{self, YamlError};
 
+mod targets;
+
+pub use targets::{
+    ProjectLookup, Target, TargetError, TargetQuery, Targets, Unnamed, configs_in_checkout,
+    find_project, project_file_in, resolve_targets,
+};
+
 /// The project file's name.
 pub const PROJECT_FILE_NAME: &str = "kfp-gitops.yaml";
 

@@ -21,6 +21,8 @@ use kfp_client::models::{
 use kfp_client::{KfpApi, ListOptions, for_each_page};
 use serde::{Deserialize, Serialize};
 
+use crate::cancel::CancelToken;
+use crate::error::describe;
 use crate::model::{
     Action, ExperimentAction, ExperimentPlan, JobPlan, NewVersion, Plan, PlannedSchedule,
 };
@@ -97,6 +99,10 @@ pub struct ApplyReport {
     pub experiments: Vec<StepReport>,
     /// Job steps, in plan order.
     pub jobs: Vec<JobReport>,
+    /// Jobs not started because the apply was cancelled (their versions are as they were); the next
+    /// apply picks them up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_started: Vec<String>,
 }
 
 impl ApplyReport {
@@ -112,6 +118,11 @@ impl ApplyReport {
             .chain(self.jobs.iter().flat_map(|job| job.steps.iter()))
     }
 
+    /// Whether the apply was cancelled before every job was started.
+    pub fn is_interrupted(&self) -> bool {
+        !self.not_started.is_empty()
+    }
+
     /// Number of actions that failed (skipped ones not counted).
     pub fn failed_count(&self) -> usize {
         self.steps()
@@ -122,6 +133,17 @@ impl ApplyReport {
 
 /// Applies `plan` (experiments first, then jobs concurrently, each job's actions in order).
 pub fn apply(plan: &Plan, api: &dyn KfpApi, options: &ApplyOptions) -> ApplyReport {
+    apply_until(plan, api, options, &CancelToken::new())
+}
+
+/// [`apply`], starting no new job once `cancel` is cancelled: the jobs in progress finish their
+/// actions, so none is left half replaced; the others are listed in [`ApplyReport::not_started`].
+pub fn apply_until(
+    plan: &Plan,
+    api: &dyn KfpApi,
+    options: &ApplyOptions,
+    cancel: &CancelToken,
+) -> ApplyReport {
     let mut experiment_ids: BTreeMap<String, Option<String>> = BTreeMap::new();
     let experiments: Vec<StepReport> = plan
         .experiments
@@ -140,7 +162,7 @@ pub fn apply(plan: &Plan, api: &dyn KfpApi, options: &ApplyOptions) -> ApplyRepo
     std::thread::scope(|threads| {
         for _ in 0..workers {
             threads.spawn(|| {
-                loop {
+                while !cancel.is_cancelled() {
                     let index = next.fetch_add(1, Ordering::Relaxed);
                     let Some(job) = plan.jobs.get(index) else {
                         break;
@@ -153,44 +175,54 @@ pub fn apply(plan: &Plan, api: &dyn KfpApi, options: &ApplyOptions) -> ApplyRepo
             });
         }
     });
-    let jobs = results
-        .into_iter()
-        .zip(&plan.jobs)
-        .map(|(slot, job)| {
-            slot.into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| JobReport {
-                    name: job.name.clone(),
-                    steps: job
-                        .actions
-                        .iter()
-                        .map(|action| StepReport {
-                            action: action.verb().to_owned(),
-                            target: action.version_name().to_owned(),
-                            id: None,
-                            outcome: Outcome::Failed {
-                                message: "the worker applying this job stopped unexpectedly"
-                                    .to_owned(),
-                            },
-                        })
-                        .collect(),
-                })
-        })
-        .collect();
+    let started = next.load(Ordering::Relaxed);
+    let mut jobs = Vec::new();
+    let mut not_started = Vec::new();
+    for (index, (slot, job)) in results.into_iter().zip(&plan.jobs).enumerate() {
+        match slot.into_inner().ok().flatten() {
+            Some(report) => jobs.push(report),
+            None if index >= started || cancel.is_cancelled() => not_started.push(job.name.clone()),
+            None => jobs.push(JobReport {
+                name: job.name.clone(),
+                steps: job
+                    .actions
+                    .iter()
+                    .map(|action| StepReport {
+                        action: action.verb().to_owned(),
+                        target: action.version_name().to_owned(),
+                        id: None,
+                        outcome: Outcome::Failed {
+                            message: "the worker applying this job stopped unexpectedly".to_owned(),
+                        },
+                    })
+                    .collect(),
+            }),
+        }
+    }
     ApplyReport {
         namespace: plan.namespace.clone(),
         experiments,
         jobs,
+        not_started,
     }
 }
 
 /// Applies several namespace plans in parallel (one thread per namespace), keeping the input order.
 pub fn apply_many(plans: &[Plan], api: &dyn KfpApi, options: &ApplyOptions) -> Vec<ApplyReport> {
+    apply_many_until(plans, api, options, &CancelToken::new())
+}
+
+/// [`apply_many`] that starts no new job once `cancel` is cancelled (see [`apply_until`]).
+pub fn apply_many_until(
+    plans: &[Plan],
+    api: &dyn KfpApi,
+    options: &ApplyOptions,
+    cancel: &CancelToken,
+) -> Vec<ApplyReport> {
     std::thread::scope(|threads| {
         let handles: Vec<_> = plans
             .iter()
-            .map(|plan| threads.spawn(move || apply(plan, api, options)))
+            .map(|plan| threads.spawn(move || apply_until(plan, api, options, cancel)))
             .collect();
         handles
             .into_iter()
@@ -199,6 +231,7 @@ pub fn apply_many(plans: &[Plan], api: &dyn KfpApi, options: &ApplyOptions) -> V
                 handle.join().unwrap_or_else(|_| ApplyReport {
                     namespace: plan.namespace.clone(),
                     experiments: Vec::new(),
+                    not_started: Vec::new(),
                     jobs: vec![JobReport {
                         name: String::new(),
                         steps: vec![StepReport {
@@ -214,21 +247,6 @@ pub fn apply_many(plans: &[Plan], api: &dyn KfpApi, options: &ApplyOptions) -> V
             })
             .collect()
     })
-}
-
-/// The error and its causes on one line.
-fn describe(err: &kfp_client::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 fn apply_experiment(

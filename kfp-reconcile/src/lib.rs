@@ -12,14 +12,25 @@
 //! What it must never do: read the clock or the network inside `plan`, print, or exit the process.
 
 pub mod apply;
+mod cancel;
 pub mod diff;
+mod drift;
+mod error;
 pub mod model;
 pub mod naming;
 pub mod observe;
 pub mod observed;
 pub mod planner;
+mod saved;
+mod session;
 
-pub use apply::{ApplyOptions, ApplyReport, JobReport, Outcome, StepReport, apply, apply_many};
+pub use apply::{
+    ApplyOptions, ApplyReport, JobReport, Outcome, StepReport, apply, apply_many,
+    apply_many_until, apply_until,
+};
+pub use cancel::CancelToken;
+pub use drift::{ConfigFingerprint, Converged, config_fingerprint, is_drift};
+pub use error::describe;
 pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
     NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, Reason, RestartCause, VersionRef,
@@ -31,3 +42,8 @@ pub use observed::{
     ObservedWorkflow,
 };
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
+pub use saved::{SavedPlanError, check_fresh, read_plans, save_plans};
+pub use session::{
+    NamespaceProblem, NamespaceReconcile, Session, SessionError, SessionOptions, load_desired,
+    validate,
+};

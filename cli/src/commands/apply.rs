@@ -1,21 +1,21 @@
 //! `kfp-gitops apply [PLAN_FILE]`: make KFP match the configs. Without a file it plans and applies in one
 //! go; with a file saved by `plan --out` it applies exactly that plan, refusing it if KFP changed since.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
-use kfp_client::KfpApi;
-use kfp_reconcile::{ApplyOptions, ApplyReport, Plan, PlanFile};
+use kfp_config::project::ProjectLookup;
+use kfp_reconcile::{ApplyOptions, ApplyReport, CancelToken, Plan, Session, SessionOptions};
 use serde::Serialize;
 
 use crate::args::OutputFormat;
-use crate::commands::plan::{
-    ProjectDefaults, PruneArg, ReconcileArgs, SourceArgs, TargetArgs, make_plans, resolve_targets,
-};
 use crate::failure::{Failure, Status};
 use crate::kfp_args::KfpArgs;
 use crate::output::Context;
 use crate::plan_output::{Palette, render_plans, render_reports};
+use crate::settings::{
+    PruneArg, ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs, with_project_api_url,
+};
 
 /// `kfp-gitops apply`.
 #[derive(Debug, Clone, Args)]
@@ -51,6 +51,7 @@ struct ApplyDocument<'a> {
 }
 
 pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
+    let concurrency = usize::from(args.concurrency);
     match &args.plan_file {
         Some(path) => {
             if !args.targets.configs.is_empty() {
@@ -69,37 +70,40 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                      drop the option(s) to apply it as it is, or run `kfp-gitops plan --out FILE` again with them",
                 ));
             }
-            let plans = read_plan_file(path)?;
-            // Only the API URL may still come from the project file.
-            let defaults = match &args.targets.project {
-                Some(_) => resolve_targets(&args.targets, ctx).map(|(_, defaults)| defaults)?,
-                None => std::env::current_dir()
-                    .ok()
-                    .and_then(|cwd| {
-                        kfp_config::project::ProjectFile::discover(&cwd)
-                            .ok()
-                            .flatten()
-                    })
-                    .map(|project| ProjectDefaults {
-                        default_runner_sa: None,
-                        api_url: project.file.defaults.api_url,
-                    })
-                    .unwrap_or_default(),
+            let plans = kfp_reconcile::read_plans(path)?;
+            // Only the API URL may still come from the project file; a discovered one that cannot be
+            // read is no reason to refuse the saved plan.
+            let project = match args.targets.project_lookup() {
+                lookup @ ProjectLookup::File(_) => kfp_config::project::find_project(&lookup)?,
+                lookup => kfp_config::project::find_project(&lookup).unwrap_or(None),
             };
-            let client = args.kfp.client(&defaults.global(&ctx.global))?;
-            check_fresh(&plans, &client, path)?;
-            apply_plans(&plans, &client, args, ctx)
+            let client = args
+                .kfp
+                .client(&with_project_api_url(&ctx.global, project.as_ref()))?;
+            let session = Session::new(
+                &client,
+                SessionOptions {
+                    apply: ApplyOptions { concurrency },
+                    ..SessionOptions::default()
+                },
+            );
+            session.check_fresh(&plans, path)?;
+            apply_plans(&plans, &session, ctx)
         }
         None => {
-            let (targets, defaults) = resolve_targets(&args.targets, ctx)?;
-            let client = args.kfp.client(&defaults.global(&ctx.global))?;
-            let mut plans =
-                make_plans(&targets, &defaults, &args.reconcile, &args.sources, &client)?;
+            let settings = ReconcileSettings::resolve(
+                &args.targets,
+                &args.reconcile,
+                &args.sources,
+                concurrency,
+                &ctx.global,
+            )?;
+            let client = args.kfp.client(&settings.global)?;
+            let session = Session::new(&client, settings.session);
+            let mut plans = session.plan(&settings.targets, jiff::Timestamp::now())?;
             // Shown as `plan` shows it: a changed workflow as a diff against the running version's.
-            for plan in &mut plans {
-                kfp_reconcile::diff::attach_workflow_diffs(plan, &client);
-            }
-            apply_plans(&plans, &client, args, ctx)
+            session.attach_workflow_diffs(&mut plans);
+            apply_plans(&plans, &session, ctx)
         }
     }
 }
@@ -123,25 +127,12 @@ fn fixed_by_the_plan(reconcile: &ReconcileArgs) -> Vec<&'static str> {
     fixed
 }
 
-fn apply_plans(
-    plans: &[Plan],
-    client: &dyn KfpApi,
-    args: &ApplyArgs,
-    ctx: &Context,
-) -> Result<Status, Failure> {
-    let options = ApplyOptions {
-        concurrency: usize::from(args.concurrency),
-    };
+fn apply_plans(plans: &[Plan], session: &Session<'_>, ctx: &Context) -> Result<Status, Failure> {
     let palette = Palette::new(ctx.color);
     if ctx.format == OutputFormat::Text {
         print!("{}", render_plans(plans, palette));
     }
-    let pending: Vec<Plan> = plans
-        .iter()
-        .filter(|plan| !plan.is_empty())
-        .cloned()
-        .collect();
-    let reports = kfp_reconcile::apply_many(&pending, client, &options);
+    let reports = session.apply(plans, &CancelToken::new());
     let success = reports.iter().all(ApplyReport::is_success);
     match ctx.format {
         OutputFormat::Json => {
@@ -156,7 +147,7 @@ fn apply_plans(
             println!("{json}");
         }
         OutputFormat::Text => {
-            if !pending.is_empty() {
+            if !reports.is_empty() {
                 println!();
                 print!("{}", render_reports(&reports, palette));
             }
@@ -181,53 +172,4 @@ fn apply_plans(
         }
         Err(failure.json_reported_if(ctx.format))
     }
-}
-
-fn read_plan_file(path: &Path) -> Result<Vec<Plan>, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| Failure::io(&format!("reading the plan {}", path.display()), &err))?;
-    let version: serde_json::Value = serde_json::from_str(&text).map_err(|err| {
-        Failure::from_error(format!("{} is not a saved plan", path.display()), &err)
-    })?;
-    let format_version = version
-        .get("format_version")
-        .and_then(serde_json::Value::as_u64);
-    if format_version != Some(u64::from(kfp_reconcile::FORMAT_VERSION)) {
-        return Err(Failure::new(format!(
-            "{} has plan format version {}, this kfp-gitops reads version {}",
-            path.display(),
-            format_version.map_or_else(|| "(none)".to_owned(), |v| v.to_string()),
-            kfp_reconcile::FORMAT_VERSION
-        ))
-        .hint("make the plan again with this version of kfp-gitops"));
-    }
-    let file: PlanFile = serde_json::from_value(version).map_err(|err| {
-        Failure::from_error(
-            format!("{} is not a valid saved plan", path.display()),
-            &err,
-        )
-    })?;
-    Ok(file.plans)
-}
-
-/// Refuses a saved plan when any of its namespaces changed since it was made.
-fn check_fresh(plans: &[Plan], api: &dyn KfpApi, path: &Path) -> Result<(), Failure> {
-    let namespaces: Vec<String> = plans.iter().map(|plan| plan.namespace.clone()).collect();
-    let observed = kfp_reconcile::observe_many(api, &namespaces);
-    let mut stale = Vec::new();
-    for (plan, observed) in plans.iter().zip(observed) {
-        let observed = observed.map_err(Failure::from)?;
-        if observed.fingerprint() != plan.fingerprint {
-            stale.push(plan.namespace.clone());
-        }
-    }
-    if stale.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::new(format!(
-        "the saved plan {} is stale: KFP changed since it was made in namespace(s) {}",
-        path.display(),
-        stale.join(", ")
-    ))
-    .hint("nothing was changed; run `kfp-gitops plan --out FILE` again, review it, and apply the new plan"))
 }

@@ -5,15 +5,14 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use kfp_config::project::{Project, ProjectFile};
-use kfp_config::sources::{Secret, SharedFetchers};
-use kfp_config::{LoadOptions, Validation};
+use kfp_config::Validation;
+use kfp_config::project::{ProjectLookup, Target, TargetQuery, Unnamed};
 use serde::Serialize;
 
 use crate::args::OutputFormat;
-use crate::commands::plan::{Target, pair_configs, select_namespaces};
 use crate::failure::{Failure, Status};
 use crate::output::Context;
+use crate::settings::github_token;
 
 /// `kfp-gitops validate`.
 #[derive(Debug, Clone, Args)]
@@ -42,57 +41,24 @@ pub struct ValidateArgs {
     pub project: Option<PathBuf>,
 }
 
-fn folder_name(dir: &Path) -> String {
-    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    absolute
-        .components()
-        .rfind(|c| matches!(c, std::path::Component::Normal(_)))
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 fn targets(args: &ValidateArgs, ctx: &Context) -> Result<Vec<Target>, Failure> {
-    if !args.configs.is_empty() {
-        return pair_configs(&args.configs, &ctx.global.namespaces, |config| {
-            Some(folder_name(config))
-        });
+    if args.configs.is_empty() {
+        // Validating the current folder works in one namespace.
+        ctx.global.single_namespace()?;
     }
-    let project_error = |err: kfp_config::project::ProjectError| {
-        Failure::from_error("cannot use the project file", &err)
+    let query = TargetQuery {
+        project: match &args.project {
+            Some(path) => ProjectLookup::File(path.clone()),
+            None => ProjectLookup::Discover(PathBuf::from(".")),
+        },
+        unnamed: Unnamed::FolderName,
+        current_folder: Some(
+            std::env::current_dir()
+                .map_err(|err| Failure::io("reading the current folder", &err))?,
+        ),
+        ..TargetQuery::new(args.configs.clone(), ctx.global.namespaces.clone())
     };
-    let cwd =
-        std::env::current_dir().map_err(|err| Failure::io("reading the current folder", &err))?;
-    let project = match &args.project {
-        Some(path) => Some(Project::load(path).map_err(project_error)?),
-        None => ProjectFile::discover(&cwd).map_err(project_error)?,
-    };
-    if let Some(project) = project.filter(|project| !project.file.namespaces.is_empty()) {
-        let mut targets: Vec<Target> = project
-            .file
-            .namespaces
-            .iter()
-            .map(|target| Target {
-                namespace: target.namespace.clone(),
-                config: project.resolve(&target.config),
-            })
-            .collect();
-        select_namespaces(&mut targets, &ctx.global.namespaces, &project)?;
-        return Ok(targets);
-    }
-    if cwd.join(kfp_config::load::RECURRING_RUNS_FILE).exists()
-        || cwd.join(kfp_config::load::EXPERIMENTS_FILE).exists()
-    {
-        let namespace = match ctx.global.single_namespace()? {
-            Some(namespace) => namespace.to_owned(),
-            None => folder_name(&cwd),
-        };
-        return Ok(vec![Target {
-            namespace,
-            config: PathBuf::from("."),
-        }]);
-    }
-    Err(Failure::new("no config folders to validate")
-        .hint("pass --config DIR (repeatable), list `namespaces` in kfp-gitops.yaml, or run it in a folder with recurring_runs.yaml"))
+    Ok(kfp_config::project::resolve_targets(&query)?.targets)
 }
 
 #[derive(Debug, Serialize)]
@@ -108,36 +74,14 @@ struct NamespaceReport<'a> {
 
 pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Status, Failure> {
     let targets = targets(args, ctx)?;
-    let github_token = std::env::var("GITHUB_TOKEN")
-        .ok()
-        .filter(|token| !token.is_empty())
-        .map(Secret::new);
-    // One run: a branch or file that several namespaces use is resolved or fetched once.
-    let fetchers = SharedFetchers::default();
-    let validations: Vec<Validation> = std::thread::scope(|scope| {
-        let handles: Vec<_> = targets
-            .iter()
-            .map(|target| {
-                let options = LoadOptions {
-                    namespace: Some(target.namespace.clone()),
-                    offline: args.offline,
-                    cache_dir: args.cache_dir.clone(),
-                    github_api_url: args.github_api_url.clone(),
-                    github_token: github_token.clone(),
-                    fetchers: Some(fetchers.clone()),
-                    ..LoadOptions::default()
-                };
-                scope.spawn(move || kfp_config::validate_namespace(&target.config, &options))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .filter_map(|handle| handle.join().ok())
-            .collect()
-    });
-    if validations.len() != targets.len() {
-        return Err(Failure::new("validating a config folder panicked"));
-    }
+    let load = kfp_config::LoadOptions {
+        offline: args.offline,
+        cache_dir: args.cache_dir.clone(),
+        github_api_url: args.github_api_url.clone(),
+        github_token: github_token(),
+        ..kfp_config::LoadOptions::default()
+    };
+    let validations: Vec<Validation> = kfp_reconcile::validate(&targets, &load)?;
     let problem_count: usize = validations.iter().map(|v| v.problems.len()).sum();
     let invalid = validations
         .iter()

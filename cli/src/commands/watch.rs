@@ -3,23 +3,22 @@
 //! report how that goes. The loop, shutdown, health and metrics live in [`crate::daemon`]; this module
 //! is what one cycle does.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use kfp_client::KfpApi;
-use kfp_config::{DesiredRecurringRun, LoadOptions};
+use kfp_config::LoadOptions;
+use kfp_config::project::{
+    PROJECT_FILE_NAME, ProjectLookup, TargetQuery, Targets, configs_in_checkout, project_file_in,
+};
 use kfp_reconcile::{
-    Action, ApplyOptions, ApplyReport, JobPlan, JobReport, Outcome, Plan, PlanOptions, Reason,
+    ApplyOptions, Converged, NamespaceReconcile, Outcome, Session, SessionError, SessionOptions,
     StepReport,
 };
 
-use crate::commands::plan::{ProjectDefaults, ReconcileArgs, Target, TargetArgs, resolve_targets};
 use crate::daemon::checkout;
 use crate::daemon::health::Health;
 use crate::daemon::http::HttpServer;
@@ -29,7 +28,7 @@ use crate::daemon::{self, CycleOutcome, LoopEnd, NamespaceOutcome, Reconciler, S
 use crate::failure::{Failure, Status};
 use crate::kfp_args::{KfpArgs, parse_duration};
 use crate::output::Context;
-use kfp_config::project::PROJECT_FILE_NAME;
+use crate::settings::{ReconcileArgs, github_token};
 
 /// Arguments of `kfp-gitops watch`.
 #[derive(Debug, Clone, Args)]
@@ -90,6 +89,9 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 
 /// Runs the daemon until a signal (or, with `--once`, for one cycle).
 pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
+    // Every cycle reads below the checkout: a config folder outside it could never be read, so it is
+    // refused now rather than failing every cycle.
+    let configs = configs_in_checkout(&args.configs, &args.root)?;
     let mut global = ctx.global.clone();
     let mut api_url_from_project = None;
     if global.api_url.is_none() {
@@ -124,16 +126,11 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
     );
     let mut reconciler = WatchReconciler {
         args: args.clone(),
-        ctx: Context {
-            global,
-            ..ctx.clone()
-        },
-        github_token: std::env::var("GITHUB_TOKEN")
-            .ok()
-            .filter(|token| !token.is_empty())
-            .map(kfp_config::sources::Secret::new),
+        configs,
+        namespaces: global.namespaces.clone(),
+        github_token: github_token(),
         api: Box::new(api),
-        converged: HashMap::new(),
+        converged: Converged::new(),
         api_url_from_project,
         warned_api_url: None,
     };
@@ -166,17 +163,16 @@ fn project_api_url(root: &Path) -> Option<String> {
     project.file.defaults.api_url
 }
 
-/// The identity of what git declares for one recurring run, to tell drift (the cluster changed) from a
-/// config change (git changed).
-type Fingerprint = u64;
-
 struct WatchReconciler {
     args: WatchArgs,
-    ctx: Context,
+    /// `--config` entries, relative to the checkout.
+    configs: Vec<String>,
+    /// `--namespace` values.
+    namespaces: Vec<String>,
     github_token: Option<kfp_config::sources::Secret>,
     api: Box<dyn KfpApi>,
-    /// (namespace, job) → the fingerprint of the desired state the job last converged to.
-    converged: HashMap<(String, String), Fingerprint>,
+    /// What each job last converged to, to tell drift from config changes.
+    converged: Converged,
     /// The API URL in use when it came from the project file at start-up (not from a flag or
     /// `KFP_API_URL`, which the project file never overrides).
     api_url_from_project: Option<String>,
@@ -195,60 +191,54 @@ impl Reconciler for WatchReconciler {
                 ));
             }
         };
-        let (targets, project_runner_sa) = match self.targets(&snapshot.dir) {
-            Ok((targets, defaults)) => {
-                self.check_api_url(defaults.api_url.as_deref());
-                (targets, defaults.default_runner_sa)
-            }
-            Err(error) => {
+        // Resolved exactly as `plan` and `apply` resolve them, but below this cycle's checkout: the
+        // project file is re-read every cycle, so a namespace added in git is picked up without a
+        // restart.
+        let query = TargetQuery {
+            project: if self.configs.is_empty() {
+                ProjectLookup::File(project_file_in(&snapshot.dir))
+            } else {
+                ProjectLookup::Optional(project_file_in(&snapshot.dir))
+            },
+            checkout: Some(snapshot.dir.clone()),
+            ..TargetQuery::new(self.configs.clone(), self.namespaces.clone())
+        };
+        let Targets { targets, project } = match kfp_config::project::resolve_targets(&query) {
+            Ok(resolved) => resolved,
+            Err(err) => {
                 return CycleOutcome {
                     revision: Some(snapshot.revision),
-                    error: Some(error),
+                    error: Some(kfp_reconcile::describe(&err)),
                     ..CycleOutcome::default()
                 };
             }
         };
-        let plan_options = PlanOptions {
-            default_runner_sa: self
-                .args
-                .reconcile
-                .default_runner_sa
-                .clone()
-                .or(project_runner_sa)
-                .unwrap_or_else(|| kfp_reconcile::DEFAULT_RUNNER_SA.to_owned()),
-            prune: self.args.reconcile.prune.into(),
-            allow_empty_prune: self.args.reconcile.allow_empty_prune,
+        self.check_api_url(project.as_ref().and_then(|p| p.file.defaults.api_url.as_deref()));
+        let options = SessionOptions {
+            load: LoadOptions {
+                cache_dir: self.args.cache_dir.clone(),
+                github_token: self.github_token.clone(),
+                github_api_url: self.args.github_api_url.clone(),
+                // Fresh each cycle, so that branches are resolved anew; shared by the cycle's namespaces.
+                fetchers: Some(kfp_config::sources::SharedFetchers::default()),
+                ..LoadOptions::default()
+            },
+            plan: self.args.reconcile.plan_options(project.as_ref()),
+            apply: ApplyOptions {
+                concurrency: usize::from(self.args.concurrency),
+            },
         };
-        let concurrency = usize::from(self.args.concurrency);
-        let api: &dyn KfpApi = self.api.as_ref();
+        let session = Session::new(self.api.as_ref(), options);
+        let now = jiff::Timestamp::now();
         let converged = &self.converged;
-        let load_options = LoadOptions {
-            offline: false,
-            cache_dir: self.args.cache_dir.clone(),
-            repo_root: Some(snapshot.dir.clone()),
-            github_token: self.github_token.clone(),
-            github_api_url: self.args.github_api_url.clone(),
-            // Fresh each cycle, so that branches are resolved anew; shared by the cycle's namespaces.
-            fetchers: Some(kfp_config::sources::SharedFetchers::default()),
-            ..LoadOptions::default()
-        };
         // Namespaces are independent: reconciled in parallel.
-        let results: Vec<NamespaceResult> = std::thread::scope(|threads| {
+        let results: Vec<NamespaceReconcile> = std::thread::scope(|threads| {
             let handles: Vec<_> = targets
                 .iter()
                 .map(|target| {
-                    let plan_options = &plan_options;
-                    let load_options = &load_options;
+                    let session = &session;
                     threads.spawn(move || {
-                        reconcile_namespace(
-                            target,
-                            load_options,
-                            api,
-                            plan_options,
-                            concurrency,
-                            converged,
-                            shutdown,
-                        )
+                        session.reconcile_namespace(target, converged, now, shutdown.token())
                     })
                 })
                 .collect();
@@ -256,16 +246,10 @@ impl Reconciler for WatchReconciler {
                 .into_iter()
                 .zip(&targets)
                 .map(|(handle, target)| {
-                    handle.join().unwrap_or_else(|_| NamespaceResult {
-                        outcome: NamespaceOutcome {
-                            namespace: target.namespace.clone(),
-                            error: Some(
-                                "reconciling the namespace stopped unexpectedly".to_owned(),
-                            ),
-                            ..NamespaceOutcome::default()
-                        },
-                        converged: Vec::new(),
-                        interrupted: false,
+                    handle.join().unwrap_or_else(|_| NamespaceReconcile {
+                        namespace: target.namespace.clone(),
+                        error: Some(SessionError::Panicked("reconciling the namespace")),
+                        ..NamespaceReconcile::default()
                     })
                 })
                 .collect()
@@ -275,52 +259,94 @@ impl Reconciler for WatchReconciler {
             ..CycleOutcome::default()
         };
         for result in results {
-            for (job, fingerprint) in result.converged {
+            outcome.interrupted |= result.is_interrupted();
+            for (job, fingerprint) in &result.converged {
                 self.converged
-                    .insert((result.outcome.namespace.clone(), job), fingerprint);
+                    .insert((result.namespace.clone(), job.clone()), *fingerprint);
             }
-            outcome.interrupted |= result.interrupted;
-            outcome.namespaces.push(result.outcome);
+            outcome.namespaces.push(namespace_outcome(&result));
         }
         outcome
     }
 }
 
-impl WatchReconciler {
-    /// The namespaces of this cycle, resolved exactly as `plan` and `apply` resolve them, but below the
-    /// cycle's checkout: `--config` folders relative to it, else its kfp-gitops.yaml (re-read every cycle,
-    /// so a namespace added in git is picked up without a restart). Also the project's default runner
-    /// service account.
-    fn targets(&self, dir: &Path) -> Result<(Vec<Target>, ProjectDefaults), String> {
-        let configs = self
-            .args
-            .configs
-            .iter()
-            .map(|entry| match entry.split_once('=') {
-                Some((namespace, config)) if !namespace.is_empty() && !namespace.contains('/') => {
-                    format!("{namespace}={}", dir.join(config).display())
-                }
-                _ => dir.join(entry).display().to_string(),
-            })
-            .collect();
-        let project = dir.join(PROJECT_FILE_NAME);
-        let args = TargetArgs {
-            configs,
-            project: (self.args.configs.is_empty() || project.is_file()).then_some(project),
-        };
-        let (targets, defaults) = resolve_targets(&args, &self.ctx).map_err(|failure| {
-            let mut message = failure.message.clone();
-            for cause in &failure.causes {
-                if !message.contains(cause.as_str()) {
-                    message.push_str(": ");
-                    message.push_str(cause);
-                }
-            }
-            message
-        })?;
-        Ok((targets, defaults))
+/// Logs what one namespace's reconcile found and did, and counts it for the metrics.
+fn namespace_outcome(result: &NamespaceReconcile) -> NamespaceOutcome {
+    let namespace = result.namespace.as_str();
+    let mut outcome = NamespaceOutcome {
+        namespace: result.namespace.clone(),
+        managed_jobs: result.managed_jobs,
+        error: result.error.as_ref().map(error_line),
+        ..NamespaceOutcome::default()
+    };
+    for warning in &result.warnings {
+        tracing::warn!(namespace, "{warning}");
     }
+    for (job, reasons) in &result.drift {
+        outcome.drift += 1;
+        tracing::info!(
+            namespace,
+            job = job.as_str(),
+            reasons = %reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            "drift: correcting a change made outside git"
+        );
+    }
+    let Some(report) = &result.report else {
+        return outcome;
+    };
+    if report.is_interrupted() {
+        tracing::info!(
+            namespace,
+            done = report.jobs.len(),
+            left = report.not_started.len(),
+            "shutdown: jobs not started are left for the next run"
+        );
+    }
+    for step in report.steps() {
+        let counts = if step.outcome.is_success() {
+            &mut outcome.actions
+        } else if matches!(step.outcome, Outcome::Failed { .. }) {
+            tracing::warn!(
+                namespace,
+                action = step.action.as_str(),
+                target = step.target.as_str(),
+                "{}",
+                failure_message(step)
+            );
+            &mut outcome.failed_actions
+        } else {
+            continue;
+        };
+        *counts.entry(step.action.clone()).or_default() += 1;
+    }
+    outcome
+}
 
+/// A namespace's error on one line (configuration problems listed one after the other).
+fn error_line(error: &SessionError) -> String {
+    match error {
+        SessionError::Config { problems } => format!(
+            "{} configuration problem{}: {}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            problems
+                .iter()
+                .map(|p| p.problem.render())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => kfp_reconcile::describe(other),
+    }
+}
+
+fn failure_message(step: &StepReport) -> &str {
+    match &step.outcome {
+        Outcome::Failed { message } => message,
+        _ => "",
+    }
+}
+
+impl WatchReconciler {
     /// Warns (once per URL) when this cycle's project file names another API URL than the one the
     /// client was built with at start-up: switching needs a restart.
     fn check_api_url(&mut self, named: Option<&str>) {
@@ -346,275 +372,8 @@ fn api_url_changed<'a>(in_use: Option<&str>, named: Option<&'a str>) -> Option<&
     }
 }
 
-struct NamespaceResult {
-    outcome: NamespaceOutcome,
-    /// Jobs that converged this cycle, with the fingerprint of what they converged to.
-    converged: Vec<(String, Fingerprint)>,
-    interrupted: bool,
-}
-
-fn reconcile_namespace(
-    target: &Target,
-    load_options: &LoadOptions,
-    api: &dyn KfpApi,
-    plan_options: &PlanOptions,
-    concurrency: usize,
-    converged: &HashMap<(String, String), Fingerprint>,
-    shutdown: &Shutdown,
-) -> NamespaceResult {
-    let mut outcome = NamespaceOutcome {
-        namespace: target.namespace.clone(),
-        ..NamespaceOutcome::default()
-    };
-    let failed = |mut outcome: NamespaceOutcome, error: String| NamespaceResult {
-        outcome: {
-            outcome.error = Some(error);
-            outcome
-        },
-        converged: Vec::new(),
-        interrupted: false,
-    };
-    let desired = match load_desired(target, load_options) {
-        Ok(desired) => desired,
-        Err(error) => return failed(outcome, error),
-    };
-    outcome.managed_jobs = Some(desired.recurring_runs.len() as u64);
-    let observed = match kfp_reconcile::observe(api, &target.namespace) {
-        Ok(observed) => observed,
-        Err(err) => return failed(outcome, describe(&err)),
-    };
-    let plan = kfp_reconcile::plan(&desired, &observed, jiff::Timestamp::now(), plan_options);
-    for warning in &plan.warnings {
-        tracing::warn!(namespace = target.namespace.as_str(), "{warning}");
-    }
-
-    let fingerprints: BTreeMap<&str, Fingerprint> = desired
-        .recurring_runs
-        .iter()
-        .map(|run| (run.name.as_str(), fingerprint(run)))
-        .collect();
-    for job in &plan.jobs {
-        let previous = converged.get(&(target.namespace.clone(), job.name.clone()));
-        let current = fingerprints.get(job.name.as_str());
-        if is_drift(job, previous, current) {
-            outcome.drift += 1;
-            tracing::info!(
-                namespace = target.namespace.as_str(),
-                job = job.name.as_str(),
-                reasons = %job.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-                "drift: correcting a change made outside git"
-            );
-        }
-    }
-
-    let planned_jobs: BTreeSet<String> = plan.jobs.iter().map(|job| job.name.clone()).collect();
-    let (report, interrupted) = apply_interruptible(plan, api, concurrency, shutdown);
-    for step in report.steps() {
-        let counts = if step.outcome.is_success() {
-            &mut outcome.actions
-        } else if matches!(step.outcome, Outcome::Failed { .. }) {
-            tracing::warn!(
-                namespace = target.namespace.as_str(),
-                action = step.action.as_str(),
-                target = step.target.as_str(),
-                "{}",
-                failure_message(step)
-            );
-            &mut outcome.failed_actions
-        } else {
-            continue;
-        };
-        *counts.entry(step.action.clone()).or_default() += 1;
-    }
-    // A job converged when it needed no action, or when every action it needed succeeded.
-    let converged_now = fingerprints
-        .iter()
-        .filter(|(name, _)| {
-            !planned_jobs.contains(**name)
-                || report.jobs.iter().any(|job| {
-                    job.name == **name && job.steps.iter().all(|s| s.outcome.is_success())
-                })
-        })
-        .map(|(name, fingerprint)| ((*name).to_owned(), *fingerprint))
-        .collect();
-    NamespaceResult {
-        outcome,
-        converged: converged_now,
-        interrupted,
-    }
-}
-
-fn failure_message(step: &StepReport) -> &str {
-    match &step.outcome {
-        Outcome::Failed { message } => message,
-        _ => "",
-    }
-}
-
-fn describe(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
-
-/// Loads and resolves the desired state of one namespace; local sources may not leave the checkout.
-fn load_desired(
-    target: &Target,
-    options: &LoadOptions,
-) -> Result<kfp_config::DesiredNamespace, String> {
-    let options = LoadOptions {
-        namespace: Some(target.namespace.clone()),
-        ..options.clone()
-    };
-    let mut desired = kfp_config::load_namespace(&target.config, &options).map_err(|errors| {
-        let problems: Vec<String> = errors
-            .problems
-            .iter()
-            .map(kfp_config::Problem::render)
-            .collect();
-        format!(
-            "{} configuration problem{}: {}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("; ")
-        )
-    })?;
-    desired.namespace.clone_from(&target.namespace);
-    Ok(desired)
-}
-
-/// A stable hash of everything git declares for one recurring run.
-fn fingerprint(run: &DesiredRecurringRun) -> Fingerprint {
-    let mut hasher = DefaultHasher::new();
-    run.name.hash(&mut hasher);
-    run.description.hash(&mut hasher);
-    run.experiment.hash(&mut hasher);
-    run.enabled.hash(&mut hasher);
-    run.max_concurrency.hash(&mut hasher);
-    run.service_account.hash(&mut hasher);
-    run.keep_history.hash(&mut hasher);
-    run.trigger.catchup.hash(&mut hasher);
-    run.trigger
-        .start
-        .map(jiff::Timestamp::as_nanosecond)
-        .hash(&mut hasher);
-    run.trigger
-        .end
-        .map(jiff::Timestamp::as_nanosecond)
-        .hash(&mut hasher);
-    format!("{:?}", run.trigger.schedule).hash(&mut hasher);
-    run.parameters.hash(&mut hasher);
-    run.pipeline.digest().as_str().hash(&mut hasher);
-    hasher.finish()
-}
-
-/// Drift: the job needs actions although git did not change since it last converged (something
-/// changed it in the cluster), or it has a second enabled version (never our doing).
-fn is_drift(job: &JobPlan, previous: Option<&Fingerprint>, current: Option<&Fingerprint>) -> bool {
-    let unchanged_in_git = previous.is_some() && previous == current;
-    job.reasons.iter().any(|reason| match reason {
-        Reason::OtherVersionsEnabled { .. } => true,
-        Reason::NoVersion
-        | Reason::Differs { .. }
-        | Reason::LatestDisabled
-        | Reason::LatestEnabled => unchanged_in_git,
-        Reason::HistoryBeyondKeep { .. } | Reason::NotInConfig => false,
-    })
-}
-
-/// Applies `plan` one job at a time per worker, and starts no new job once a shutdown is requested:
-/// the jobs in progress finish their actions, so none is left half replaced. Returns the report of
-/// what was done and whether jobs were left for the next run.
-fn apply_interruptible(
-    plan: Plan,
-    api: &dyn KfpApi,
-    concurrency: usize,
-    shutdown: &Shutdown,
-) -> (ApplyReport, bool) {
-    let mut skeleton = plan;
-    let jobs = std::mem::take(&mut skeleton.jobs);
-    let experiments = std::mem::take(&mut skeleton.experiments);
-    skeleton.unchanged.clear();
-    skeleton.warnings.clear();
-    let single = ApplyOptions { concurrency: 1 };
-
-    // Experiments first: the jobs' new versions need their ids.
-    let mut experiment_plan = skeleton.clone();
-    experiment_plan.experiments = experiments;
-    let experiment_report = kfp_reconcile::apply(&experiment_plan, api, &single);
-    let experiment_ids: BTreeMap<&str, &str> = experiment_report
-        .experiments
-        .iter()
-        .filter(|step| step.outcome.is_success())
-        .filter_map(|step| Some((step.target.as_str(), step.id.as_deref()?)))
-        .collect();
-
-    let results: Vec<Mutex<Option<JobReport>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let workers = concurrency.clamp(1, jobs.len().max(1));
-    std::thread::scope(|threads| {
-        for _ in 0..workers {
-            threads.spawn(|| {
-                while !shutdown.is_triggered() {
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(job) = jobs.get(index) else {
-                        break;
-                    };
-                    let mut job = job.clone();
-                    for action in &mut job.actions {
-                        if let Action::CreateVersion { version } = action
-                            && version.experiment_id.is_none()
-                        {
-                            version.experiment_id = experiment_ids
-                                .get(version.experiment.as_str())
-                                .map(|id| (*id).to_owned());
-                        }
-                    }
-                    let mut job_plan = skeleton.clone();
-                    job_plan.jobs = vec![job];
-                    let report = kfp_reconcile::apply(&job_plan, api, &single);
-                    *results[index]
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = report.jobs.into_iter().next();
-                }
-            });
-        }
-    });
-    let job_reports: Vec<JobReport> = results
-        .into_iter()
-        .filter_map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner))
-        .collect();
-    let interrupted = job_reports.len() < jobs.len();
-    if interrupted {
-        tracing::info!(
-            namespace = skeleton.namespace.as_str(),
-            done = job_reports.len(),
-            left = jobs.len() - job_reports.len(),
-            "shutdown: jobs not started are left for the next run"
-        );
-    }
-    (
-        ApplyReport {
-            namespace: skeleton.namespace,
-            experiments: experiment_report.experiments,
-            jobs: job_reports,
-        },
-        interrupted,
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use kfp_reconcile::JobChange;
-
     use super::*;
 
     #[test]
@@ -636,54 +395,6 @@ mod tests {
             api_url_changed(None, Some("https://other.example.com/pipeline")),
             None
         );
-    }
-
-    fn job(reasons: Vec<Reason>) -> JobPlan {
-        JobPlan {
-            name: "nightly".to_owned(),
-            change: JobChange::Update,
-            reasons,
-            diffs: Vec::new(),
-            workflow_diff: None,
-            versions: Vec::new(),
-            actions: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn a_second_enabled_version_is_always_drift() {
-        let plan = job(vec![Reason::OtherVersionsEnabled { count: 1 }]);
-        assert!(is_drift(&plan, None, Some(&1)));
-    }
-
-    #[test]
-    fn changes_needed_while_git_is_unchanged_since_convergence_are_drift() {
-        for reason in [
-            Reason::LatestDisabled,
-            Reason::LatestEnabled,
-            Reason::NoVersion,
-            Reason::Differs {
-                fields: vec!["cron".to_owned()],
-            },
-        ] {
-            let plan = job(vec![reason.clone()]);
-            assert!(is_drift(&plan, Some(&7), Some(&7)), "{reason:?}");
-            // Git changed (or the job never converged): the change is git's, not drift.
-            assert!(!is_drift(&plan, Some(&7), Some(&8)), "{reason:?}");
-            assert!(!is_drift(&plan, None, Some(&7)), "{reason:?}");
-        }
-    }
-
-    #[test]
-    fn trimming_history_and_orphans_are_not_drift() {
-        let plan = job(vec![
-            Reason::HistoryBeyondKeep {
-                count: 2,
-                keep_history: 1,
-            },
-            Reason::NotInConfig,
-        ]);
-        assert!(!is_drift(&plan, Some(&7), Some(&7)));
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! actions of the job it is working on, then the process exits 0. A second signal exits at once.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-/// A shared "please stop" flag that sleeping threads can wait on.
+use kfp_reconcile::CancelToken;
+
+/// A shared "please stop" flag that sleeping threads can wait on; the library's cancel token, which
+/// an apply in progress checks between jobs.
 #[derive(Debug, Clone, Default)]
 pub struct Shutdown {
-    inner: Arc<(Mutex<bool>, Condvar)>,
+    token: CancelToken,
 }
 
 impl Shutdown {
@@ -18,23 +20,21 @@ impl Shutdown {
 
     /// Asks every holder to stop and wakes up those waiting.
     pub fn trigger(&self) {
-        let (flag, wakeup) = &*self.inner;
-        *flag.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        wakeup.notify_all();
+        self.token.cancel();
     }
 
     pub fn is_triggered(&self) -> bool {
-        *self.inner.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.token.is_cancelled()
     }
 
     /// Sleeps up to `timeout`; returns early (with `true`) when shutdown is triggered.
     pub fn wait(&self, timeout: Duration) -> bool {
-        let (flag, wakeup) = &*self.inner;
-        let guard = flag.lock().unwrap_or_else(PoisonError::into_inner);
-        let (guard, _) = wakeup
-            .wait_timeout_while(guard, timeout, |stopped| !*stopped)
-            .unwrap_or_else(PoisonError::into_inner);
-        *guard
+        self.token.wait(timeout)
+    }
+
+    /// The token library work stops at.
+    pub fn token(&self) -> &CancelToken {
+        &self.token
     }
 
     /// Routes SIGTERM, SIGINT (and SIGHUP) here. The first signal triggers a graceful shutdown; a

@@ -1,0 +1,220 @@
+//! The flags of the config-reading commands (`plan`, `apply`, `watch`, `validate`) and the one place they
+//! are resolved, together with the environment and the project file, into what the library session
+//! takes: the targets, the session options and the API URL. Commands read the resolved value, never the
+//! raw flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use kfp_config::LoadOptions;
+use kfp_config::project::{Project, ProjectLookup, Target, TargetQuery, Targets};
+use kfp_reconcile::{ApplyOptions, PlanOptions, PruneMode, SessionOptions};
+
+use crate::args::GlobalArgs;
+use crate::failure::Failure;
+
+/// Which namespaces to reconcile, from which config folders.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Configs")]
+pub struct TargetArgs {
+    /// Config folder of one namespace (with experiments.yaml and recurring_runs.yaml). With one folder, its
+    /// namespace is --namespace; repeat as NS=DIR for several namespaces. Without it, the namespaces of
+    /// kfp-gitops.yaml are used.
+    #[arg(long = "config", value_name = "[NS=]DIR")]
+    pub configs: Vec<String>,
+
+    /// The project file [default: kfp-gitops.yaml in the current folder or a parent]
+    #[arg(long, value_name = "FILE")]
+    pub project: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    /// Where the project file is: the one given, else the nearest one upwards from the current folder.
+    pub fn project_lookup(&self) -> ProjectLookup {
+        match &self.project {
+            Some(path) => ProjectLookup::File(path.clone()),
+            None => ProjectLookup::Discover(PathBuf::from(".")),
+        }
+    }
+
+    /// The target query of `plan` and `apply`.
+    pub fn query(&self, namespaces: &[String]) -> TargetQuery {
+        TargetQuery {
+            project: self.project_lookup(),
+            ..TargetQuery::new(self.configs.clone(), namespaces.to_vec())
+        }
+    }
+}
+
+/// Where remote pipeline sources come from and where they are cached (the same flags as `validate`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Pipeline sources")]
+pub struct SourceArgs {
+    /// The GitHub API (GitHub Enterprise: https://HOST/api/v3); the token comes from GITHUB_TOKEN
+    #[arg(long, env = "GITHUB_API_URL", value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    pub github_api_url: String,
+
+    /// The cache of fetched pipelines [default: .cache/kfp-gitops in the repository root]
+    #[arg(long, env = "KFP_GITOPS_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// How config folders are loaded: these sources, the GitHub token from `GITHUB_TOKEN`.
+    pub fn load_options(&self, offline: bool) -> LoadOptions {
+        LoadOptions {
+            offline,
+            cache_dir: self.cache_dir.clone(),
+            github_api_url: self.github_api_url.clone(),
+            github_token: github_token(),
+            ..LoadOptions::default()
+        }
+    }
+}
+
+/// The GitHub token of private pipeline sources, from `GITHUB_TOKEN`.
+pub fn github_token() -> Option<kfp_config::sources::Secret> {
+    std::env::var("GITHUB_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty())
+        .map(kfp_config::sources::Secret::new)
+}
+
+/// How desired and observed state are compared and what is pruned.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Reconcile")]
+pub struct ReconcileArgs {
+    /// Service account of recurring runs that name none [default: the project file's, else default-editor]
+    #[arg(long, env = "KFP_DEFAULT_RUNNER_SA", value_name = "SA")]
+    pub default_runner_sa: Option<String>,
+
+    /// What to do with versions of recurring runs that are no longer in the config
+    #[arg(long, value_name = "MODE", default_value = "none")]
+    pub prune: PruneArg,
+
+    /// Allow --prune to remove every recurring run of a namespace whose config declares none
+    #[arg(long)]
+    pub allow_empty_prune: bool,
+}
+
+impl ReconcileArgs {
+    /// The planner's options: the flags, then the project file's defaults, then the built-in ones.
+    pub fn plan_options(&self, project: Option<&Project>) -> PlanOptions {
+        PlanOptions {
+            default_runner_sa: self
+                .default_runner_sa
+                .clone()
+                .or_else(|| project?.file.defaults.default_runner_sa.clone())
+                .unwrap_or_else(|| kfp_reconcile::DEFAULT_RUNNER_SA.to_owned()),
+            prune: self.prune.into(),
+            allow_empty_prune: self.allow_empty_prune,
+        }
+    }
+}
+
+/// `--prune` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PruneArg {
+    /// Report them only
+    None,
+    /// Disable their enabled versions
+    Disable,
+    /// Disable, then delete every version
+    Delete,
+}
+
+impl From<PruneArg> for PruneMode {
+    fn from(arg: PruneArg) -> Self {
+        match arg {
+            PruneArg::None => Self::None,
+            PruneArg::Disable => Self::Disable,
+            PruneArg::Delete => Self::Delete,
+        }
+    }
+}
+
+/// The global options with the project file's API URL when neither `--api-url` nor `KFP_API_URL` gave
+/// one.
+pub fn with_project_api_url(global: &GlobalArgs, project: Option<&Project>) -> GlobalArgs {
+    let mut global = global.clone();
+    if global.api_url.is_none() {
+        global.api_url = project.and_then(|project| project.file.defaults.api_url.clone());
+    }
+    global
+}
+
+/// What `plan` and `apply` work with, resolved once.
+#[derive(Debug)]
+pub struct ReconcileSettings {
+    /// The namespaces and their config folders.
+    pub targets: Vec<Target>,
+    /// The global options, with the API URL filled from the project file.
+    pub global: GlobalArgs,
+    /// What the library session takes.
+    pub session: SessionOptions,
+}
+
+impl ReconcileSettings {
+    /// Resolves targets, project defaults, flags and environment.
+    pub fn resolve(
+        targets: &TargetArgs,
+        reconcile: &ReconcileArgs,
+        sources: &SourceArgs,
+        concurrency: usize,
+        global: &GlobalArgs,
+    ) -> Result<Self, Failure> {
+        let Targets { targets, project } =
+            kfp_config::project::resolve_targets(&targets.query(&global.namespaces))?;
+        Ok(Self {
+            targets,
+            global: with_project_api_url(global, project.as_ref()),
+            session: SessionOptions {
+                load: sources.load_options(false),
+                plan: reconcile.plan_options(project.as_ref()),
+                apply: ApplyOptions { concurrency },
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prune_flag_values_map_to_prune_modes() {
+        assert_eq!(PruneMode::from(PruneArg::None), PruneMode::None);
+        assert_eq!(PruneMode::from(PruneArg::Disable), PruneMode::Disable);
+        assert_eq!(PruneMode::from(PruneArg::Delete), PruneMode::Delete);
+    }
+
+    #[test]
+    fn the_runner_service_account_comes_from_the_flag_then_the_project_then_the_default() {
+        let args = ReconcileArgs {
+            default_runner_sa: None,
+            prune: PruneArg::None,
+            allow_empty_prune: false,
+        };
+        assert_eq!(args.plan_options(None).default_runner_sa, "default-editor");
+        let project = Project {
+            path: PathBuf::from("kfp-gitops.yaml"),
+            root: PathBuf::new(),
+            file: kfp_config::project::ProjectFile::parse(
+                "defaults:\n  default_runner_sa: from-project\n",
+            )
+            .unwrap(),
+        };
+        assert_eq!(
+            args.plan_options(Some(&project)).default_runner_sa,
+            "from-project"
+        );
+        let flag = ReconcileArgs {
+            default_runner_sa: Some("from-flag".into()),
+            ..args
+        };
+        assert_eq!(
+            flag.plan_options(Some(&project)).default_runner_sa,
+            "from-flag"
+        );
+    }
+}

@@ -1,0 +1,324 @@
+//! The reconcile session: everything one command run (or one `watch` cycle) does between "these are the
+//! targets" and "this is what happened" — loading the desired state of every namespace with shared
+//! fetchers, observing KFP, planning, applying (cancellable, bounded concurrency) and the daemon's
+//! per-namespace reconcile with its drift decision. The CLI and embedders call these functions; they
+//! only choose the options and render the results.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use kfp_config::project::{TargetQuery, resolve_targets};
+//! use kfp_reconcile::{CancelToken, Session, SessionOptions};
+//!
+//! let api = kfp_client::HttpKfpClient::new(kfp_client::ClientConfig::new("http://localhost:8888"))?;
+//! let query = TargetQuery::new(vec!["schedules/team-1".into()], vec!["team-1".into()]);
+//! let targets = resolve_targets(&query)?.targets;
+//! let session = Session::new(&api, SessionOptions::default());
+//! let plans = session.plan(&targets, jiff::Timestamp::now())?;
+//! let reports = session.apply(&plans, &CancelToken::new());
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use kfp_client::KfpApi;
+use kfp_config::project::Target;
+use kfp_config::sources::SharedFetchers;
+use kfp_config::{DesiredNamespace, LoadOptions, Problem, Validation};
+
+use crate::apply::{ApplyOptions, ApplyReport, apply_many_until, apply_until};
+use crate::cancel::CancelToken;
+use crate::drift::{ConfigFingerprint, Converged, config_fingerprint, is_drift};
+use crate::model::{Plan, Reason, Warning};
+use crate::observe::{ObserveError, observe, observe_many};
+use crate::planner::{PlanOptions, plan};
+
+/// How a session loads, plans and applies.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// How config folders are loaded (sources, cache, token). Per target, the namespace and the
+    /// repository root come from the [`Target`]; when `fetchers` is `None`, each call shares one set
+    /// of fetchers among its namespaces.
+    pub load: LoadOptions,
+    /// How desired and observed state are compared.
+    pub plan: PlanOptions,
+    /// How plans are applied.
+    pub apply: ApplyOptions,
+}
+
+/// A configuration problem of one namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceProblem {
+    /// The namespace.
+    pub namespace: String,
+    /// The problem.
+    pub problem: Problem,
+}
+
+/// Why a session step failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The configs have problems (every problem of every namespace is listed).
+    #[error(
+        "{} configuration problem{}; nothing was planned",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    )]
+    Config {
+        /// Every problem found.
+        problems: Vec<NamespaceProblem>,
+    },
+    /// A namespace could not be listed.
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    /// A worker thread stopped unexpectedly.
+    #[error("{0} stopped unexpectedly")]
+    Panicked(&'static str),
+}
+
+impl SessionError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::Config { .. } => {
+                Some("`kfp-gitops validate` checks configs without KFP access")
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The load options of one target: its namespace and repository root, the shared fetchers.
+fn target_load_options(base: &LoadOptions, target: &Target, fetchers: &SharedFetchers) -> LoadOptions {
+    LoadOptions {
+        namespace: Some(target.namespace.clone()),
+        repo_root: Some(target.repo_root.clone()),
+        fetchers: Some(base.fetchers.clone().unwrap_or_else(|| fetchers.clone())),
+        ..base.clone()
+    }
+}
+
+/// Checks every target's config folder (in parallel, sharing fetchers), with no KFP access: every
+/// problem and every check skipped offline, per namespace, in the order of `targets`.
+pub fn validate(targets: &[Target], load: &LoadOptions) -> Result<Vec<Validation>, SessionError> {
+    let fetchers = SharedFetchers::default();
+    let results: Vec<Option<Validation>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|target| {
+                let options = target_load_options(load, target, &fetchers);
+                scope.spawn(move || kfp_config::validate_namespace(&target.config, &options))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().ok())
+            .collect()
+    });
+    results
+        .into_iter()
+        .zip(targets)
+        .map(|(validation, target)| {
+            let mut validation = validation.ok_or(SessionError::Panicked("validating a config folder"))?;
+            validation.namespace.clone_from(&target.namespace);
+            Ok(validation)
+        })
+        .collect()
+}
+
+/// Loads every target's desired state (in parallel, sharing fetchers); the problems of all folders are
+/// reported together.
+pub fn load_desired(
+    targets: &[Target],
+    load: &LoadOptions,
+) -> Result<Vec<DesiredNamespace>, SessionError> {
+    let fetchers = SharedFetchers::default();
+    let results: Vec<Option<Result<DesiredNamespace, kfp_config::ConfigErrors>>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = targets
+                .iter()
+                .map(|target| {
+                    let options = target_load_options(load, target, &fetchers);
+                    scope.spawn(move || kfp_config::load_namespace(&target.config, &options))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().ok())
+                .collect()
+        });
+    let mut desired = Vec::new();
+    let mut problems = Vec::new();
+    for (result, target) in results.into_iter().zip(targets) {
+        match result.ok_or(SessionError::Panicked("loading a config folder"))? {
+            Ok(mut namespace) => {
+                namespace.namespace.clone_from(&target.namespace);
+                desired.push(namespace);
+            }
+            Err(errors) => problems.extend(errors.problems.into_iter().map(|problem| {
+                NamespaceProblem {
+                    namespace: target.namespace.clone(),
+                    problem,
+                }
+            })),
+        }
+    }
+    if problems.is_empty() {
+        Ok(desired)
+    } else {
+        Err(SessionError::Config { problems })
+    }
+}
+
+/// One namespace's reconcile in a `watch` cycle: what was planned, found drifted and done.
+#[derive(Debug, Default)]
+pub struct NamespaceReconcile {
+    /// The namespace.
+    pub namespace: String,
+    /// Recurring runs declared in git (unknown when the config failed to load).
+    pub managed_jobs: Option<u64>,
+    /// The plan's warnings.
+    pub warnings: Vec<Warning>,
+    /// Jobs changed outside git (by name, with why they need actions).
+    pub drift: Vec<(String, Vec<Reason>)>,
+    /// What was applied, when planning got that far.
+    pub report: Option<ApplyReport>,
+    /// Jobs that converged, with the fingerprint of the config they converged to.
+    pub converged: Vec<(String, ConfigFingerprint)>,
+    /// Why the namespace could not be planned at all.
+    pub error: Option<SessionError>,
+}
+
+impl NamespaceReconcile {
+    /// Whether a cancellation left jobs for the next run.
+    pub fn is_interrupted(&self) -> bool {
+        self.report.as_ref().is_some_and(ApplyReport::is_interrupted)
+    }
+}
+
+/// Plans and applies against one KFP API.
+pub struct Session<'a> {
+    api: &'a dyn KfpApi,
+    options: SessionOptions,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Session<'a> {
+    /// A session on `api`.
+    pub fn new(api: &'a dyn KfpApi, options: SessionOptions) -> Self {
+        Self { api, options }
+    }
+
+    /// The session's options.
+    pub fn options(&self) -> &SessionOptions {
+        &self.options
+    }
+
+    /// Loads every target, observes every namespace (in parallel) and plans each, at `now`.
+    pub fn plan(&self, targets: &[Target], now: Timestamp) -> Result<Vec<Plan>, SessionError> {
+        let desired = load_desired(targets, &self.options.load)?;
+        self.plan_desired(&desired, now)
+    }
+
+    /// Observes the namespaces of `desired` (in parallel) and plans each, at `now`.
+    pub fn plan_desired(
+        &self,
+        desired: &[DesiredNamespace],
+        now: Timestamp,
+    ) -> Result<Vec<Plan>, SessionError> {
+        let namespaces: Vec<String> = desired.iter().map(|d| d.namespace.clone()).collect();
+        desired
+            .iter()
+            .zip(observe_many(self.api, &namespaces))
+            .map(|(desired, observed)| Ok(plan(desired, &observed?, now, &self.options.plan)))
+            .collect()
+    }
+
+    /// Fills the workflow diffs of replaced jobs, for display (fetches the running versions' manifests).
+    pub fn attach_workflow_diffs(&self, plans: &mut [Plan]) {
+        for plan in plans {
+            crate::diff::attach_workflow_diffs(plan, self.api);
+        }
+    }
+
+    /// Refuses saved `plans` read from `path` when KFP changed since they were made.
+    pub fn check_fresh(
+        &self,
+        plans: &[Plan],
+        path: &std::path::Path,
+    ) -> Result<(), crate::saved::SavedPlanError> {
+        crate::saved::check_fresh(plans, self.api, path)
+    }
+
+    /// Applies the plans that have changes (namespaces in parallel), starting no new job once `cancel`
+    /// is cancelled. Reports follow the order of the plans with changes.
+    pub fn apply(&self, plans: &[Plan], cancel: &CancelToken) -> Vec<ApplyReport> {
+        let pending: Vec<Plan> = plans.iter().filter(|plan| !plan.is_empty()).cloned().collect();
+        apply_many_until(&pending, self.api, &self.options.apply, cancel)
+    }
+
+    /// One namespace of a `watch` cycle: load, observe, plan at `now`, tell drift from config changes
+    /// (`converged` holds what each job last converged to), apply, and say which jobs converged.
+    pub fn reconcile_namespace(
+        &self,
+        target: &Target,
+        converged: &Converged,
+        now: Timestamp,
+        cancel: &CancelToken,
+    ) -> NamespaceReconcile {
+        let mut outcome = NamespaceReconcile {
+            namespace: target.namespace.clone(),
+            ..NamespaceReconcile::default()
+        };
+        let desired = match load_desired(std::slice::from_ref(target), &self.options.load) {
+            Ok(mut desired) => desired.remove(0),
+            Err(error) => {
+                outcome.error = Some(error);
+                return outcome;
+            }
+        };
+        outcome.managed_jobs = Some(desired.recurring_runs.len() as u64);
+        let observed = match observe(self.api, &target.namespace) {
+            Ok(observed) => observed,
+            Err(error) => {
+                outcome.error = Some(error.into());
+                return outcome;
+            }
+        };
+        let mut plan = plan(&desired, &observed, now, &self.options.plan);
+        outcome.warnings = std::mem::take(&mut plan.warnings);
+
+        let fingerprints: BTreeMap<&str, ConfigFingerprint> = desired
+            .recurring_runs
+            .iter()
+            .map(|run| (run.name.as_str(), config_fingerprint(run)))
+            .collect();
+        for job in &plan.jobs {
+            let previous = converged.get(&(target.namespace.clone(), job.name.clone()));
+            if is_drift(job, previous, fingerprints.get(job.name.as_str())) {
+                outcome.drift.push((job.name.clone(), job.reasons.clone()));
+            }
+        }
+        let report = apply_until(&plan, self.api, &self.options.apply, cancel);
+        // A job converged when it needed no action, or when every action it needed succeeded.
+        outcome.converged = fingerprints
+            .iter()
+            .filter(|(name, _)| {
+                !plan.jobs.iter().any(|job| job.name == **name)
+                    || report.jobs.iter().any(|job| {
+                        job.name == **name && job.steps.iter().all(|s| s.outcome.is_success())
+                    })
+            })
+            .map(|(name, fingerprint)| ((*name).to_owned(), *fingerprint))
+            .collect();
+        outcome.report = Some(report);
+        outcome
+    }
+}
