@@ -241,7 +241,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
             LoadedPipeline::Unreadable(SourceError::Offline) => {
                 skipped.push(format!(
                     "{label}: pipeline {} not checked (remote source, --offline)",
-                    describe(&pipeline_origin)
+                    origin_label(&pipeline_origin)
                 ));
                 incomplete = true;
                 None
@@ -251,7 +251,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                     &run.source_at,
                     format!(
                         "{label}: cannot get the pipeline {}: {err}",
-                        describe(&pipeline_origin)
+                        origin_label(&pipeline_origin)
                     ),
                     err.tip(),
                 );
@@ -279,7 +279,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                             &at,
                             format!(
                                 "{label}, parameter `{parameter_name}`: {} is not UTF-8 text",
-                                describe(origin)
+                                origin_label(origin)
                             ),
                             None,
                         );
@@ -287,7 +287,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                     }
                 },
                 Err(SourceError::Offline) => {
-                    skipped.push(format!("{label}, parameter `{parameter_name}`: value {} not read (remote source, --offline)", describe(origin)));
+                    skipped.push(format!("{label}, parameter `{parameter_name}`: value {} not read (remote source, --offline)", origin_label(origin)));
                     incomplete = true;
                 }
                 Err(err) => {
@@ -295,7 +295,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                         &at,
                         format!(
                             "{label}, parameter `{parameter_name}`: cannot get the value {}: {err}",
-                            describe(origin)
+                            origin_label(origin)
                         ),
                         err.tip(),
                     );
@@ -597,7 +597,7 @@ fn value_origin(value_from: &ValueFrom, source: &PipelineSource) -> Origin {
     }
 }
 
-fn describe(origin: &Origin) -> String {
+fn origin_label(origin: &Origin) -> String {
     match origin {
         Origin::Remote(file) => file.to_string(),
         Origin::Local(path) => format!("`{}`", path.display()),

@@ -194,7 +194,7 @@ impl Workflow {
             Some(Value::String(version)) if version == ARGO_API_VERSION => {}
             other => {
                 return Err(WorkflowError::ApiVersion {
-                    found: describe(other),
+                    found: value_kind(other),
                 });
             }
         }
@@ -202,7 +202,7 @@ impl Workflow {
             Some(Value::String(kind)) if kind == "Workflow" => {}
             other => {
                 return Err(WorkflowError::Kind {
-                    found: describe(other),
+                    found: value_kind(other),
                 });
             }
         }
@@ -379,7 +379,7 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn describe(value: Option<&Value>) -> String {
+fn value_kind(value: Option<&Value>) -> String {
     match value {
         None => "nothing".to_owned(),
         Some(Value::String(text)) => format!("`{text}`"),

@@ -9,6 +9,30 @@
 //! A recurring run `nightly` exists in KFP as *versions*: jobs named `GIT::nightly__{timestamp}` (see
 //! [`naming`]), compatible with the reference scripts.
 //!
+//! [`Session`] owns a whole command run on top of these: loading the desired state of every target
+//! (resolved by [`kfp_config::project::resolve_targets`]) with shared fetchers, observing, planning,
+//! applying with bounded concurrency and a [`CancelToken`], the stale check of saved plans
+//! ([`read_plans`], [`check_fresh`]) and the `watch` daemon's per-namespace reconcile with its drift
+//! decision ([`is_drift`]). The `kfp-gitops` CLI calls exactly these functions. Reconciling one
+//! namespace takes a few lines (`examples/reconcile_namespace.rs`):
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use kfp_config::project::{TargetQuery, resolve_targets};
+//! use kfp_reconcile::{CancelToken, Session, SessionOptions};
+//!
+//! let api = kfp_client::HttpKfpClient::new(kfp_client::ClientConfig::new("http://localhost:8888"))?;
+//! let query = TargetQuery::new(vec!["schedules/team-1".into()], vec!["team-1".into()]);
+//! let targets = resolve_targets(&query)?.targets;
+//! let session = Session::new(&api, SessionOptions::default());
+//! let plans = session.plan(&targets, jiff::Timestamp::now())?;
+//! for plan in &plans {
+//!     println!("{}: {} action(s)", plan.namespace, plan.action_count());
+//! }
+//! let reports = session.apply(&plans, &CancelToken::new());
+//! # Ok(()) }
+//! ```
+//!
 //! What it must never do: read the clock or the network inside `plan`, print, or exit the process.
 
 pub mod apply;
@@ -25,8 +49,8 @@ mod saved;
 mod session;
 
 pub use apply::{
-    ApplyOptions, ApplyReport, JobReport, Outcome, StepReport, apply, apply_many,
-    apply_many_until, apply_until,
+    ApplyOptions, ApplyReport, JobReport, Outcome, StepReport, apply, apply_many, apply_many_until,
+    apply_until,
 };
 pub use cancel::CancelToken;
 pub use drift::{ConfigFingerprint, Converged, config_fingerprint, is_drift};

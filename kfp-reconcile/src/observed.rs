@@ -99,7 +99,7 @@ pub enum ObservedWorkflow {
 
 impl ObservedWorkflow {
     /// How the workflow appears in a plan's diff: the short digest, or why there is none.
-    pub fn describe(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             Self::Digest(digest) => format!("sha256:{}", digest.get(..12).unwrap_or(digest)),
             Self::Unreadable(why) => format!("unreadable ({why})"),

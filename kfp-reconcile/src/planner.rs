@@ -551,7 +551,7 @@ fn compare(
         ),
         unread => push(
             "workflow",
-            Some(unread.describe()),
+            Some(unread.label()),
             Some(format!("sha256:{}", short(desired_digest))),
         ),
     }

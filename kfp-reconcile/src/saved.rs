@@ -84,7 +84,9 @@ impl SavedPlanError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            Self::FormatVersion { .. } => Some("make the plan again with this version of kfp-gitops"),
+            Self::FormatVersion { .. } => {
+                Some("make the plan again with this version of kfp-gitops")
+            }
             Self::Stale { .. } => Some(
                 "nothing was changed; run `kfp-gitops plan --out FILE` again, review it, and apply the new plan",
             ),

@@ -4,19 +4,7 @@
 //! per-namespace reconcile with its drift decision. The CLI and embedders call these functions; they
 //! only choose the options and render the results.
 //!
-//! ```no_run
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use kfp_config::project::{TargetQuery, resolve_targets};
-//! use kfp_reconcile::{CancelToken, Session, SessionOptions};
-//!
-//! let api = kfp_client::HttpKfpClient::new(kfp_client::ClientConfig::new("http://localhost:8888"))?;
-//! let query = TargetQuery::new(vec!["schedules/team-1".into()], vec!["team-1".into()]);
-//! let targets = resolve_targets(&query)?.targets;
-//! let session = Session::new(&api, SessionOptions::default());
-//! let plans = session.plan(&targets, jiff::Timestamp::now())?;
-//! let reports = session.apply(&plans, &CancelToken::new());
-//! # Ok(()) }
-//! ```
+//! See the crate documentation for an example.
 
 use std::collections::BTreeMap;
 
@@ -80,16 +68,18 @@ impl SessionError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            Self::Config { .. } => {
-                Some("`kfp-gitops validate` checks configs without KFP access")
-            }
+            Self::Config { .. } => Some("`kfp-gitops validate` checks configs without KFP access"),
             _ => None,
         }
     }
 }
 
 /// The load options of one target: its namespace and repository root, the shared fetchers.
-fn target_load_options(base: &LoadOptions, target: &Target, fetchers: &SharedFetchers) -> LoadOptions {
+fn target_load_options(
+    base: &LoadOptions,
+    target: &Target,
+    fetchers: &SharedFetchers,
+) -> LoadOptions {
     LoadOptions {
         namespace: Some(target.namespace.clone()),
         repo_root: Some(target.repo_root.clone()),
@@ -119,7 +109,8 @@ pub fn validate(targets: &[Target], load: &LoadOptions) -> Result<Vec<Validation
         .into_iter()
         .zip(targets)
         .map(|(validation, target)| {
-            let mut validation = validation.ok_or(SessionError::Panicked("validating a config folder"))?;
+            let mut validation =
+                validation.ok_or(SessionError::Panicked("validating a config folder"))?;
             validation.namespace.clone_from(&target.namespace);
             Ok(validation)
         })
@@ -155,12 +146,12 @@ pub fn load_desired(
                 namespace.namespace.clone_from(&target.namespace);
                 desired.push(namespace);
             }
-            Err(errors) => problems.extend(errors.problems.into_iter().map(|problem| {
-                NamespaceProblem {
+            Err(errors) => {
+                problems.extend(errors.problems.into_iter().map(|problem| NamespaceProblem {
                     namespace: target.namespace.clone(),
                     problem,
-                }
-            })),
+                }))
+            }
         }
     }
     if problems.is_empty() {
@@ -192,7 +183,9 @@ pub struct NamespaceReconcile {
 impl NamespaceReconcile {
     /// Whether a cancellation left jobs for the next run.
     pub fn is_interrupted(&self) -> bool {
-        self.report.as_ref().is_some_and(ApplyReport::is_interrupted)
+        self.report
+            .as_ref()
+            .is_some_and(ApplyReport::is_interrupted)
     }
 }
 
@@ -260,7 +253,11 @@ impl<'a> Session<'a> {
     /// Applies the plans that have changes (namespaces in parallel), starting no new job once `cancel`
     /// is cancelled. Reports follow the order of the plans with changes.
     pub fn apply(&self, plans: &[Plan], cancel: &CancelToken) -> Vec<ApplyReport> {
-        let pending: Vec<Plan> = plans.iter().filter(|plan| !plan.is_empty()).cloned().collect();
+        let pending: Vec<Plan> = plans
+            .iter()
+            .filter(|plan| !plan.is_empty())
+            .cloned()
+            .collect();
         apply_many_until(&pending, self.api, &self.options.apply, cancel)
     }
 

@@ -770,3 +770,66 @@ fn a_failed_action_is_counted_and_the_next_cycle_completes_the_job() {
         daemon.log()
     );
 }
+
+#[test]
+fn an_absolute_config_folder_outside_the_checkout_is_refused_at_start_up_and_inside_it_works() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "fffffff",
+        &Schedules::new(&[("nightly", "0 0 3 * * *", true)]),
+    );
+    let config = checkout.link().join("schedules/team-1");
+    let unrelated = tempfile::tempdir().unwrap();
+    let watch_once = |root: Option<&Path>| {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"));
+        command
+            .args([
+                "--api-url",
+                &emulator.base_url(),
+                "-n",
+                "team-1",
+                "watch",
+                "--once",
+            ])
+            .arg("--config")
+            .arg(&config)
+            .current_dir(unrelated.path())
+            .env_remove("RUST_LOG")
+            .env_remove("KFP_NAMESPACE")
+            .env_remove("KFP_GITOPS_ROOT")
+            .env("NO_COLOR", "1");
+        if let Some(root) = root {
+            command.arg("--root").arg(root);
+        }
+        command.output().unwrap()
+    };
+
+    // The default root is the current folder, which does not hold the config: refused before any cycle.
+    let output = watch_once(None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let unrelated_root = std::path::absolute(unrelated.path()).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "error: --config {} is outside the checkout {}",
+            config.display(),
+            unrelated_root.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: every file is read from the checkout"),
+        "{stderr}"
+    );
+    assert_eq!(emulator.total_requests(), 0, "nothing was asked of KFP");
+
+    // With the checkout as --root, the same absolute folder is read below the cycle's revision.
+    let output = watch_once(Some(&checkout.link()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        versions_of(&emulator, "nightly"),
+        vec![("0 0 3 * * *".to_owned(), true)]
+    );
+}

@@ -150,7 +150,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             pairs(&targets),
-            [("team-a", Path::new("cfg/a")), ("team-b", Path::new("cfg/b"))]
+            [
+                ("team-a", Path::new("cfg/a")),
+                ("team-b", Path::new("cfg/b"))
+            ]
         );
     }
 

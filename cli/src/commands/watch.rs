@@ -213,7 +213,11 @@ impl Reconciler for WatchReconciler {
                 };
             }
         };
-        self.check_api_url(project.as_ref().and_then(|p| p.file.defaults.api_url.as_deref()));
+        self.check_api_url(
+            project
+                .as_ref()
+                .and_then(|p| p.file.defaults.api_url.as_deref()),
+        );
         let options = SessionOptions {
             load: LoadOptions {
                 cache_dir: self.args.cache_dir.clone(),

@@ -302,8 +302,11 @@ fn split_entry(entry: &str) -> (Option<&str>, &str) {
 /// Pairs `--config` folders with their namespaces. `NS=DIR` names its own; every other folder takes the
 /// next `--namespace` value, in order; a folder left without one is named after itself or refused.
 fn pair_configs(query: &TargetQuery) -> Result<Vec<Target>, TargetError> {
-    let entries: Vec<(Option<&str>, &str)> =
-        query.configs.iter().map(|entry| split_entry(entry)).collect();
+    let entries: Vec<(Option<&str>, &str)> = query
+        .configs
+        .iter()
+        .map(|entry| split_entry(entry))
+        .collect();
     let bare = entries.iter().filter(|(named, _)| named.is_none()).count();
     let namespaces = &query.namespaces;
     if bare > 0 && !namespaces.is_empty() && namespaces.len() != bare {
