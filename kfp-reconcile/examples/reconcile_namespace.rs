@@ -7,6 +7,9 @@
 //! The arguments are the KFP API URL, the namespace and its config folder (with `experiments.yaml` and
 //! `recurring_runs.yaml`). Exits 1 when an action failed; a second run reports no changes.
 
+// A program of its own, like the CLI: printing is its output.
+#![allow(clippy::print_stdout)]
+
 use kfp_client::{ClientConfig, HttpKfpClient};
 use kfp_config::project::{TargetQuery, resolve_targets};
 use kfp_reconcile::{CancelToken, Session, SessionOptions};
@@ -21,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{}: {} action(s)", plan.namespace, plan.action_count());
     }
     let reports = session.apply(&plans, &CancelToken::new());
-    if plans.iter().all(|plan| plan.is_empty()) {
+    if plans.iter().all(kfp_reconcile::Plan::is_empty) {
         println!("No changes.");
     }
     for report in &reports {
@@ -29,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{} {} {:?}", step.action, step.target, step.outcome);
         }
     }
-    if reports.iter().all(|report| report.is_success()) {
+    if reports.iter().all(kfp_reconcile::ApplyReport::is_success) {
         Ok(())
     } else {
         Err("some actions failed".into())

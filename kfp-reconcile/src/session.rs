@@ -150,7 +150,7 @@ pub fn load_desired(
                 problems.extend(errors.problems.into_iter().map(|problem| NamespaceProblem {
                     namespace: target.namespace.clone(),
                     problem,
-                }))
+                }));
             }
         }
     }
