@@ -12,7 +12,8 @@
 //!   recommends. actionlint knows the runtime and the inputs of popular actions only by tag, so each
 //!   workflow is linted as the tag view in which every pinned step names its major tag (`@v7`): an
 //!   action still on a runtime GitHub's runners no longer have is reported like an unpinned one.
-//! * The user guide shows the versions in use: each pinned release is named in `docs/user-guide.md`.
+//! * The user guide shows the versions in use: each release the reusable workflows (the templates)
+//!   pin is named in `docs/user-guide.md`.
 
 use std::fmt;
 use std::fs;
@@ -69,7 +70,9 @@ pub fn run(root: &Path, workflows: &[(PathBuf, String)]) -> Result<Vec<String>, 
                 .chain(unexplained_suppressions(text, "shellcheck disable="))
                 .map(|p| format!("{name}: {p}")),
         );
-        pinned.extend(pinned_releases(text));
+        if text.lines().any(|line| line.trim() == "workflow_call:") {
+            pinned.extend(pinned_releases(text));
+        }
         let findings = tools.actionlint(root, &name, &tag_view(text))?;
         problems.extend(findings.iter().map(|f| format!("actionlint: {f}")));
     }
@@ -289,7 +292,7 @@ fn major_tag(release: &str) -> &str {
     }
 }
 
-/// Each pinned release must be named on a line of the user guide together with its action.
+/// Each release the templates pin must be named on a line of the user guide together with its action.
 fn unshown_releases(pinned: &[(String, String)], guide: &str) -> Vec<String> {
     let mut problems: Vec<String> = pinned
         .iter()
@@ -304,6 +307,7 @@ fn unshown_releases(pinned: &[(String, String)], guide: &str) -> Vec<String> {
             )
         })
         .collect();
+    problems.sort();
     problems.dedup();
     problems
 }
@@ -441,9 +445,10 @@ mod tests {
 
     #[test]
     fn the_user_guide_must_show_each_pinned_release() {
+        // The same release pinned in two places is reported once.
         let pinned = vec![
-            ("actions/checkout".to_owned(), "v7.0.1".to_owned()),
             ("actions/cache".to_owned(), "v6.1.0".to_owned()),
+            ("actions/checkout".to_owned(), "v7.0.1".to_owned()),
             ("actions/cache".to_owned(), "v6.1.0".to_owned()),
         ];
         let guide = "| `actions/checkout` | v7.0.1 |\n| `actions/cache` | v5.0.5 |\nv6.1.0\n";
