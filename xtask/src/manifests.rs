@@ -133,7 +133,6 @@ pub fn run(root: &Path) -> Result<(), String> {
             .map(|p| format!("Dockerfile: {p}")),
     );
     problems.extend(lint_tools::run(root, &workflows)?);
-
     if problems.is_empty() {
         println!(
             "    {} kustomizations rendered and valid, workflows and Dockerfile consistent and lint-free",
