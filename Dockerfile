@@ -22,6 +22,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D -m 0755 target/release/kfp-gitops /out/kfp-gitops
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+# No apt version pins (hadolint DL3008): Debian's stable release replaces a package's version with
+# each security update and drops the old one, so pinned versions would break the build within weeks.
+# The release is pinned (DEBIAN_RELEASE); the image takes its current, patched packages.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends ca-certificates git openssh-client \
     && rm -rf /var/lib/apt/lists/*

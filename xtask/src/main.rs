@@ -3,7 +3,8 @@
 //! * `cargo xtask demo` — the main job end to end against the KFP API emulator, printing each command.
 //! * `cargo xtask ci`   — every check CI runs, in order, stopping at the first failure.
 //! * `cargo xtask manifests` — renders `deploy/kubernetes` with kubectl's kustomize and validates it
-//!   offline; checks the GitHub workflows, the GitLab CI example and the Dockerfile.
+//!   offline; checks the GitHub workflows, the GitLab CI example and the Dockerfile, also with
+//!   actionlint, shellcheck and hadolint.
 //! * `cargo xtask compat` — runs `tests/python/compat.py` (official kfp SDK) against the KFP API emulator.
 //! * `cargo xtask bench [--quick]` — the benchmarks (DESIGN §5); writes `docs/BENCHMARKS.md`.
 //! * `cargo xtask venv` — creates (or reuses) the Python venv under `target/` with the packages of
@@ -16,6 +17,7 @@ mod ci;
 mod compat;
 mod demo;
 mod emulator_process;
+mod lint_tools;
 mod manifests;
 mod venv;
 
@@ -31,6 +33,7 @@ tasks:
   venv    create or reuse the Python venv under target/ and print its python
   compat  prove the KFP API emulator against the official kfp 1.8.22 SDK (single- and multi-user)
   manifests  render and validate deploy/kubernetes offline; check the workflows and the Dockerfile
+             (also with actionlint, shellcheck and hadolint)
   bench   run the benchmarks (release build) and write docs/BENCHMARKS.md;
           --quick: small sizes of every scenario (debug build), report in target/
 ";

@@ -14,7 +14,7 @@
 //!   declares; the example workflows calling the reusable ones (in `examples/` and in the docs' YAML
 //!   blocks) pass only declared inputs and secrets and grant the permissions the templates ask for;
 //!   the GitLab CI example parses and its jobs are well-formed; the Dockerfile's final stage runs as a
-//!   non-root user and only copies from stages it declares.
+//!   non-root user and only copies from stages it declares. Then the real linters ([`lint_tools`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -23,7 +23,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::venv;
+use crate::{lint_tools, venv};
 
 /// Kinds without a schema in `kubernetes-validate` that [`check_objects`] checks instead.
 const CUSTOM_KINDS: &[&str] = &["ServiceMonitor", "PrometheusRule"];
@@ -132,10 +132,10 @@ pub fn run(root: &Path) -> Result<(), String> {
             .into_iter()
             .map(|p| format!("Dockerfile: {p}")),
     );
-
+    problems.extend(lint_tools::run(root, &workflows)?);
     if problems.is_empty() {
         println!(
-            "    {} kustomizations rendered and valid, workflows and Dockerfile consistent",
+            "    {} kustomizations rendered and valid, workflows and Dockerfile consistent and lint-free",
             kustomizations.len()
         );
         Ok(())

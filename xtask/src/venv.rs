@@ -1,6 +1,7 @@
-//! The project's Python venv under `target/kfp-venv`: created on first use with the packages of
-//! `tests/python/requirements.txt`, reused while that file is unchanged (a stamp file records what was
-//! installed), rebuilt when it changes.
+//! Python venvs under `target/`, each created on first use with the packages of one requirements file
+//! and reused while that file is unchanged (a stamp file records what was installed), rebuilt when it
+//! changes. `target/kfp-venv` holds the packages of `tests/python/requirements.txt`; `lint_tools` keeps
+//! the linters in a venv of their own.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,12 +11,19 @@ use crate::ci::run_command;
 
 const STAMP: &str = "kfp-gitops-requirements.stamp";
 
-/// Makes sure the venv exists and is current; returns the path of its `python`.
+/// Makes sure the project venv exists and is current; returns the path of its `python`.
 pub fn ensure(root: &Path) -> Result<PathBuf, String> {
-    let requirements_path = root.join("tests/python/requirements.txt");
-    let requirements = fs::read_to_string(&requirements_path)
+    ensure_venv(
+        &root.join("target/kfp-venv"),
+        &root.join("tests/python/requirements.txt"),
+    )
+}
+
+/// Makes sure the venv at `venv` holds exactly the packages of `requirements_path`; returns the path
+/// of its `python`.
+pub fn ensure_venv(venv: &Path, requirements_path: &Path) -> Result<PathBuf, String> {
+    let requirements = fs::read_to_string(requirements_path)
         .map_err(|err| format!("cannot read {}: {err}", requirements_path.display()))?;
-    let venv = root.join("target/kfp-venv");
     let python = venv.join("bin/python");
     let stamp = venv.join(STAMP);
     if python.exists() && fs::read_to_string(&stamp).ok().as_deref() == Some(requirements.as_str())
@@ -24,7 +32,7 @@ pub fn ensure(root: &Path) -> Result<PathBuf, String> {
         return Ok(python);
     }
     if venv.exists() {
-        fs::remove_dir_all(&venv)
+        fs::remove_dir_all(venv)
             .map_err(|err| format!("cannot remove stale {}: {err}", venv.display()))?;
     }
     let host_python = find_host_python()?;
@@ -32,7 +40,7 @@ pub fn ensure(root: &Path) -> Result<PathBuf, String> {
         "    creating python venv at {} with {host_python}",
         venv.display()
     );
-    run_command(Command::new(&host_python).args(["-m", "venv"]).arg(&venv))?;
+    run_command(Command::new(&host_python).args(["-m", "venv"]).arg(venv))?;
     run_command(
         Command::new(&python)
             .args([
@@ -43,7 +51,7 @@ pub fn ensure(root: &Path) -> Result<PathBuf, String> {
                 "--disable-pip-version-check",
                 "-r",
             ])
-            .arg(&requirements_path),
+            .arg(requirements_path),
     )
     .map_err(|err| format!("installing the python packages failed: {err}"))?;
     fs::write(&stamp, &requirements)
