@@ -114,7 +114,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
 /// apart from it, and is harmless.
 fn fixed_by_the_plan(reconcile: &ReconcileArgs) -> Vec<&'static str> {
     let mut fixed = Vec::new();
-    if reconcile.prune != PruneArg::None {
+    if reconcile.prune.is_some_and(|prune| prune != PruneArg::None) {
         fixed.push("--prune");
     }
     if reconcile.allow_empty_prune {
