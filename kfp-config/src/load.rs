@@ -345,6 +345,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
             }
         };
         // Parameter values: defaults from a rendered folder's params/, then the config's, in order.
+        let mut defaults_unread = false;
         let mut parameters: Vec<(String, String)> = match &run.pipeline_source {
             PipelineSource::Rendered(rendered) => {
                 match resolver.rendered_params(&rendered.rendered_pipeline) {
@@ -356,9 +357,10 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                                 "{label}: cannot read the parameters of {}: {err}",
                                 rendered.rendered_pipeline.display()
                             ),
-                            None,
+                            err.tip(),
                         );
                         ok = false;
+                        defaults_unread = true;
                         Vec::new()
                     }
                 }
@@ -421,13 +423,15 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                     ok = false;
                 }
             }
-            if !incomplete {
+            // A listed parameter whose value could not be read has a problem of its own already.
+            if !incomplete && !defaults_unread {
                 for input in inputs.iter().filter(|input| {
                     input.is_required() && !misspelled.contains(&input.name.as_str())
                 }) {
                     if !parameters
                         .iter()
                         .any(|(existing, _)| *existing == input.name)
+                        && !run_parameters.iter().any(|p| p.name() == input.name)
                     {
                         let at = At {
                             pointer: format!("{}/pipeline_parameters", run.at.pointer),
