@@ -80,16 +80,18 @@ fn kfp_key(name: &str) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct SeenNames {
     seen: HashMap<String, (String, String)>,
+    all: Vec<String>,
 }
 
 impl SeenNames {
     /// Every name seen, as written.
     pub(crate) fn into_names(self) -> impl Iterator<Item = String> {
-        self.seen.into_values().map(|(name, _)| name)
+        self.all.into_iter()
     }
 
     /// Records `name` at `pointer`; the name and place of an earlier name KFP takes for the same one.
     fn insert(&mut self, name: &str, pointer: &str) -> Option<(String, String)> {
+        self.all.push(name.to_owned());
         let key = kfp_key(name);
         if let Some(first) = self.seen.get(&key) {
             return Some(first.clone());
@@ -320,6 +322,8 @@ mod tests {
         );
         assert!(seen.insert("NIGHTLY ", "/c").is_some());
         assert_eq!(seen.insert("nightly-2", "/d"), None);
+        let all: Vec<String> = seen.into_names().collect();
+        assert_eq!(all, ["Nightly", "nightly", "NIGHTLY ", "nightly-2"]);
     }
 
     #[test]
