@@ -112,11 +112,20 @@ pub(crate) fn read_text(path: &Path, problems: &mut Vec<Problem>) -> Option<Stri
         message,
         tip,
     };
-    let checked = std::fs::metadata(path).and_then(|metadata| {
-        regular(&metadata).map_err(|kind| std::io::Error::other(kind.to_owned()))?;
-        std::fs::read(path)
-    });
-    let bytes = match checked {
+    let read = match std::fs::metadata(path).map(|metadata| regular(&metadata)) {
+        Ok(Ok(())) => std::fs::read(path),
+        Ok(Err(kind)) => {
+            problems.push(file_problem(
+                format!("the file is {kind}, not a regular file"),
+                Some(NOT_REGULAR_TIP.to_owned()),
+                None,
+                None,
+            ));
+            return None;
+        }
+        Err(err) => Err(err),
+    };
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             problems.push(file_problem(
@@ -125,15 +134,6 @@ pub(crate) fn read_text(path: &Path, problems: &mut Vec<Problem>) -> Option<Stri
                     "each namespace folder needs `experiments.yaml` and `recurring_runs.yaml`"
                         .to_owned(),
                 ),
-                None,
-                None,
-            ));
-            return None;
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::Other => {
-            problems.push(file_problem(
-                format!("the file is {err}, not a regular file"),
-                Some(NOT_REGULAR_TIP.to_owned()),
                 None,
                 None,
             ));
