@@ -155,10 +155,19 @@ pub struct Project {
 impl Project {
     /// Reads and checks the project file at `path`.
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
+        let read_error = |source| ProjectError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // Never opened unless it is a regular file: a FIFO would block forever.
+        let metadata = std::fs::metadata(path).map_err(read_error)?;
+        if !metadata.is_file() {
+            return Err(read_error(std::io::Error::other(format!(
+                "it is {}, not a regular file",
+                crate::check::files::kind_of(&metadata.file_type())
+            ))));
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
         let file = ProjectFile::parse(&text).map_err(|err| match err {
             ProjectFileError::Yaml(source) => ProjectError::Parse {
                 path: path.to_path_buf(),
@@ -239,6 +248,9 @@ impl ProjectFile {
         for (index, target) in self.namespaces.iter().enumerate() {
             if target.namespace.trim().is_empty() {
                 return Err(format!("namespaces[{index}].namespace must not be empty"));
+            }
+            if let Err(why) = crate::check::namespace_name(&target.namespace) {
+                return Err(format!("namespaces[{index}].namespace: {why}"));
             }
             if !namespaces.insert(target.namespace.as_str()) {
                 return Err(format!(

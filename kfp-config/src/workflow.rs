@@ -254,7 +254,7 @@ impl Workflow {
             Some(Value::String(name)) if !name.is_empty() => name,
             Some(other) => {
                 return Err(WorkflowError::Entrypoint {
-                    problem: format!("must be a template name, found {}", describe(Some(other))),
+                    problem: format!("must be a template name, found {}", value_kind(Some(other))),
                 });
             }
         };

@@ -40,6 +40,7 @@ mod cancel;
 pub mod diff;
 mod drift;
 mod error;
+mod lock;
 pub mod model;
 pub mod naming;
 pub mod observe;
@@ -57,6 +58,9 @@ pub use drift::{
     ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
 };
 pub use error::describe;
+pub use lock::{
+    LOCK_EXPERIMENT, LockError, LockHolder, LockOptions, NamespaceLock, default_holder,
+};
 pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
     Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, Reason, RestartCause,
