@@ -4,11 +4,12 @@
 //! raw flags.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use kfp_config::LoadOptions;
 use kfp_config::project::{Project, ProjectLookup, Target, TargetQuery, Targets};
-use kfp_reconcile::{ApplyOptions, PlanOptions, PruneMode, SessionOptions};
+use kfp_reconcile::{ApplyOptions, LockOptions, PlanOptions, PruneMode, SessionOptions};
 
 use crate::args::GlobalArgs;
 use crate::failure::Failure;
@@ -122,6 +123,26 @@ impl ReconcileArgs {
     }
 }
 
+/// How `apply` and `watch` wait for another kfp-gitops process reconciling the same namespace.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Reconcile")]
+pub struct LockArgs {
+    /// How long to wait while another kfp-gitops apply or watch reconciles one of the namespaces, e.g.
+    /// `10m`; `0` gives up at once
+    #[arg(long, env = "KFP_GITOPS_LOCK_TIMEOUT", value_name = "DURATION", default_value = "10m", value_parser = crate::kfp_args::parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+impl LockArgs {
+    /// The lock options: this timeout, the default lease.
+    pub fn options(&self) -> LockOptions {
+        LockOptions {
+            timeout: self.lock_timeout,
+            ..LockOptions::default()
+        }
+    }
+}
+
 /// `--prune` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PruneArg {
@@ -170,7 +191,8 @@ impl ReconcileSettings {
         targets: &TargetArgs,
         reconcile: &ReconcileArgs,
         sources: &SourceArgs,
-        concurrency: usize,
+        apply: ApplyOptions,
+        lock: Option<LockOptions>,
         global: &GlobalArgs,
     ) -> Result<Self, Failure> {
         let Targets {
@@ -184,7 +206,8 @@ impl ReconcileSettings {
             session: SessionOptions {
                 load: sources.load_options(false),
                 plan: reconcile.plan_options(project.as_ref()),
-                apply: ApplyOptions { concurrency },
+                apply,
+                lock,
             },
         })
     }

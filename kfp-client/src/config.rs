@@ -239,7 +239,8 @@ impl Default for Timeouts {
 
 /// Retries of transient failures with exponential backoff and jitter. Only idempotent calls are retried on
 /// every transient failure (connect errors, timeouts, 429, 502, 503, 504); a create is retried only when the
-/// request certainly did not reach the server (connect error, 429).
+/// request certainly did not reach the server (connect error): after any other failure it may have been
+/// applied, which only a look-up can tell ([`crate::Error::is_ambiguous`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in total, including the first (1 = no retry).

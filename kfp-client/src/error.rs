@@ -167,14 +167,17 @@ impl Error {
     }
 
     /// Whether the request may have been applied although no (successful) answer arrived: a timeout or a
-    /// broken connection after the request was sent, or a gateway error (502/503/504) which a proxy may produce
-    /// after forwarding the request. A caller that created something must re-list before creating again.
+    /// broken connection after the request was sent, a 429 or any 5xx (a proxy may produce them after
+    /// forwarding the request, and the server may fail after writing). A caller that created something
+    /// must look it up before creating again.
     pub fn is_ambiguous(&self) -> bool {
         match self {
             Self::Transport {
                 may_have_been_sent, ..
             } => *may_have_been_sent,
-            Self::Api { status, .. } => matches!(status, 502..=504),
+            // A gateway's 429 or 5xx may come after the server behind it acted; so may the server's own
+            // 500 (it can fail after writing).
+            Self::Api { status, .. } => matches!(status, 429 | 500..=599),
             _ => false,
         }
     }

@@ -696,9 +696,11 @@ impl HttpKfpClient {
                 kind: TransportKind::Timeout | TransportKind::Io,
                 ..
             } => kind == Kind::Idempotent,
-            Error::Api { status: 429, .. } => true,
+            // A gateway may answer 429 or 5xx after the server behind it acted: a create is not repeated
+            // blindly (the caller looks it up first, see `Error::is_ambiguous`).
             Error::Api {
-                status: 502..=504, ..
+                status: 429 | 502..=504,
+                ..
             } => kind == Kind::Idempotent,
             _ => false,
         }

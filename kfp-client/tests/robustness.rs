@@ -49,7 +49,9 @@ fn retries_stop_after_the_configured_attempts_with_the_last_error() {
 }
 
 #[test]
-fn a_429_is_retried_even_for_a_create_because_nothing_was_applied() {
+fn a_create_answered_with_a_429_is_not_retried_and_is_ambiguous() {
+    // A proxy or gateway may answer 429 after the API server behind it created the object: only the
+    // caller, by looking the object up, can tell whether creating again would make a duplicate.
     let wire = Wire::start();
     wire.mount(
         Mock::given(method("POST"))
@@ -62,14 +64,33 @@ fn a_429_is_retried_even_for_a_create_because_nothing_was_applied() {
             .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"id":"e-1","name":"x"}"#))
             .with_priority(2),
     );
-    let created = wire
+    let err = wire
         .client()
         .create_experiment(&Experiment {
             name: "x".into(),
             ..Experiment::default()
         })
-        .unwrap();
-    assert_eq!(created.id, "e-1");
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert!(err.is_ambiguous());
+    assert_eq!(wire.requests().len(), 1);
+}
+
+#[test]
+fn a_429_is_retried_for_an_idempotent_call() {
+    let wire = Wire::start();
+    wire.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(429).set_body_string("slow down"))
+            .up_to_n_times(1)
+            .with_priority(1),
+    );
+    wire.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"id":"j","name":"x"}"#))
+            .with_priority(2),
+    );
+    assert_eq!(wire.client().get_job("j").unwrap().id, "j");
     assert_eq!(wire.requests().len(), 2);
 }
 

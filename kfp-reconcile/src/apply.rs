@@ -535,38 +535,59 @@ fn create_version(
         );
     };
     let body = job_body(version, &experiment_id);
-    match api.create_job(&body) {
-        Ok(created) => (Outcome::Done, Some(created.id)),
-        Err(err) if err.is_ambiguous() => match find_jobs_named(namespace, &version.name, api) {
-            Ok(ids) if !ids.is_empty() => (Outcome::Adopted, ids.into_iter().next()),
-            Ok(_) => (
-                Outcome::Failed {
-                    message: format!(
-                        "{}; the version was not created (checked by listing), the next apply creates it",
-                        describe(&err)
-                    ),
-                },
-                None,
-            ),
-            Err(list_err) => (
-                Outcome::Failed {
-                    message: format!(
-                        "{}; whether the version was created is unknown ({}); the next apply adopts it if it was",
-                        describe(&err),
-                        describe(&list_err)
-                    ),
-                },
-                None,
-            ),
-        },
-        Err(err) => (
-            Outcome::Failed {
-                message: describe(&err),
-            },
-            None,
-        ),
+    let mut attempt = 1;
+    loop {
+        let err = match api.create_job(&body) {
+            Ok(created) => return (Outcome::Done, Some(created.id)),
+            Err(err) if err.is_ambiguous() => err,
+            Err(err) => {
+                return (
+                    Outcome::Failed {
+                        message: describe(&err),
+                    },
+                    None,
+                );
+            }
+        };
+        // It may have been created anyway: only a look-up by name tells, before creating again.
+        match find_jobs_named(namespace, &version.name, api) {
+            Ok(ids) if !ids.is_empty() => return (Outcome::Adopted, ids.into_iter().next()),
+            Ok(_) if attempt < CREATE_ATTEMPTS => {
+                std::thread::sleep(CREATE_RETRY_PAUSE * attempt);
+                attempt += 1;
+            }
+            Ok(_) => {
+                return (
+                    Outcome::Failed {
+                        message: format!(
+                            "{}; the version was not created (checked by listing, {attempt} attempts), the next apply creates it",
+                            describe(&err)
+                        ),
+                    },
+                    None,
+                );
+            }
+            Err(list_err) => {
+                return (
+                    Outcome::Failed {
+                        message: format!(
+                            "{}; whether the version was created is unknown ({}); the next apply adopts it if it was",
+                            describe(&err),
+                            describe(&list_err)
+                        ),
+                    },
+                    None,
+                );
+            }
+        }
     }
 }
+
+/// How often a create that failed ambiguously, and is then not found by name, is tried in all.
+const CREATE_ATTEMPTS: u32 = 3;
+
+/// The pause before the n-th retry of such a create is n times this.
+const CREATE_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The KFP job for a new version: always created disabled.
 pub fn job_body(version: &NewVersion, experiment_id: &str) -> Job {

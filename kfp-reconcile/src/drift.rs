@@ -70,7 +70,7 @@ pub fn is_drift(
 ) -> bool {
     let unchanged_in_git = previous.is_some() && previous == current;
     job.reasons.iter().any(|reason| match reason {
-        Reason::OtherVersionsEnabled { .. } => true,
+        Reason::OtherVersionsEnabled { .. } | Reason::DuplicateNames { .. } => true,
         Reason::NoVersion
         | Reason::Differs { .. }
         | Reason::LatestDisabled

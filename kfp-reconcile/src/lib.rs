@@ -74,6 +74,6 @@ pub use observed::{
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
 pub use saved::{SavedPlanError, check_fresh, read_plans, save_plans};
 pub use session::{
-    DriftReport, NamespaceProblem, NamespaceReconcile, Session, SessionError, SessionOptions,
-    load_desired, validate,
+    DriftReport, Locks, NamespaceProblem, NamespaceReconcile, Session, SessionError,
+    SessionOptions, load_desired, validate,
 };

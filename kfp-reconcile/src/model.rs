@@ -315,6 +315,11 @@ pub enum Reason {
     },
     /// The job is no longer declared in the config.
     NotInConfig,
+    /// Versions share a name with a newer one (KFP does not keep names unique): the extra ones go.
+    DuplicateNames {
+        /// How many are deleted.
+        count: usize,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -340,6 +345,11 @@ impl fmt::Display for Reason {
                     "the config says disabled, but the latest version is enabled in KFP"
                 )
             }
+            Self::DuplicateNames { count } => write!(
+                f,
+                "{count} version{} with the same name as a newer one (KFP does not keep names unique; the extra ones are deleted)",
+                if *count == 1 { "" } else { "s" }
+            ),
             Self::OtherVersionsEnabled { count } => write!(
                 f,
                 "{count} older version{} enabled (drift: only one version may be enabled)",

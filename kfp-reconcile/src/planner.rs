@@ -200,21 +200,49 @@ fn group_versions(
         }
     }
     for versions in groups.values_mut() {
-        // Equal names are possible (KFP names are not unique): the later-created one counts as newer.
+        // Equal names are possible (KFP names are not unique): of those, an enabled one counts as
+        // newer (it is the one that runs, and stays), then the later-created one.
         versions.sort_by(|a, b| {
-            (b.stamp, b.job.created_at, &b.job.id).cmp(&(a.stamp, a.job.created_at, &a.job.id))
+            (b.stamp, b.job.enabled, b.job.created_at, &b.job.id).cmp(&(
+                a.stamp,
+                a.job.enabled,
+                a.job.created_at,
+                &a.job.id,
+            ))
         });
     }
     (groups, unmanaged)
 }
 
+/// The versions with distinct names (the first of each name in `versions`' order, newest first), and
+/// the others.
+fn split_duplicates<'a, 'b>(versions: &'b [Version<'a>]) -> (Vec<Version<'a>>, Vec<Version<'a>>) {
+    let mut kept: Vec<Version<'a>> = Vec::new();
+    let mut duplicates = Vec::new();
+    for version in versions {
+        if kept
+            .iter()
+            .any(|newer| newer.job.name.eq_ignore_ascii_case(&version.job.name))
+        {
+            duplicates.push(*version);
+        } else {
+            kept.push(*version);
+        }
+    }
+    (kept, duplicates)
+}
+
 fn plan_job(
     run: &DesiredRecurringRun,
-    versions: &[Version<'_>],
+    all_versions: &[Version<'_>],
     observed: &ObservedNamespace,
     now: Timestamp,
     options: &PlanOptions,
 ) -> JobPlan {
+    // A version named like a newer one (in KFP's case-insensitive terms) is never kept: it is deleted
+    // after the swap, whatever `keep_history` says, and plays no part in planning.
+    let (versions, duplicates) = split_duplicates(all_versions);
+    let versions = versions.as_slice();
     let experiment_id = observed
         .experiment_by_name(&run.experiment)
         .map(|experiment| experiment.id.clone());
@@ -263,7 +291,14 @@ fn plan_job(
         change = JobChange::Update;
     } else {
         non_latest = versions;
-        let newest = versions.first().map(|v| v.stamp);
+        // After every version whose name KFP takes for this job's (it compares names without case).
+        let newest = observed
+            .jobs
+            .iter()
+            .filter_map(|job| naming::parse_version_name(&job.name))
+            .filter(|version| version.job.eq_ignore_ascii_case(&run.name))
+            .map(|version| version.timestamp)
+            .max();
         let stamp = naming::next_version_timestamp(now, newest);
         let new_version = new_version(
             run,
@@ -320,13 +355,22 @@ fn plan_job(
         }));
     }
 
+    if !duplicates.is_empty() {
+        reasons.push(Reason::DuplicateNames {
+            count: duplicates.len(),
+        });
+        actions.extend(duplicates.iter().map(|v| Action::Delete {
+            version: v.reference(),
+        }));
+    }
+
     JobPlan {
         name: run.name.clone(),
         change,
         reasons,
         diffs,
         workflow_diff: None,
-        versions: versions.iter().map(Version::summary).collect(),
+        versions: all_versions.iter().map(Version::summary).collect(),
         actions,
     }
 }

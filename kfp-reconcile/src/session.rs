@@ -19,6 +19,7 @@ use crate::cancel::CancelToken;
 use crate::drift::{
     ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
 };
+use crate::lock::{LockError, LockHolder, LockOptions, NamespaceLock};
 use crate::model::{Action, JobPlan, Leftover, Plan, Warning};
 use crate::naming::parse_version_name;
 use crate::observe::{ObserveError, observe, observe_many};
@@ -26,7 +27,7 @@ use crate::observed::ObservedNamespace;
 use crate::planner::{PlanOptions, plan};
 
 /// How a session loads, plans and applies.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SessionOptions {
     /// How config folders are loaded (sources, cache, token). Per target, the namespace and the
     /// repository root come from the [`Target`]; when `fetchers` is `None`, each call shares one set
@@ -36,6 +37,21 @@ pub struct SessionOptions {
     pub plan: PlanOptions,
     /// How plans are applied.
     pub apply: ApplyOptions,
+    /// How namespaces are locked while they are reconciled; `None`: not at all (only for a KFP that
+    /// nothing else reconciles).
+    pub lock: Option<LockOptions>,
+}
+
+impl Default for SessionOptions {
+    /// Default loading, planning and applying, with namespace locks.
+    fn default() -> Self {
+        Self {
+            load: LoadOptions::default(),
+            plan: PlanOptions::default(),
+            apply: ApplyOptions::default(),
+            lock: Some(LockOptions::default()),
+        }
+    }
 }
 
 /// A configuration problem of one namespace.
@@ -63,6 +79,9 @@ pub enum SessionError {
     /// A namespace could not be listed.
     #[error(transparent)]
     Observe(#[from] ObserveError),
+    /// A namespace's lock could not be taken or was lost.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// A worker thread stopped unexpectedly.
     #[error("{0} stopped unexpectedly")]
     Panicked(&'static str),
@@ -218,10 +237,69 @@ impl std::fmt::Debug for Session<'_> {
     }
 }
 
+/// The locks of the namespaces a session reconciles, held until [`Session::unlock`].
+#[derive(Debug, Default)]
+pub struct Locks {
+    held: Vec<NamespaceLock>,
+}
+
 impl<'a> Session<'a> {
     /// A session on `api`.
     pub fn new(api: &'a dyn KfpApi, options: SessionOptions) -> Self {
         Self { api, options }
+    }
+
+    /// Takes the lock of every namespace (in name order, so that two processes locking overlapping
+    /// sets cannot wait for each other), waiting while another process holds one; `waiting` is told
+    /// who it waits for. On failure, the locks already taken are given back. Without lock options,
+    /// nothing is locked.
+    pub fn lock(
+        &self,
+        namespaces: &[String],
+        cancel: &CancelToken,
+        waiting: &mut dyn FnMut(&str, &LockHolder),
+    ) -> Result<Locks, SessionError> {
+        let mut locks = Locks::default();
+        let Some(options) = &self.options.lock else {
+            return Ok(locks);
+        };
+        let mut sorted: Vec<&String> = namespaces.iter().collect();
+        sorted.sort();
+        sorted.dedup();
+        for namespace in sorted {
+            let taken =
+                NamespaceLock::acquire(self.api, namespace, options, cancel, &mut |holder| {
+                    waiting(namespace, holder);
+                });
+            match taken {
+                Ok(lock) => locks.held.push(lock),
+                Err(err) => {
+                    // Best effort: the error that stopped us is the one to report.
+                    let _ = self.unlock(locks);
+                    return Err(err.into());
+                }
+            }
+        }
+        Ok(locks)
+    }
+
+    /// Fails when a lock was lost since it was taken (it expired and another process took it).
+    pub fn check_locks(&self, locks: &Locks) -> Result<(), SessionError> {
+        for lock in &locks.held {
+            lock.check(self.api)?;
+        }
+        Ok(())
+    }
+
+    /// Gives every lock back; the first failure is reported after trying all.
+    pub fn unlock(&self, locks: Locks) -> Result<(), SessionError> {
+        let mut first = None;
+        for lock in locks.held {
+            if let Err(err) = lock.release(self.api) {
+                first.get_or_insert(err);
+            }
+        }
+        first.map_or(Ok(()), |err| Err(err.into()))
     }
 
     /// The session's options.
@@ -281,6 +359,31 @@ impl<'a> Session<'a> {
     /// One namespace of a `watch` cycle: load, observe, plan at `now`, tell drift from config changes
     /// (`converged` holds what each job last converged to), apply, and say which jobs converged.
     pub fn reconcile_namespace(
+        &self,
+        target: &Target,
+        converged: &Converged,
+        now: Timestamp,
+        cancel: &CancelToken,
+        waiting: &mut dyn FnMut(&str, &LockHolder),
+    ) -> NamespaceReconcile {
+        let locks = match self.lock(std::slice::from_ref(&target.namespace), cancel, waiting) {
+            Ok(locks) => locks,
+            Err(error) => {
+                return NamespaceReconcile {
+                    namespace: target.namespace.clone(),
+                    error: Some(error),
+                    ..NamespaceReconcile::default()
+                };
+            }
+        };
+        let mut outcome = self.reconcile_locked(target, converged, now, cancel);
+        if let Err(error) = self.unlock(locks) {
+            outcome.error.get_or_insert(error);
+        }
+        outcome
+    }
+
+    fn reconcile_locked(
         &self,
         target: &Target,
         converged: &Converged,

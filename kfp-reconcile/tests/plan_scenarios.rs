@@ -451,3 +451,25 @@ fn older_versions_are_planned_without_their_workflows() {
         summary(&replaced)
     );
 }
+
+#[test]
+fn of_two_up_to_date_versions_with_one_name_the_enabled_one_stays_even_if_created_first() {
+    let (desired, _) = baseline();
+    // A create retried after its answer was lost left a second, paused version of the same name,
+    // created later than the one that runs.
+    let running = job_for(&run("nightly"), "2024-05-01T00:00:00Z", "ja", true, "exp-1");
+    let mut twin = job_for(
+        &run("nightly"),
+        "2024-05-01T00:00:00Z",
+        "jb",
+        false,
+        "exp-1",
+    );
+    twin.created_at = Some(ts("2024-05-01T00:00:01Z"));
+    let plan = snapshot_plan(&desired, &[running, twin], &options());
+    assert_eq!(
+        plan,
+        "job nightly (Update)\n  because 1 version with the same name as a newer one (KFP does not keep names \
+         unique; the extra ones are deleted)\n  delete GIT::nightly__2024-05-01T00-00-00Z [jb]\n"
+    );
+}

@@ -9,12 +9,14 @@ use kfp_reconcile::{ApplyOptions, ApplyReport, CancelToken, Plan, Session, Sessi
 use serde::Serialize;
 
 use crate::args::OutputFormat;
+use crate::daemon::shutdown::Shutdown;
 use crate::failure::{Failure, Status};
 use crate::kfp_args::KfpArgs;
 use crate::output::Context;
 use crate::plan_output::{Palette, render_plans, render_reports};
 use crate::settings::{
-    PruneArg, ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs, with_project_api_url,
+    LockArgs, PruneArg, ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs,
+    with_project_api_url,
 };
 
 /// `kfp-gitops apply`.
@@ -32,6 +34,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub sources: SourceArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
 
     /// How many recurring runs of a namespace are updated at the same time
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -51,8 +56,17 @@ struct ApplyDocument<'a> {
 }
 
 pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
-    let concurrency = usize::from(args.concurrency);
-    match &args.plan_file {
+    let apply = ApplyOptions {
+        concurrency: usize::from(args.concurrency),
+    };
+    // Ctrl-C or SIGTERM: the jobs under way finish their actions, no new one starts, the locks are
+    // given back, and the command exits 130.
+    let shutdown = Shutdown::new();
+    shutdown
+        .install_signal_handlers()
+        .map_err(|err| Failure::from_error("cannot install the SIGTERM/SIGINT handlers", &err))?;
+    let cancel = shutdown.token();
+    let status = match &args.plan_file {
         Some(path) => {
             if !args.targets.configs.is_empty() {
                 return Err(Failure::new("a saved plan and --config cannot be combined").hint(
@@ -83,29 +97,74 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
             let session = Session::new(
                 &client,
                 SessionOptions {
-                    apply: ApplyOptions { concurrency },
+                    apply,
+                    lock: Some(args.lock.options()),
                     ..SessionOptions::default()
                 },
             );
-            session.check_fresh(&plans, path)?;
-            apply_plans(&plans, &session, ctx)
+            let namespaces: Vec<String> = plans.iter().map(|plan| plan.namespace.clone()).collect();
+            locked(&session, &namespaces, cancel, || {
+                session.check_fresh(&plans, path)?;
+                apply_plans(&plans, &session, cancel, ctx)
+            })?
         }
         None => {
             let settings = ReconcileSettings::resolve(
                 &args.targets,
                 &args.reconcile,
                 &args.sources,
-                concurrency,
+                apply,
+                Some(args.lock.options()),
                 &ctx.global,
             )?;
             let client = args.kfp.client(&settings.global)?;
             let session = Session::new(&client, settings.session);
-            let mut plans = session.plan(&settings.targets, jiff::Timestamp::now())?;
-            // Shown as `plan` shows it: a changed workflow as a diff against the running version's.
-            session.attach_workflow_diffs(&mut plans);
-            apply_plans(&plans, &session, ctx)
+            let namespaces: Vec<String> = settings
+                .targets
+                .iter()
+                .map(|t| t.namespace.clone())
+                .collect();
+            locked(&session, &namespaces, cancel, || {
+                // Planned once the namespaces are ours: no other apply changes them under the plan.
+                let mut plans = session.plan(&settings.targets, jiff::Timestamp::now())?;
+                // Shown as `plan` shows it: a changed workflow as a diff against the running version's.
+                session.attach_workflow_diffs(&mut plans);
+                apply_plans(&plans, &session, cancel, ctx)
+            })?
         }
+    };
+    if cancel.is_cancelled() {
+        return Err(Failure::new(
+            "interrupted: the recurring runs under way were finished, the others were left as they were",
+        )
+        .hint("run `kfp-gitops apply` again to finish")
+        .interrupted());
     }
+    Ok(status)
+}
+
+/// Runs `work` while holding the locks of `namespaces`, and gives them back whatever happens. While
+/// another process holds one, says so on stderr and waits.
+fn locked(
+    session: &Session<'_>,
+    namespaces: &[String],
+    cancel: &CancelToken,
+    work: impl FnOnce() -> Result<Status, Failure>,
+) -> Result<Status, Failure> {
+    let locks = session.lock(namespaces, cancel, &mut |namespace, holder| {
+        eprintln!(
+            "waiting: namespace {namespace} is being reconciled by another kfp-gitops ({holder})"
+        );
+    })?;
+    if let Err(err) = session.check_locks(&locks) {
+        let _ = session.unlock(locks);
+        return Err(err.into());
+    }
+    let result = work();
+    if let Err(err) = session.unlock(locks) {
+        tracing::warn!("{}; it expires by itself", kfp_reconcile::describe(&err));
+    }
+    result
 }
 
 /// The planning options given with a saved plan: they had their effect when the plan was made, so here
@@ -127,12 +186,17 @@ fn fixed_by_the_plan(reconcile: &ReconcileArgs) -> Vec<&'static str> {
     fixed
 }
 
-fn apply_plans(plans: &[Plan], session: &Session<'_>, ctx: &Context) -> Result<Status, Failure> {
+fn apply_plans(
+    plans: &[Plan],
+    session: &Session<'_>,
+    cancel: &CancelToken,
+    ctx: &Context,
+) -> Result<Status, Failure> {
     let palette = Palette::new(ctx.color);
     if ctx.format == OutputFormat::Text {
         print!("{}", render_plans(plans, palette));
     }
-    let reports = session.apply(plans, &CancelToken::new());
+    let reports = session.apply(plans, cancel);
     let success = reports.iter().all(ApplyReport::is_success);
     match ctx.format {
         OutputFormat::Json => {

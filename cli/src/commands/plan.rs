@@ -48,11 +48,13 @@ struct PlanDocument<'a> {
 }
 
 pub fn run(args: &PlanArgs, ctx: &Context) -> Result<Status, Failure> {
+    // Planning changes nothing: it takes no lock.
     let settings = ReconcileSettings::resolve(
         &args.targets,
         &args.reconcile,
         &args.sources,
-        1,
+        kfp_reconcile::ApplyOptions::default(),
+        None,
         &ctx.global,
     )?;
     let client = args.kfp.client(&settings.global)?;

@@ -30,7 +30,7 @@ use crate::daemon::{
 use crate::failure::{Failure, Status};
 use crate::kfp_args::{KfpArgs, parse_duration};
 use crate::output::Context;
-use crate::settings::{ReconcileArgs, github_token};
+use crate::settings::{LockArgs, ReconcileArgs, github_token};
 
 /// Arguments of `kfp-gitops watch`.
 #[derive(Debug, Clone, Args)]
@@ -70,6 +70,9 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub reconcile: ReconcileArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
 
     /// Jobs of one namespace worked on at the same time
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -237,6 +240,7 @@ impl Reconciler for WatchReconciler {
             apply: ApplyOptions {
                 concurrency: usize::from(self.args.concurrency),
             },
+            lock: Some(self.args.lock.options()),
         };
         let session = Session::new(self.api.as_ref(), options);
         let now = jiff::Timestamp::now();
@@ -248,7 +252,19 @@ impl Reconciler for WatchReconciler {
                 .map(|target| {
                     let session = &session;
                     threads.spawn(move || {
-                        session.reconcile_namespace(target, converged, now, shutdown.token())
+                        session.reconcile_namespace(
+                            target,
+                            converged,
+                            now,
+                            shutdown.token(),
+                            &mut |namespace, holder| {
+                                tracing::info!(
+                                    namespace,
+                                    holder = %holder,
+                                    "waiting: another kfp-gitops is reconciling the namespace"
+                                );
+                            },
+                        )
                     })
                 })
                 .collect();

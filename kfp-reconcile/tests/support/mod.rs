@@ -661,6 +661,20 @@ pub fn summary(plan: &kfp_reconcile::Plan) -> String {
     for name in &plan.unchanged {
         let _ = writeln!(out, "unchanged {name}");
     }
+    for leftover in &plan.leftovers {
+        let state = if leftover.enabled {
+            "ENABLED"
+        } else {
+            "paused"
+        };
+        let _ = writeln!(
+            out,
+            "leftover {} ({state}, {} version(s), schedule {})",
+            leftover.name,
+            leftover.versions.len(),
+            leftover.schedule.as_deref().unwrap_or("none")
+        );
+    }
     for warning in &plan.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
