@@ -995,5 +995,84 @@ fn fault_cell(label: &str, fault: Fault, nothing_can_be_enabled: bool) {
     assert_converged(&emulator, &config, label);
     let versions = versions(&emulator);
     assert_eq!(versions.len(), 1, "{label}: {versions:?}");
-    assert!(versions[0].1, "{label}: the newest version runs: {versions:?}");
+    assert!(
+        versions[0].1,
+        "{label}: the newest version runs: {versions:?}"
+    );
+}
+
+/// Two `apply` processes with the same change, started 0 to 0.475 s apart against an API with latency,
+/// twenty times: the namespace lock makes one wait for the other, so no sampled instant shows two
+/// enabled versions or two versions with one name, and the one that waited says for whom.
+#[test]
+fn two_concurrent_applies_of_one_change_never_overlap() {
+    let mut waited = 0;
+    for trial in 0..20u64 {
+        let emulator = start();
+        let config = Config::new("0 0 7 * * *", 2);
+        assert!(apply(&emulator, &config).status.success(), "setup");
+        config.set("0 30 6 * * *", 2);
+        emulator.set_latency(std::time::Duration::from_millis(15));
+        let stagger = std::time::Duration::from_millis(trial * 25);
+        let spawn = || {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
+                .env_remove("KFP_API_URL")
+                .env_remove("KFP_NAMESPACE")
+                .env_remove("KFP_TOKEN")
+                .env_remove("RUST_LOG")
+                .env("NO_COLOR", "1")
+                .current_dir(config.path())
+                .args(["--api-url", &emulator.base_url(), "--namespace", NAMESPACE])
+                .args(["apply", "--config"])
+                .arg(config.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (outputs, violations) = std::thread::scope(|threads| {
+            let sampler = threads.spawn(|| {
+                let mut violations = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    let sample = versions(&emulator);
+                    let enabled = sample.iter().filter(|(_, enabled)| *enabled).count();
+                    let mut names: Vec<&String> = sample.iter().map(|(name, _)| name).collect();
+                    names.dedup();
+                    if enabled > 1 || names.len() != sample.len() {
+                        violations.push(sample.clone());
+                    }
+                }
+                violations
+            });
+            let first = spawn();
+            std::thread::sleep(stagger);
+            let second = spawn();
+            let outputs = [
+                first.wait_with_output().unwrap(),
+                second.wait_with_output().unwrap(),
+            ];
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            (outputs, sampler.join().unwrap())
+        });
+        let label = format!("trial {trial} (stagger {stagger:?})");
+        assert!(violations.is_empty(), "{label}: {violations:?}");
+        for output in &outputs {
+            assert!(output.status.success(), "{label}: {}", text(output));
+        }
+        waited += outputs
+            .iter()
+            .filter(|output| {
+                String::from_utf8_lossy(&output.stderr).contains(
+                    "waiting: namespace team-1 is being reconciled by another kfp-gitops (",
+                )
+            })
+            .count();
+        emulator.set_latency(std::time::Duration::ZERO);
+        assert_converged(&emulator, &config, &label);
+    }
+    assert!(
+        waited > 0,
+        "no apply ever had to wait: the trials did not overlap"
+    );
 }
