@@ -35,7 +35,8 @@ pub struct GlobalArgs {
 
     /// Log level: error, warn, info, debug or trace (RUST_LOG, when set, takes precedence)
     /// [default: warn; info for `watch`]
-    #[arg(long, global = true, value_name = "LEVEL")]
+    // Any case, and `warning`, as the reference scripts write it (`DEBUG`, `INFO`, `WARNING`).
+    #[arg(long, global = true, value_name = "LEVEL", ignore_case = true)]
     pub log_level: Option<LogLevel>,
 
     /// Log line format on stderr: text, or json (one object per line, for log pipelines)
@@ -85,6 +86,7 @@ impl GlobalArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum LogLevel {
     Error,
+    #[value(alias = "warning")]
     Warn,
     Info,
     Debug,

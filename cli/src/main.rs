@@ -9,6 +9,7 @@ mod commands;
 mod daemon;
 mod failure;
 mod kfp_args;
+mod legacy;
 mod logging;
 mod output;
 mod plan_output;
@@ -22,6 +23,10 @@ use crate::args::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The reference scripts' spellings work; say once how kfp-gitops spells them.
+    for line in legacy::notes(std::env::args_os()) {
+        eprintln!("{line}");
+    }
     let ctx = output::Context::from_global(&cli.global);
     logging::init(&cli.global, cli.command.default_log_level());
     match commands::dispatch(cli.command, &ctx) {

@@ -9,6 +9,7 @@ use kfp_reconcile::{ApplyOptions, ApplyReport, CancelToken, Plan, Session, Sessi
 use serde::Serialize;
 
 use crate::args::OutputFormat;
+use crate::commands::plan::PlanArgs;
 use crate::failure::{Failure, Status};
 use crate::kfp_args::KfpArgs;
 use crate::output::Context;
@@ -39,6 +40,10 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub kfp: KfpArgs,
+
+    /// The reference scripts' `--dry-run`: `kfp-gitops plan` (a note says so, `legacy.rs`)
+    #[arg(long, hide = true, conflicts_with = "plan_file")]
+    pub dry_run: bool,
 }
 
 /// The JSON document of `apply --output json`.
@@ -51,6 +56,9 @@ struct ApplyDocument<'a> {
 }
 
 pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
+    if args.dry_run {
+        return crate::commands::plan::run(&as_plan(args), ctx);
+    }
     let concurrency = usize::from(args.concurrency);
     match &args.plan_file {
         Some(path) => {
@@ -105,6 +113,18 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
             session.attach_workflow_diffs(&mut plans);
             apply_plans(&plans, &session, ctx)
         }
+    }
+}
+
+/// `apply --dry-run` (`reconcile_kfp.py --dry-run`) is `plan` with the same configs, options and connection.
+fn as_plan(args: &ApplyArgs) -> PlanArgs {
+    PlanArgs {
+        targets: args.targets.clone(),
+        reconcile: args.reconcile.clone(),
+        sources: args.sources.clone(),
+        out: None,
+        detailed_exitcode: false,
+        kfp: args.kfp.clone(),
     }
 }
 
