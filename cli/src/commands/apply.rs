@@ -78,7 +78,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                      drop the option(s) to apply it as it is, or run `kfp-gitops plan --out FILE` again with them",
                 ));
             }
-            let plans = kfp_reconcile::read_plans(path)?;
+            let file = kfp_reconcile::read_plans(path)?;
             // Only the API URL may still come from the project file; a discovered one that cannot be
             // read is no reason to refuse the saved plan.
             let project = match args.targets.project_lookup() {
@@ -95,8 +95,9 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                     ..SessionOptions::default()
                 },
             );
-            session.check_fresh(&plans, path)?;
-            apply_plans(&plans, &session, ctx)
+            kfp_reconcile::check_api_url(&file, client.api_url(), path)?;
+            session.check_fresh(&file.plans, path)?;
+            apply_plans(&file.plans, &session, ctx)
         }
         None => {
             let settings = ReconcileSettings::resolve(

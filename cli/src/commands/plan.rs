@@ -61,7 +61,7 @@ pub fn run(args: &PlanArgs, ctx: &Context) -> Result<Status, Failure> {
     session.attach_workflow_diffs(&mut plans);
     let changes = plans.iter().any(|plan| !plan.is_empty());
     if let Some(out) = &args.out {
-        kfp_reconcile::save_plans(out, &plans)?;
+        kfp_reconcile::save_plans(out, &plans, client.api_url())?;
     }
     match ctx.format {
         OutputFormat::Json => {
