@@ -17,12 +17,10 @@ mod settings;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::args::Cli;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     // The reference scripts' spellings work; say once how kfp-gitops spells them.
     for line in legacy::notes(std::env::args_os()) {
         eprintln!("{line}");

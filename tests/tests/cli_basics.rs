@@ -41,6 +41,44 @@ fn help_lists_the_global_options() {
 }
 
 #[test]
+fn render_help_leaves_out_the_kfp_options_that_mean_nothing_to_it() {
+    for args in [
+        &["render", "--help"][..],
+        &["help", "render"],
+        &["render", "-h"],
+    ] {
+        let assert = kfp_gitops().args(args).assert().success();
+        let help = String::from_utf8(assert.get_output().stdout.clone()).expect("help is UTF-8");
+        assert!(help.contains("--check"), "{args:?}:\n{help}");
+        assert!(help.contains("--log-level"), "{args:?}:\n{help}");
+        assert!(
+            !help.contains("--api-url") && !help.contains("--namespace"),
+            "{args:?}:\n{help}"
+        );
+    }
+    for command in ["plan", "apply", "run", "ping", "watch", "validate"] {
+        let assert = kfp_gitops().args([command, "--help"]).assert().success();
+        let help = String::from_utf8(assert.get_output().stdout.clone()).expect("help is UTF-8");
+        assert!(
+            help.contains("--api-url") && help.contains("--namespace"),
+            "{command}:\n{help}"
+        );
+    }
+    // Still accepted, so that one KFP_API_URL or --api-url for a whole script never breaks a render.
+    kfp_gitops()
+        .args([
+            "render",
+            "--api-url",
+            "http://kfp",
+            "-n",
+            "team-1",
+            "--help",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
 fn version_prints_the_crate_version() {
     kfp_gitops()
         .arg("--version")
