@@ -79,6 +79,31 @@ fn render_help_leaves_out_the_kfp_options_that_mean_nothing_to_it() {
 }
 
 #[test]
+fn a_reference_log_level_gets_a_note_which_is_a_json_record_with_json_logs() {
+    let text = kfp_gitops()
+        .args(["--log-level", "WARNING", "schema"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(text.get_output().stderr.clone()).unwrap();
+    assert_eq!(
+        stderr,
+        "note: --log-level WARNING is spelled --log-level warn in kfp-gitops\n"
+    );
+    let json = kfp_gitops()
+        .args(["--log-format", "json", "--log-level", "WARNING", "schema"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(json.get_output().stderr.clone()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let record: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON log record");
+    assert_eq!(
+        record["fields"]["message"],
+        "note: --log-level WARNING is spelled --log-level warn in kfp-gitops"
+    );
+}
+
+#[test]
 fn version_prints_the_crate_version() {
     kfp_gitops()
         .arg("--version")
