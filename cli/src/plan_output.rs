@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use kfp_reconcile::{
-    Action, ApplyReport, ExperimentAction, JobChange, JobPlan, NewVersion, Outcome, Plan,
+    Action, ApplyReport, ExperimentAction, JobChange, JobPlan, Leftover, NewVersion, Outcome, Plan,
     PlannedSchedule,
 };
 
@@ -87,10 +87,18 @@ pub fn render_plans(plans: &[Plan], palette: Palette) -> String {
     }
     let totals = Totals::of(plans);
     let p = palette;
-    if totals.is_empty() {
+    let firing = plans.iter().flat_map(Plan::enabled_leftovers).count();
+    if totals.is_empty() && firing == 0 {
         let _ = writeln!(
             out,
             "{}No changes.{} KFP matches the configuration.",
+            p.bold, p.reset
+        );
+    } else if totals.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}Out of sync:{} {firing} recurring run(s) no longer in the config still fire; nothing is planned for them \
+             (prune them with --prune=disable or --prune=delete, or `prune:` in kfp-gitops.yaml).",
             p.bold, p.reset
         );
     } else {
@@ -105,6 +113,13 @@ pub fn render_plans(plans: &[Plan], palette: Palette) -> String {
             totals.disables,
             totals.deletes
         );
+        if firing > 0 {
+            let _ = writeln!(
+                out,
+                "{}Out of sync:{} {firing} recurring run(s) no longer in the config still fire and are left alone.",
+                p.bold, p.reset
+            );
+        }
     }
     out
 }
@@ -141,6 +156,9 @@ fn render_plan(out: &mut String, plan: &Plan, p: Palette) {
     for job in &plan.jobs {
         render_job(out, job, plan.planned_at, p);
     }
+    for leftover in &plan.leftovers {
+        render_leftover(out, leftover, p);
+    }
     if !plan.unchanged.is_empty() {
         let _ = writeln!(
             out,
@@ -157,17 +175,38 @@ fn render_plan(out: &mut String, plan: &Plan, p: Palette) {
     let _ = writeln!(out);
 }
 
+/// A recurring run no longer in the config that nothing prunes: loud when it still fires.
+fn render_leftover(out: &mut String, leftover: &Leftover, p: Palette) {
+    if leftover.enabled {
+        let schedule = leftover
+            .schedule
+            .as_deref()
+            .map_or_else(String::new, |schedule| format!(" ({schedule})"));
+        let _ = writeln!(
+            out,
+            "  {}!{} {}  {}ENABLED{}, not in the config: still fires{schedule}",
+            p.red, p.reset, leftover.name, p.bold, p.reset
+        );
+        let _ = writeln!(
+            out,
+            "      {}pause it with --prune=disable, remove it with --prune=delete (or set `prune:` for the namespace in kfp-gitops.yaml){}",
+            p.dim, p.reset
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  {}!{} {}  paused, not in the config; left alone (--prune=delete removes it)",
+            p.yellow, p.reset, leftover.name
+        );
+    }
+}
+
 fn render_job(out: &mut String, job: &JobPlan, now: Timestamp, p: Palette) {
     let (symbol, color, headline) = match job.change {
         JobChange::Create => ("+", p.green, "create".to_owned()),
         JobChange::Replace => ("~", p.yellow, "replace with a new version".to_owned()),
         JobChange::Update => ("~", p.yellow, "update".to_owned()),
         JobChange::Prune => ("-", p.red, "prune (not in the config)".to_owned()),
-        JobChange::Orphan => (
-            "!",
-            p.yellow,
-            "not in the config; left alone (use --prune=disable or --prune=delete)".to_owned(),
-        ),
     };
     let _ = writeln!(
         out,
@@ -492,17 +531,26 @@ mod tests {
                         version: Box::new(version("GIT::hourly__2024-06-01T12-00-00Z", PlannedSchedule::Interval(3600))),
                     }],
                 },
-                JobPlan {
-                    name: "retired".into(),
-                    change: JobChange::Orphan,
-                    reasons: vec![Reason::NotInConfig],
-                    diffs: vec![],
-                    workflow_diff: None,
-                    versions: vec![],
-                    actions: vec![],
-                },
             ],
             unchanged: vec!["weekly".into()],
+            leftovers: vec![
+                Leftover {
+                    name: "retired".into(),
+                    enabled: false,
+                    schedule: Some("cron 0 0 1 * * *".into()),
+                    versions: vec![],
+                },
+                Leftover {
+                    name: "still-hourly".into(),
+                    enabled: true,
+                    schedule: Some("cron 0 0 * * * *".into()),
+                    versions: vec![VersionSummary {
+                        id: "j9".into(),
+                        name: "GIT::still-hourly__2024-01-01T00-00-00Z".into(),
+                        enabled: true,
+                    }],
+                },
+            ],
             warnings: vec![Warning::ScheduleRestarts {
                 job: "hourly".into(),
                 cause: RestartCause::Interval,
@@ -521,7 +569,28 @@ mod tests {
         plan.experiments.clear();
         plan.jobs.clear();
         plan.warnings.clear();
+        plan.leftovers.retain(|leftover| !leftover.enabled);
         insta::assert_snapshot!(render_plans(&[plan], Palette::new(false)));
+    }
+
+    #[test]
+    fn a_leftover_that_still_fires_is_out_of_sync_even_with_nothing_to_apply() {
+        let mut plan = sample();
+        plan.experiments.clear();
+        plan.jobs.clear();
+        plan.warnings.clear();
+        plan.unchanged.clear();
+        assert!(!plan.is_in_sync());
+        let text = render_plans(&[plan], Palette::new(false));
+        assert_eq!(
+            text,
+            "namespace team-1\n  \
+             ! retired  paused, not in the config; left alone (--prune=delete removes it)\n  \
+             ! still-hourly  ENABLED, not in the config: still fires (cron 0 0 * * * *)\n      \
+             pause it with --prune=disable, remove it with --prune=delete (or set `prune:` for the namespace in kfp-gitops.yaml)\n\n\
+             Out of sync: 1 recurring run(s) no longer in the config still fire; nothing is planned for them \
+             (prune them with --prune=disable or --prune=delete, or `prune:` in kfp-gitops.yaml).\n"
+        );
     }
 
     #[test]

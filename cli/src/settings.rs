@@ -107,9 +107,10 @@ pub struct ReconcileArgs {
     )]
     pub default_runner_sa: Option<String>,
 
-    /// What to do with versions of recurring runs that are no longer in the config
-    #[arg(long, value_name = "MODE", default_value = "none")]
-    pub prune: PruneArg,
+    /// What to do with versions of recurring runs that are no longer in the config [default: the
+    /// namespace's `prune` in kfp-gitops.yaml, else none]
+    #[arg(long, value_name = "MODE")]
+    pub prune: Option<PruneArg>,
 
     /// Allow --prune to remove every recurring run of a namespace whose config declares none
     #[arg(long)]
@@ -125,8 +126,17 @@ impl ReconcileArgs {
                 .clone()
                 .or_else(|| project?.file.defaults.default_runner_sa.clone())
                 .unwrap_or_else(|| kfp_reconcile::DEFAULT_RUNNER_SA.to_owned()),
-            prune: self.prune.into(),
+            prune: PruneMode::None,
             allow_empty_prune: self.allow_empty_prune,
+        }
+    }
+
+    /// `--prune`, when given, decides for every target, over the project file.
+    pub fn override_prune(&self, targets: &mut [Target]) {
+        if let Some(prune) = self.prune {
+            for target in targets {
+                target.prune = Some(prune.into());
+            }
         }
     }
 }
@@ -182,8 +192,11 @@ impl ReconcileSettings {
         concurrency: usize,
         global: &GlobalArgs,
     ) -> Result<Self, Failure> {
-        let Targets { targets, project } =
-            kfp_config::project::resolve_targets(&targets.query(&global.namespaces))?;
+        let Targets {
+            mut targets,
+            project,
+        } = kfp_config::project::resolve_targets(&targets.query(&global.namespaces))?;
+        reconcile.override_prune(&mut targets);
         Ok(Self {
             targets,
             global: with_project_api_url(global, project.as_ref()),
@@ -211,7 +224,7 @@ mod tests {
     fn the_runner_service_account_comes_from_the_flag_then_the_project_then_the_default() {
         let args = ReconcileArgs {
             default_runner_sa: None,
-            prune: PruneArg::None,
+            prune: None,
             allow_empty_prune: false,
         };
         assert_eq!(args.plan_options(None).default_runner_sa, "default-editor");

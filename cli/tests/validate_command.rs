@@ -107,8 +107,16 @@ fn json_output_lists_problems_with_their_positions() {
         "recurring_runs: []\nextra: 1\n",
     )
     .unwrap();
+    // The temporary folder's name is no namespace name, so the namespace is given.
     let output = kfp_gitops()
-        .args(["validate", "-o", "json", "--config"])
+        .args([
+            "validate",
+            "-o",
+            "json",
+            "--namespace",
+            "team-1",
+            "--config",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -271,5 +279,86 @@ fn namespaces_on_the_same_branch_resolve_it_once() {
             "/repos/deployKF/kubeflow-pipelines-gitops/contents/step-1--render-pipelines/example_pipeline_1/RENDERED_PIPELINE/params/custom_message",
             "/repos/deployKF/kubeflow-pipelines-gitops/contents/step-1--render-pipelines/example_pipeline_1/RENDERED_PIPELINE/workflow.yaml",
         ]
+    );
+}
+
+/// A namespace folder `team-1` in a repository root, with a local pipeline `workflow.yaml` and two recurring
+/// runs named `first` and `second`.
+fn two_runs(first: &str, second: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let ns = dir.path().join("team-1");
+    std::fs::create_dir(&ns).unwrap();
+    std::fs::copy(
+        repo_root().join("kfp-config/tests/fixtures/seed/RENDERED_PIPELINE/workflow.yaml"),
+        ns.join("workflow.yaml"),
+    )
+    .unwrap();
+    std::fs::write(ns.join("experiments.yaml"), "experiments:\n  - name: e\n").unwrap();
+    let run = |name: &str| {
+        format!(
+            "  - pipeline_source: {{path: workflow.yaml}}\n    pipeline_parameters: [{{name: custom_message, value: hi}}]\n    job:\n      enabled: true\n      name: {name}\n      experiment: e\n      max_concurrency: 1\n      trigger: {{catchup: false, cron: \"0 0 0 * * *\"}}\n"
+        )
+    };
+    std::fs::write(
+        ns.join("recurring_runs.yaml"),
+        format!("recurring_runs:\n{}{}", run(first), run(second)),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn names_kfp_takes_for_one_and_a_namespace_that_is_no_namespace_name_exit_one() {
+    let dir = two_runs("Nightly", "nightly");
+    let output = kfp_gitops()
+        .current_dir(dir.path())
+        .args(["validate", "--namespace", "team..1", "--config", "team-1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    insta::assert_snapshot!(String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn a_missing_config_folder_is_named_and_the_exit_code_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = kfp_gitops()
+        .current_dir(dir.path())
+        .args(["validate", "--config", "team-1/schedules"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(String::from_utf8_lossy(&output.stderr));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pipeline_that_is_a_fifo_is_refused_without_being_opened() {
+    let dir = two_runs("first", "second");
+    let pipeline = dir.path().join("team-1/workflow.yaml");
+    std::fs::remove_file(&pipeline).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&pipeline)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Opening the FIFO would block forever (nothing writes to it): should that come back, the child is
+    // killed and the exit code below is that of a signal.
+    let output = kfp_gitops()
+        .current_dir(dir.path())
+        .args(["validate", "--config", "team-1"])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("`workflow.yaml` is a FIFO (named pipe), not a regular file")
+            .count(),
+        2,
+        "{stderr}"
     );
 }

@@ -17,6 +17,11 @@ use crate::model::{
 use crate::problem::Problem;
 use crate::yaml::{self, Node, NodeValue};
 
+pub(crate) mod files;
+pub mod names;
+
+pub use names::namespace_name;
+
 /// A place in a file: JSON pointer, line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct At {
@@ -58,67 +63,6 @@ pub struct CheckedRun {
     pub source_at: At,
     /// Each entry of `pipeline_parameters`.
     pub parameters_at: Vec<At>,
-}
-
-/// Reads a config file's text: problems for unreadable, non-UTF-8 and empty files.
-pub(crate) fn read_text(path: &Path, problems: &mut Vec<Problem>) -> Option<String> {
-    let file_problem = |message: String,
-                        tip: Option<String>,
-                        line: Option<usize>,
-                        column: Option<usize>| Problem {
-        file: path.to_path_buf(),
-        pointer: String::new(),
-        line,
-        column,
-        message,
-        tip,
-    };
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            problems.push(file_problem(
-                "the file does not exist".to_owned(),
-                Some(
-                    "each namespace folder needs `experiments.yaml` and `recurring_runs.yaml`"
-                        .to_owned(),
-                ),
-                None,
-                None,
-            ));
-            return None;
-        }
-        Err(err) => {
-            problems.push(file_problem(
-                format!("cannot read the file: {err}"),
-                None,
-                None,
-                None,
-            ));
-            return None;
-        }
-    };
-    match String::from_utf8(bytes) {
-        Ok(text) => Some(text),
-        Err(err) => {
-            let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
-            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-            let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            let column = String::from_utf8_lossy(&valid[line_start..])
-                .chars()
-                .count()
-                + 1;
-            problems.push(file_problem(
-                format!(
-                    "the file is not valid UTF-8 (invalid byte at offset {})",
-                    valid.len()
-                ),
-                Some("save the file as UTF-8".to_owned()),
-                Some(line),
-                Some(column),
-            ));
-            None
-        }
-    }
 }
 
 struct Checker<'a> {
@@ -371,7 +315,7 @@ impl Checker<'_> {
 }
 
 /// The closest allowed key within a small edit distance, for "did you mean" tips.
-fn suggestion<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggestion<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let normalized = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
     allowed
         .iter()
@@ -532,7 +476,7 @@ fn check_experiment_list(
     let items = checker.list(node, "/experiments")?;
     let mut experiments = Vec::new();
     let mut places = Vec::new();
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut seen = names::SeenNames::default();
     let mut ok = true;
     for (index, item) in items.iter().enumerate() {
         let pointer = index_pointer("/experiments", index);
@@ -543,18 +487,14 @@ fn check_experiment_list(
         let name = checker.required_string(&fields, "name");
         let description = checker.optional_string(&fields, "description");
         if let Some(name) = &name {
-            if let Some(first) = seen.get(name) {
-                let name_node = fields.get("name").unwrap_or(item);
-                checker.at(
-                    name_node,
-                    &fields.child("name"),
-                    format!("experiment `{name}` is declared twice (first at {first})"),
-                    Some("experiment names must be unique within a namespace".to_owned()),
-                );
-                ok = false;
-            } else {
-                seen.insert(name.clone(), fields.child("name"));
-            }
+            let name_node = fields.get("name").unwrap_or(item);
+            ok &= names::experiment_name(
+                &mut checker,
+                name_node,
+                &fields.child("name"),
+                name,
+                &mut seen,
+            );
         }
         match (name, description) {
             (Some(name), Ok(description)) => {
@@ -564,7 +504,7 @@ fn check_experiment_list(
             _ => ok = false,
         }
     }
-    *names = Some(seen.into_keys().collect());
+    *names = Some(seen.into_names().collect());
     ok.then_some((ExperimentsFile { experiments }, places))
 }
 
@@ -611,7 +551,7 @@ pub(crate) fn check_recurring_runs(
     let node = checker.required(&fields, "recurring_runs")?;
     let items = checker.list(node, "/recurring_runs")?;
     let mut runs = Vec::new();
-    let mut job_names: HashMap<String, String> = HashMap::new();
+    let mut job_names = names::SeenNames::default();
     for (index, item) in items.iter().enumerate() {
         let pointer = index_pointer("/recurring_runs", index);
         if let Some(run) = check_run(
@@ -628,26 +568,45 @@ pub(crate) fn check_recurring_runs(
     Some(runs)
 }
 
+/// The keys of a recurring run entry.
+const RUN_KEYS: &[&str] = &[
+    "pipeline_source",
+    "pipeline_parameters",
+    "keep_history",
+    "job",
+];
+
 fn check_run(
     checker: &mut Checker<'_>,
     item: &Node,
     pointer: &str,
     experiments: Option<&HashSet<String>>,
     experiments_file: &Path,
-    job_names: &mut HashMap<String, String>,
+    job_names: &mut names::SeenNames,
 ) -> Option<CheckedRun> {
     let before = checker.problems.len();
-    let fields = checker.mapping(
-        item,
-        pointer,
-        &[
-            "pipeline_source",
-            "pipeline_parameters",
-            "keep_history",
-            "job",
-        ],
-    )?;
-    let unknown_keys = checker.problems.len() > before;
+    let fields = checker.mapping(item, pointer, RUN_KEYS)?;
+    // The parameters are not compared with the pipeline's inputs when it is unclear which list is meant:
+    // `pipeline_parameters` twice, or absent next to an unknown key that may be it misspelled.
+    let keys: Vec<Option<&str>> = item
+        .as_map()
+        .into_iter()
+        .flatten()
+        .map(|(key, _)| key.as_str())
+        .collect();
+    let unknown_keys = keys
+        .iter()
+        .filter(|key| **key == Some("pipeline_parameters"))
+        .count()
+        > 1
+        || (!fields.has("pipeline_parameters")
+            && keys.iter().any(|key| {
+                key.is_none_or(|key| {
+                    !RUN_KEYS.contains(&key)
+                        && suggestion(key, RUN_KEYS)
+                            .is_none_or(|near| near == "pipeline_parameters")
+                })
+            }));
     let before_source = checker.problems.len();
     let source = checker
         .required(&fields, "pipeline_source")
@@ -896,6 +855,10 @@ fn check_parameter(
             );
             None
         }
+        (Some(value), None) if value.as_map().is_some() || value.as_seq().is_some() => {
+            checker.at(value, &fields.child("value"), format!("a parameter value must be a string, number or boolean, found {}", value.type_name()), Some("KFP passes every parameter as a string; to pass JSON, quote it (`value: '{\"a\": 1}'`) or write it as a block scalar (`value: |`)".to_owned()));
+            None
+        }
         (Some(value), None) => {
             let value_pointer = fields.child("value");
             match value.to_json() {
@@ -990,7 +953,7 @@ fn check_job(
     pointer: &str,
     experiments: Option<&HashSet<String>>,
     experiments_file: &Path,
-    job_names: &mut HashMap<String, String>,
+    job_names: &mut names::SeenNames,
 ) -> Option<Job> {
     let before = checker.problems.len();
     let fields = checker.mapping(
@@ -1009,17 +972,8 @@ fn check_job(
     let enabled = checker.boolean(&fields, "enabled");
     let name = checker.required_string(&fields, "name");
     if let Some(name) = &name {
-        if let Some(first) = job_names.get(name) {
-            let name_node = fields.get("name").unwrap_or(node);
-            checker.at(
-                name_node,
-                &fields.child("name"),
-                format!("job name `{name}` is used twice (first at {first})"),
-                Some("the name must be unique within each namespace".to_owned()),
-            );
-        } else {
-            job_names.insert(name.clone(), fields.child("name"));
-        }
+        let name_node = fields.get("name").unwrap_or(node);
+        names::job_name(checker, name_node, &fields.child("name"), name, job_names);
     }
     let description = checker
         .optional_string(&fields, "description")

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::check::{self, At};
+use crate::check::{self, At, files};
 use crate::desired::{
     DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
     Schedule,
@@ -147,11 +147,32 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
     let experiments_path = config_dir.join(EXPERIMENTS_FILE);
     let runs_path = config_dir.join(RECURRING_RUNS_FILE);
     let mut problems = Vec::new();
-    let (experiments, declared) = match check::read_text(&experiments_path, &mut problems) {
+    if let Err(reason) = check::namespace_name(&namespace) {
+        problems.push(Problem {
+            file: config_dir.to_path_buf(),
+            pointer: String::new(),
+            line: None,
+            column: None,
+            message: format!(
+                "namespace `{}` is not a Kubernetes namespace name: {reason}",
+                namespace.escape_debug()
+            ),
+            tip: Some(check::names::NAMESPACE_TIP.to_owned()),
+        });
+    }
+    let missing_folder = files::config_folder(config_dir);
+    let folder_ok = missing_folder.is_none();
+    problems.extend(missing_folder);
+    let read = |path: &Path, problems: &mut Vec<Problem>| {
+        folder_ok
+            .then(|| files::read_text(path, problems))
+            .flatten()
+    };
+    let (experiments, declared) = match read(&experiments_path, &mut problems) {
         Some(text) => check::check_experiments(&experiments_path, &text, &mut problems),
         None => (None, None),
     };
-    let runs = check::read_text(&runs_path, &mut problems).and_then(|text| {
+    let runs = read(&runs_path, &mut problems).and_then(|text| {
         check::check_recurring_runs(
             &runs_path,
             &text,
@@ -258,7 +279,11 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 ok = false;
                 None
             }
-            LoadedPipeline::Unusable { source, message } => Some(Err((source, message))),
+            LoadedPipeline::Unusable {
+                source,
+                message,
+                tip,
+            } => Some(Err((source, message, tip))),
             LoadedPipeline::Usable(usable) => Some(Ok(usable)),
         };
         let mut file_values: HashMap<usize, String> = HashMap::new();
@@ -310,16 +335,17 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         } = match pipeline {
             None => continue,
             Some(Ok(usable)) => usable,
-            Some(Err((source, message))) => {
+            Some(Err((source, message, tip))) => {
                 resolver.report(
                     &run.source_at,
                     format!("{label}: the pipeline {source} is not usable: {message}"),
-                    None,
+                    tip.clone(),
                 );
                 continue;
             }
         };
         // Parameter values: defaults from a rendered folder's params/, then the config's, in order.
+        let mut defaults_unread = false;
         let mut parameters: Vec<(String, String)> = match &run.pipeline_source {
             PipelineSource::Rendered(rendered) => {
                 match resolver.rendered_params(&rendered.rendered_pipeline) {
@@ -331,9 +357,10 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                                 "{label}: cannot read the parameters of {}: {err}",
                                 rendered.rendered_pipeline.display()
                             ),
-                            None,
+                            err.tip(),
                         );
                         ok = false;
+                        defaults_unread = true;
                         Vec::new()
                     }
                 }
@@ -359,6 +386,14 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         // Parameters with problems cannot be compared with the pipeline's inputs.
         if run.pipeline_parameters.is_some() {
             let input_names: Vec<&str> = inputs.iter().map(|input| input.name.as_str()).collect();
+            // An input that no parameter sets and that an undeclared parameter's name is close to: that
+            // parameter is its misspelling, one problem rather than two.
+            let unset: Vec<&str> = input_names
+                .iter()
+                .copied()
+                .filter(|input| !parameters.iter().any(|(name, _)| name == input))
+                .collect();
+            let mut misspelled: Vec<&str> = Vec::new();
             for (index, parameter) in run_parameters.iter().enumerate() {
                 if !input_names.contains(&parameter.name()) {
                     let at = run
@@ -375,15 +410,28 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                             .collect::<Vec<_>>()
                             .join(", ")
                     };
-                    resolver.report(&at, format!("{label} sets parameter `{}`, which the pipeline {source} does not declare", parameter.name()), Some(format!("the pipeline's inputs are: {declared}")));
+                    let tip = match check::suggestion(parameter.name(), &unset) {
+                        Some(near) => {
+                            misspelled.push(near);
+                            format!(
+                                "did you mean `{near}`, which is not set? The pipeline's inputs are: {declared}"
+                            )
+                        }
+                        None => format!("the pipeline's inputs are: {declared}"),
+                    };
+                    resolver.report(&at, format!("{label} sets parameter `{}`, which the pipeline {source} does not declare", parameter.name()), Some(tip));
                     ok = false;
                 }
             }
-            if !incomplete {
-                for input in inputs.iter().filter(|input| input.is_required()) {
+            // A listed parameter whose value could not be read has a problem of its own already.
+            if !incomplete && !defaults_unread {
+                for input in inputs.iter().filter(|input| {
+                    input.is_required() && !misspelled.contains(&input.name.as_str())
+                }) {
                     if !parameters
                         .iter()
                         .any(|(existing, _)| *existing == input.name)
+                        && !run_parameters.iter().any(|p| p.name() == input.name)
                     {
                         let at = At {
                             pointer: format!("{}/pipeline_parameters", run.at.pointer),
@@ -448,6 +496,7 @@ enum LoadedPipeline {
     Unusable {
         source: String,
         message: String,
+        tip: Option<String>,
     },
     Usable(UsablePipeline),
 }
@@ -471,13 +520,15 @@ fn load_pipeline(
         Ok(read) => read,
         Err(err) => return LoadedPipeline::Unreadable(err),
     };
+    let unusable = |err: crate::WorkflowError| (err.to_string(), err.tip());
     let parsed = std::str::from_utf8(&bytes)
-        .map_err(|_| "the file is not UTF-8 text".to_owned())
+        .map_err(|_| ("the file is not UTF-8 text".to_owned(), None))
         .and_then(|text| {
-            let workflow = Workflow::parse_yaml(text).map_err(|err| err.to_string())?;
-            workflow.validate().map_err(|err| err.to_string())?;
+            let workflow = Workflow::parse_yaml(text).map_err(unusable)?;
+            workflow.validate().map_err(unusable)?;
+            workflow.validate_entrypoint().map_err(unusable)?;
             // `validate` has read the inputs already, so this cannot fail where it succeeded.
-            let inputs = workflow.inputs().map_err(|err| err.to_string())?;
+            let inputs = workflow.inputs().map_err(unusable)?;
             Ok((DesiredPipeline::new(&workflow), inputs))
         });
     match parsed {
@@ -486,7 +537,11 @@ fn load_pipeline(
             pipeline: Arc::new(pipeline),
             inputs,
         }),
-        Err(message) => LoadedPipeline::Unusable { source, message },
+        Err((message, tip)) => LoadedPipeline::Unusable {
+            source,
+            message,
+            tip,
+        },
     }
 }
 
@@ -649,9 +704,7 @@ impl Resolver<'_> {
             }
             Origin::Local(path) => {
                 let real = resolve_local(self.root, self.config_dir, path)?;
-                let bytes = std::fs::read(&real).map_err(|err| {
-                    SourceError::Io(format!("cannot read `{}`: {err}", path.display()))
-                })?;
+                let bytes = files::read_regular(&real, path)?;
                 Ok((Arc::from(bytes), format!("`{}`", path.display())))
             }
             Origin::Incomplete(file_path) => Err(SourceError::BadPath(format!(
@@ -681,12 +734,7 @@ impl Resolver<'_> {
             }
             let relative = params.join(&name);
             let file = resolve_local(self.root, self.config_dir, &relative)?;
-            if !file.is_file() {
-                continue;
-            }
-            let bytes = std::fs::read(&file).map_err(|err| {
-                SourceError::Io(format!("cannot read `{}`: {err}", relative.display()))
-            })?;
+            let bytes = files::read_regular(&file, &relative)?;
             let text = String::from_utf8(bytes).map_err(|_| {
                 SourceError::Io(format!("`{}` is not UTF-8 text", relative.display()))
             })?;

@@ -28,8 +28,12 @@ pub struct ExperimentsFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
-    /// The experiment name, unique in the namespace.
-    #[schemars(length(min = 1))]
+    /// The experiment name, unique in the namespace as KFP compares names (without regard to case), with
+    /// no control character and at most 255 characters.
+    #[schemars(
+        length(min = 1, max = crate::check::names::KFP_NAME_CHARS),
+        pattern(crate::check::names::NO_CONTROL_PATTERN)
+    )]
     pub name: String,
     /// Its description.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,7 +227,8 @@ pub struct ParameterValue(pub serde_json::Value);
 
 impl ParameterValue {
     /// The string KFP receives, as the KFP v1 Python client makes it: strings unchanged, `True`/`False`,
-    /// numbers as Python prints them, lists and mappings as `json.dumps` writes them.
+    /// numbers as Python prints them (the checks refuse lists and mappings, which would be sent as
+    /// `json.dumps` writes them).
     pub fn as_kfp_string(&self) -> String {
         python_str(&self.0)
     }
@@ -236,8 +241,8 @@ impl JsonSchema for ParameterValue {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "The parameter value; numbers, booleans, lists and mappings are sent as the KFP v1 Python client sends them.",
-            "type": ["string", "number", "integer", "boolean", "array", "object"]
+            "description": "The parameter value, a scalar: numbers and booleans are sent as the KFP v1 Python client sends them. A list or mapping is refused; quote JSON to pass it as a string.",
+            "type": ["string", "number", "integer", "boolean"]
         })
     }
 }
@@ -359,8 +364,14 @@ pub struct ValueFrom {
 pub struct Job {
     /// Whether the job runs; disable jobs instead of removing them from the file.
     pub enabled: bool,
-    /// The job name, unique in the namespace (versions are named `GIT::{name}__{timestamp}`).
-    #[schemars(length(min = 1))]
+    /// The job name, unique in the namespace as KFP compares names (without regard to case); versions are
+    /// named `GIT::{name}__{YYYY-MM-DDTHH-MM-SSZ}`, so the name holds no such timestamp, no control character,
+    /// and at most 228 characters.
+    #[schemars(
+        length(min = 1, max = crate::check::names::MAX_JOB_NAME_CHARS),
+        pattern(crate::check::names::NO_CONTROL_PATTERN),
+        extend("not" = {"pattern": crate::check::names::VERSION_SUFFIX_PATTERN})
+    )]
     pub name: String,
     /// The description.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -67,6 +67,25 @@ pub struct NamespaceTarget {
     pub namespace: String,
     /// The folder with `experiments.yaml` and `recurring_runs.yaml`.
     pub config: PathBuf,
+    /// What to do with recurring runs of this namespace that are no longer in its config (`--prune`
+    /// overrides it) [default: `defaults.prune`, else `off`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneMode>,
+}
+
+/// What to do with recurring runs no longer in the config (managed versions of jobs the config no
+/// longer declares).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PruneMode {
+    /// Report them only (`off`; an enabled one is reported as out of sync).
+    #[default]
+    #[serde(rename = "off", alias = "none")]
+    None,
+    /// Disable their enabled versions.
+    Disable,
+    /// Disable their enabled versions, then delete every version.
+    Delete,
 }
 
 /// Defaults for command-line options.
@@ -79,11 +98,15 @@ pub struct ProjectDefaults {
     /// The service account runs use when a recurring run names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_runner_sa: Option<String>,
+    /// What to do with recurring runs no longer in a namespace's config, for namespaces that set no
+    /// `prune` of their own (`--prune` overrides both) [default: `off`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneMode>,
 }
 
 impl ProjectDefaults {
     fn is_empty(&self) -> bool {
-        self.api_url.is_none() && self.default_runner_sa.is_none()
+        self.api_url.is_none() && self.default_runner_sa.is_none() && self.prune.is_none()
     }
 }
 
@@ -132,10 +155,19 @@ pub struct Project {
 impl Project {
     /// Reads and checks the project file at `path`.
     pub fn load(path: &Path) -> Result<Self, ProjectError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::Read {
+        let read_error = |source| ProjectError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // Never opened unless it is a regular file: a FIFO would block forever.
+        let metadata = std::fs::metadata(path).map_err(read_error)?;
+        if !metadata.is_file() {
+            return Err(read_error(std::io::Error::other(format!(
+                "it is {}, not a regular file",
+                crate::check::files::kind_of(&metadata.file_type())
+            ))));
+        }
+        let text = std::fs::read_to_string(path).map_err(read_error)?;
         let file = ProjectFile::parse(&text).map_err(|err| match err {
             ProjectFileError::Yaml(source) => ProjectError::Parse {
                 path: path.to_path_buf(),
@@ -216,6 +248,9 @@ impl ProjectFile {
         for (index, target) in self.namespaces.iter().enumerate() {
             if target.namespace.trim().is_empty() {
                 return Err(format!("namespaces[{index}].namespace must not be empty"));
+            }
+            if let Err(why) = crate::check::namespace_name(&target.namespace) {
+                return Err(format!("namespaces[{index}].namespace: {why}"));
             }
             if !namespaces.insert(target.namespace.as_str()) {
                 return Err(format!(

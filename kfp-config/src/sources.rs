@@ -187,6 +187,14 @@ pub enum SourceError {
     /// A path that leaves the repository or is otherwise unusable.
     #[error("{0}")]
     BadPath(String),
+    /// A local path that is not a regular file (a FIFO, socket, device or folder); it is never opened.
+    #[error("`{path}` is {kind}, not a regular file")]
+    NotRegularFile {
+        /// The path as the config gives it.
+        path: String,
+        /// What it is instead (`a FIFO (named pipe)`).
+        kind: &'static str,
+    },
     /// Offline mode and the file is not in the cache.
     #[error("not in the cache and --offline forbids fetching it")]
     Offline,
@@ -223,6 +231,7 @@ impl SourceError {
             | SourceError::BadToken { .. }
             | SourceError::Io(_)
             | SourceError::BadPath(_)
+            | SourceError::NotRegularFile { .. }
             | SourceError::Offline => false,
         }
     }
@@ -249,6 +258,7 @@ impl SourceError {
                     .to_owned(),
             ),
             SourceError::Offline => Some("run once without --offline to fill the cache".to_owned()),
+            SourceError::NotRegularFile { .. } => Some(crate::check::files::NOT_REGULAR_TIP.to_owned()),
             _ => None,
         }
     }

@@ -73,12 +73,32 @@ pub enum WorkflowError {
         /// What it must be.
         expected: &'static str,
     },
+    /// `spec.entrypoint` is missing, or names no template of `spec.templates`: Argo cannot start it.
+    #[error("the workflow's `spec.entrypoint` {problem}")]
+    Entrypoint {
+        /// What is wrong with it (`is missing`).
+        problem: String,
+    },
     /// The `pipelines.kubeflow.org/pipeline_spec` annotation is not what the KFP v1 compiler writes.
     #[error("the `{PIPELINE_SPEC_ANNOTATION}` annotation is invalid: {message}")]
     PipelineSpec {
         /// What is wrong with it.
         message: String,
     },
+}
+
+impl WorkflowError {
+    /// Advice for the user, where one helps.
+    pub fn tip(&self) -> Option<String> {
+        match self {
+            WorkflowError::Entrypoint { .. } => Some(
+                "Argo starts a workflow at the template that `spec.entrypoint` names; the KFP v1 compiler \
+                 writes both, so render the pipeline again rather than editing the file"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// One input parameter of a pipeline, as declared in its `pipeline_spec` annotation.
@@ -219,6 +239,44 @@ impl Workflow {
             });
         }
         self.inputs().map(drop)
+    }
+
+    /// Checks that `spec.entrypoint` names a template of `spec.templates` (call after
+    /// [`Workflow::validate`]). KFP accepts a workflow without it, whose runs then fail one by one.
+    pub fn validate_entrypoint(&self) -> Result<(), WorkflowError> {
+        let spec = self.value.get("spec");
+        let entrypoint = match spec.and_then(|spec| spec.get("entrypoint")) {
+            None | Some(Value::Null) => {
+                return Err(WorkflowError::Entrypoint {
+                    problem: "is missing".to_owned(),
+                });
+            }
+            Some(Value::String(name)) if !name.is_empty() => name,
+            Some(other) => {
+                return Err(WorkflowError::Entrypoint {
+                    problem: format!("must be a template name, found {}", value_kind(Some(other))),
+                });
+            }
+        };
+        let templates: Vec<&str> = spec
+            .and_then(|spec| spec.get("templates"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|template| template.get("name")?.as_str())
+            .collect();
+        if templates.contains(&entrypoint.as_str()) {
+            return Ok(());
+        }
+        let known = if templates.is_empty() {
+            "it has none".to_owned()
+        } else {
+            let names: Vec<String> = templates.iter().map(|name| format!("`{name}`")).collect();
+            format!("it has {}", names.join(", "))
+        };
+        Err(WorkflowError::Entrypoint {
+            problem: format!("`{entrypoint}` names no template of `spec.templates` ({known})"),
+        })
     }
 
     /// The metadata annotations, if any.
@@ -725,6 +783,40 @@ mod tests {
         assert_eq!(inputs[2].default.as_deref(), Some("1.5"));
         assert_eq!(inputs[2].r#type.as_deref(), Some(r#"{"GCSPath":{}}"#));
         assert!(!inputs[2].is_required());
+    }
+
+    #[test]
+    fn the_entrypoint_must_name_a_template() {
+        let check = |spec: &str| {
+            Workflow::parse_yaml(&format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {{}}\nspec: {spec}\n"
+            ))
+            .unwrap()
+            .validate_entrypoint()
+            .map_err(|err| err.to_string())
+        };
+        assert_eq!(
+            check("{entrypoint: a, templates: [{name: b}, {name: a}]}"),
+            Ok(())
+        );
+        assert_eq!(
+            check("{templates: [{name: a}]}"),
+            Err("the workflow's `spec.entrypoint` is missing".to_owned())
+        );
+        assert_eq!(
+            check("{entrypoint: c, templates: [{name: a}, {name: b}]}"),
+            Err("the workflow's `spec.entrypoint` `c` names no template of `spec.templates` (it has `a`, `b`)".to_owned())
+        );
+        assert_eq!(
+            check("{entrypoint: c}"),
+            Err("the workflow's `spec.entrypoint` `c` names no template of `spec.templates` (it has none)".to_owned())
+        );
+        assert_eq!(
+            check("{entrypoint: [c], templates: []}"),
+            Err(
+                "the workflow's `spec.entrypoint` must be a template name, found a list".to_owned()
+            )
+        );
     }
 
     #[test]

@@ -750,3 +750,312 @@ recurring_runs:
     let daily = Schedule::Cron("@daily".into());
     assert_eq!(summary, [("first", 1, &daily), ("second", 3, &daily)]);
 }
+
+// Inputs KFP would take but store, compare or run differently from what the config says (issue 15): each is
+// refused before anything reaches KFP.
+
+/// A second copy of the baseline run, named `name`.
+fn second_run(name: &str) -> String {
+    RUNS.trim_start_matches("recurring_runs:\n").replacen(
+        "name: \"example-pipeline-1\"",
+        &format!("name: {name}"),
+        1,
+    )
+}
+
+#[test]
+fn job_names_that_differ_only_in_case() {
+    let runs = runs_with("name: \"example-pipeline-1\"", "name: \"Nightly\"");
+    check_runs(
+        "job_names_differing_in_case",
+        &format!("{runs}{}", second_run("\"nightly\"")),
+    );
+}
+
+#[test]
+fn experiment_names_that_differ_only_in_case() {
+    check_experiments(
+        "experiment_names_differing_in_case",
+        &format!("{EXPERIMENTS}  - name: \"Example-Pipeline-1\"\n"),
+    );
+}
+
+#[test]
+fn a_job_name_holding_a_version_timestamp() {
+    check_runs(
+        "job_name_with_version_suffix",
+        &runs_with(
+            "name: \"example-pipeline-1\"",
+            "name: \"example-pipeline-1__2024-01-02T03-04-05Z\"",
+        ),
+    );
+}
+
+#[test]
+fn a_job_name_with_a_control_character() {
+    check_runs(
+        "job_name_with_control_character",
+        &runs_with("name: \"example-pipeline-1\"", "name: \"nightly\\nrun\""),
+    );
+}
+
+#[test]
+fn a_job_name_with_a_character_kfp_cannot_store() {
+    check_runs(
+        "job_name_with_wide_character",
+        &runs_with(
+            "name: \"example-pipeline-1\"",
+            "name: \"nightly \u{1F319}\"",
+        ),
+    );
+}
+
+#[test]
+fn a_job_name_longer_than_kfp_stores() {
+    check_runs(
+        "job_name_too_long",
+        &runs_with(
+            "name: \"example-pipeline-1\"",
+            &format!("name: \"{}\"", "n".repeat(229)),
+        ),
+    );
+}
+
+#[test]
+fn the_longest_job_name_kfp_stores_is_accepted() {
+    let runs = runs_with(
+        "name: \"example-pipeline-1\"",
+        &format!("name: \"{}\"", "é".repeat(228)),
+    );
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    let validation = validate_namespace(&dir.path().join("team-1"), &LoadOptions::default());
+    assert_eq!(validation.problems, []);
+}
+
+#[test]
+fn an_experiment_name_with_a_control_character() {
+    check_experiments(
+        "experiment_name_with_control_character",
+        &format!("{EXPERIMENTS}  - name: \"tab\\there\"\n"),
+    );
+}
+
+#[test]
+fn an_experiment_name_longer_than_kfp_stores() {
+    check_experiments(
+        "experiment_name_too_long",
+        &format!("{EXPERIMENTS}  - name: \"{}\"\n", "e".repeat(256)),
+    );
+}
+
+#[test]
+fn a_parameter_value_that_is_a_mapping() {
+    check_runs(
+        "parameter_value_mapping",
+        &runs_with("        value: \"hello\"\n", "        value: {a: 1}\n"),
+    );
+}
+
+#[test]
+fn a_parameter_value_that_is_a_list() {
+    check_runs(
+        "parameter_value_list",
+        &runs_with(
+            "        value: \"hello\"\n",
+            "        value:\n          - a\n          - b\n",
+        ),
+    );
+}
+
+#[test]
+fn a_workflow_without_an_entrypoint() {
+    let dir = repo(EXPERIMENTS.as_bytes(), RUNS.as_bytes());
+    std::fs::write(
+        dir.path().join("team-1/pipelines/workflow.yaml"),
+        seed_workflow().replacen("  entrypoint: pipeline-1\n", "", 1),
+    )
+    .unwrap();
+    insta::assert_snapshot!("workflow_without_entrypoint", validate(dir.path()));
+}
+
+#[test]
+fn a_workflow_whose_entrypoint_names_no_template() {
+    let dir = repo(EXPERIMENTS.as_bytes(), RUNS.as_bytes());
+    std::fs::write(
+        dir.path().join("team-1/pipelines/workflow.yaml"),
+        seed_workflow().replacen("entrypoint: pipeline-1", "entrypoint: pipeline-2", 1),
+    )
+    .unwrap();
+    insta::assert_snapshot!(
+        "workflow_entrypoint_names_no_template",
+        validate(dir.path())
+    );
+}
+
+/// Validates the baseline `team-1` folder as namespace `namespace` (`None`: the folder's name).
+fn validate_as(dir: &Path, folder: &str, namespace: Option<&str>) -> String {
+    let validation = validate_namespace(
+        &dir.join(folder),
+        &LoadOptions {
+            namespace: namespace.map(str::to_owned),
+            ..LoadOptions::default()
+        },
+    );
+    assert!(validation.desired.is_none(), "the case must be invalid");
+    let text = validation
+        .problems
+        .iter()
+        .map(kfp_config::Problem::render)
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.replace(&dir.display().to_string(), "[dir]")
+}
+
+#[test]
+fn namespaces_that_are_not_kubernetes_namespace_names() {
+    let dir = repo(EXPERIMENTS.as_bytes(), RUNS.as_bytes());
+    let text = ["team/1", "..", "Team-1"]
+        .iter()
+        .map(|namespace| validate_as(dir.path(), "team-1", Some(namespace)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    insta::assert_snapshot!("namespace_not_a_kubernetes_name", text);
+    let empty = validate_namespace(
+        &dir.path().join("team-1"),
+        &LoadOptions {
+            namespace: Some(String::new()),
+            ..LoadOptions::default()
+        },
+    );
+    assert_eq!(
+        empty.problems,
+        [],
+        "the empty namespace is a single-user KFP"
+    );
+}
+
+#[test]
+fn a_folder_name_that_is_not_a_namespace_name() {
+    let dir = repo(EXPERIMENTS.as_bytes(), RUNS.as_bytes());
+    std::fs::rename(dir.path().join("team-1"), dir.path().join("Team_1")).unwrap();
+    insta::assert_snapshot!(
+        "namespace_from_folder_name",
+        validate_as(dir.path(), "Team_1", None)
+    );
+}
+
+#[test]
+fn a_config_folder_that_does_not_exist() {
+    let dir = repo(EXPERIMENTS.as_bytes(), RUNS.as_bytes());
+    insta::assert_snapshot!(
+        "missing_config_folder",
+        validate_as(dir.path(), "team-2", None)
+    );
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Runs `check`, which must not open the FIFO `fifo` (nothing ever writes to it). Should it open it anyway,
+/// a writer waiting on the FIFO lets that open return and the read end at once, so the regression fails the
+/// test instead of hanging it.
+fn with_a_waiting_writer<T>(fifo: &Path, check: impl FnOnce() -> T) -> T {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let opened = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (fifo, opened) = (fifo.to_path_buf(), Arc::clone(&opened));
+        std::thread::spawn(move || {
+            let file = std::fs::OpenOptions::new().write(true).open(fifo);
+            opened.store(true, Ordering::SeqCst);
+            drop(file);
+        })
+    };
+    let result = check();
+    if !opened.load(Ordering::SeqCst) {
+        // Nothing opened it, as it should be: a reader lets the waiting writer go.
+        drop(std::fs::File::open(fifo));
+    }
+    writer.join().unwrap();
+    result
+}
+
+#[test]
+fn a_pipeline_path_that_is_a_fifo() {
+    let dir = repo(EXPERIMENTS.as_bytes(), RUNS.as_bytes());
+    let fifo = dir.path().join("team-1/pipelines/workflow.yaml");
+    std::fs::remove_file(&fifo).unwrap();
+    mkfifo(&fifo);
+    let text = with_a_waiting_writer(&fifo, || validate(dir.path()));
+    insta::assert_snapshot!("path_fifo", text);
+}
+
+#[test]
+fn a_value_from_path_that_is_a_fifo() {
+    let runs = runs_with(
+        "        value: \"hello\"\n",
+        "        valueFrom:\n          path: pipelines/message\n",
+    );
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    let fifo = dir.path().join("team-1/pipelines/message");
+    mkfifo(&fifo);
+    let text = with_a_waiting_writer(&fifo, || validate(dir.path()));
+    insta::assert_snapshot!("value_from_path_fifo", text, &runs);
+}
+
+#[test]
+fn a_rendered_pipeline_parameter_that_is_a_fifo() {
+    let dir = rendered_namespace("");
+    let fifo = dir
+        .path()
+        .join("pipeline/RENDERED_PIPELINE/params/custom_message");
+    std::fs::remove_file(&fifo).unwrap();
+    mkfifo(&fifo);
+    let validation = with_a_waiting_writer(&fifo, || {
+        validate_namespace(
+            &dir.path().join("schedules/team-1"),
+            &LoadOptions::default(),
+        )
+    });
+    let text = validation
+        .problems
+        .iter()
+        .map(kfp_config::Problem::render)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(&dir.path().display().to_string(), "[dir]");
+    insta::assert_snapshot!("rendered_params_fifo", text);
+}
+
+#[test]
+fn a_config_file_that_is_a_fifo() {
+    let dir = repo(EXPERIMENTS.as_bytes(), RUNS.as_bytes());
+    let fifo = dir.path().join("team-1/recurring_runs.yaml");
+    std::fs::remove_file(&fifo).unwrap();
+    mkfifo(&fifo);
+    let text = with_a_waiting_writer(&fifo, || validate(dir.path()));
+    insta::assert_snapshot!("config_file_fifo", text);
+}
+
+/// Issue 18: a misspelled key, an undeclared experiment and a misspelled parameter are three independent
+/// mistakes, all reported by the first run.
+#[test]
+fn three_independent_mistakes_give_three_errors_at_once() {
+    let runs = runs_with("keep_history: 5", "keep_histroy: 5")
+        .replacen(
+            "experiment: \"example-pipeline-1\"",
+            "experiment: \"example-pipeline-2\"",
+            1,
+        )
+        .replacen("- name: custom_message", "- name: custom_mesage", 1);
+    let dir = repo(EXPERIMENTS.as_bytes(), runs.as_bytes());
+    let text = validate(dir.path());
+    assert_eq!(text.matches("error: ").count(), 3, "{text}");
+    insta::assert_snapshot!("three_independent_mistakes", text, &runs);
+}

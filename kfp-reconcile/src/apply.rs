@@ -41,6 +41,10 @@ impl Default for ApplyOptions {
     }
 }
 
+/// The action of the step that enables the old version again after the new one could not be
+/// enabled.
+pub const RE_ENABLE: &str = "re_enable";
+
 /// What happened to one planned action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -49,7 +53,8 @@ pub enum Outcome {
     Done,
     /// The object was already gone (delete, disable): nothing left to do.
     AlreadyGone,
-    /// The create's answer was lost, but the object exists: it was adopted.
+    /// The call's answer was lost, but its effect is in place (a created version found by name, an
+    /// enabled version found enabled): it was adopted.
     Adopted,
     /// The call failed; the job's remaining actions were skipped.
     Failed {
@@ -70,7 +75,8 @@ impl Outcome {
 /// One action and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepReport {
-    /// `create`, `disable`, `enable`, `delete`, `create_experiment`, `unarchive_experiment`.
+    /// `create`, `disable`, `enable`, `delete`, `create_experiment`, `unarchive_experiment`, or
+    /// [`RE_ENABLE`] (the old version enabled again because the new one could not be).
     pub action: String,
     /// The display name of the version (or experiment) acted on.
     pub target: String,
@@ -379,6 +385,9 @@ fn apply_job(
 ) -> JobReport {
     let mut steps = Vec::with_capacity(job.actions.len());
     let mut created_id: Option<String> = None;
+    // Versions this job disabled, to enable one again if the swap's enable fails: a recurring run
+    // that had an enabled version never ends up with none.
+    let mut disabled: Vec<(String, String)> = Vec::new();
     let mut stopped = false;
     for action in &job.actions {
         let mut step = StepReport {
@@ -412,12 +421,62 @@ fn apply_job(
             }
         }
         stopped = !step.outcome.is_success();
+        if matches!(action, Action::Enable { .. })
+            && stopped
+            && let Some(id) = step.id.clone()
+        {
+            restore_after_failed_enable(&id, &mut step, &disabled, &mut steps, api);
+            // Re-enabled or not, the job stops after a failed enable.
+            stopped = step.action == RE_ENABLE || !step.outcome.is_success();
+        }
+        if matches!(action, Action::Disable { .. })
+            && step.outcome == Outcome::Done
+            && let Some(id) = &step.id
+        {
+            disabled.push((id.clone(), step.target.clone()));
+        }
         steps.push(step);
     }
     JobReport {
         name: job.name.clone(),
         steps,
     }
+}
+
+/// After the enable of `id` failed: when its answer was only lost (the version is enabled), the step is
+/// adopted; otherwise the first version this job disabled is enabled again (a re-enable step after
+/// the failed one), so the recurring run keeps one enabled version. When the state cannot be read,
+/// nothing is enabled: two enabled versions would be worse than a schedule the next apply restores.
+fn restore_after_failed_enable(
+    id: &str,
+    step: &mut StepReport,
+    disabled: &[(String, String)],
+    steps: &mut Vec<StepReport>,
+    api: &dyn KfpApi,
+) {
+    if !matches!(api.get_job(id), Ok(job) if !job.enabled) {
+        return;
+    }
+    let Some((old_id, old_name)) = disabled.first() else {
+        return;
+    };
+    let outcome = match api.enable_job(old_id) {
+        Ok(()) => Outcome::Done,
+        Err(err) => Outcome::Failed {
+            message: describe(&err),
+        },
+    };
+    // Reported after the failed enable it repairs.
+    let failed = std::mem::replace(
+        step,
+        StepReport {
+            action: RE_ENABLE.to_owned(),
+            target: old_name.clone(),
+            id: Some(old_id.clone()),
+            outcome,
+        },
+    );
+    steps.push(failed);
 }
 
 fn call(action: &Action, id: &str, api: &dyn KfpApi) -> Outcome {
@@ -433,9 +492,23 @@ fn call(action: &Action, id: &str, api: &dyn KfpApi) -> Outcome {
         Err(err) if err.is_not_found() && !matches!(action, Action::Enable { .. }) => {
             Outcome::AlreadyGone
         }
-        Err(err) => Outcome::Failed {
+        Err(err) => confirm_effect(action, id, api).unwrap_or_else(|| Outcome::Failed {
             message: describe(&err),
-        },
+        }),
+    }
+}
+
+/// Reads the version back after a failed call: when the call's effect is in place anyway (its answer
+/// was lost, or a proxy failed after the server acted), the step is adopted rather than failed, so a
+/// swap goes on instead of stopping half way.
+fn confirm_effect(action: &Action, id: &str, api: &dyn KfpApi) -> Option<Outcome> {
+    match (action, api.get_job(id)) {
+        (Action::Enable { .. }, Ok(job)) if job.enabled => Some(Outcome::Adopted),
+        (Action::Disable { .. }, Ok(job)) if !job.enabled => Some(Outcome::Adopted),
+        (Action::Delete { .. } | Action::Disable { .. }, Err(err)) if err.is_not_found() => {
+            Some(Outcome::AlreadyGone)
+        }
+        _ => None,
     }
 }
 

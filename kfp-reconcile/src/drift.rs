@@ -11,8 +11,30 @@ use crate::model::{JobPlan, Reason};
 /// The identity of what git declares for one recurring run (stable within one process).
 pub type ConfigFingerprint = u64;
 
-/// (namespace, recurring run) → the fingerprint of the config it last converged to.
-pub type Converged = HashMap<(String, String), ConfigFingerprint>;
+/// What a recurring run last converged to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvergedJob {
+    /// The fingerprint of its config then.
+    pub fingerprint: ConfigFingerprint,
+    /// The name of its newest version then, when it had one.
+    pub version: Option<String>,
+}
+
+/// (namespace, recurring run) → what it last converged to.
+pub type Converged = HashMap<(String, String), ConvergedJob>;
+
+/// Why a drifted job needs actions, in words: a newest version deleted outside git says so (the planner
+/// only sees the older version left, which then "differs"); otherwise the plan's reasons.
+pub fn drift_reasons(job: &JobPlan, previous: Option<&ConvergedJob>) -> Vec<String> {
+    if let Some(version) = previous.and_then(|previous| previous.version.as_deref())
+        && !job.versions.iter().any(|observed| observed.name == version)
+    {
+        return vec![format!(
+            "its newest version {version} was deleted outside git"
+        )];
+    }
+    job.reasons.iter().map(ToString::to_string).collect()
+}
 
 /// A stable hash of everything git declares for one recurring run.
 pub fn config_fingerprint(run: &DesiredRecurringRun) -> ConfigFingerprint {

@@ -40,6 +40,7 @@ mod cancel;
 pub mod diff;
 mod drift;
 mod error;
+mod lock;
 pub mod model;
 pub mod naming;
 pub mod observe;
@@ -49,16 +50,21 @@ mod saved;
 mod session;
 
 pub use apply::{
-    ApplyOptions, ApplyReport, JobReport, Outcome, StepReport, apply, apply_many, apply_many_until,
-    apply_until,
+    ApplyOptions, ApplyReport, JobReport, Outcome, RE_ENABLE, StepReport, apply, apply_many,
+    apply_many_until, apply_until,
 };
 pub use cancel::CancelToken;
-pub use drift::{ConfigFingerprint, Converged, config_fingerprint, is_drift};
+pub use drift::{
+    ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
+};
 pub use error::describe;
+pub use lock::{
+    LOCK_EXPERIMENT, LockError, LockHolder, LockOptions, NamespaceLock, default_holder,
+};
 pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
-    NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, Reason, RestartCause, VersionRef,
-    VersionSummary, Warning,
+    Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, Reason, RestartCause,
+    VersionRef, VersionSummary, Warning,
 };
 pub use observe::{ObserveError, observe, observe_many};
 pub use observed::{
@@ -68,6 +74,6 @@ pub use observed::{
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
 pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};
 pub use session::{
-    NamespaceProblem, NamespaceReconcile, Session, SessionError, SessionOptions, load_desired,
-    validate,
+    DriftReport, NamespaceProblem, NamespaceReconcile, Session, SessionError, SessionOptions,
+    load_desired, validate,
 };

@@ -26,6 +26,10 @@ pub struct Plan {
     pub jobs: Vec<JobPlan>,
     /// Names of the recurring runs that are up to date.
     pub unchanged: Vec<String>,
+    /// Recurring runs no longer in the config that are left in KFP because nothing is pruned, by name.
+    /// An enabled one still fires: it is out of sync, a pending change.
+    #[serde(default)]
+    pub leftovers: Vec<Leftover>,
     /// Things the user should know that no action will fix.
     pub warnings: Vec<Warning>,
 }
@@ -34,6 +38,16 @@ impl Plan {
     /// True when applying the plan would make no API call.
     pub fn is_empty(&self) -> bool {
         self.experiments.is_empty() && self.jobs.iter().all(|job| job.actions.is_empty())
+    }
+
+    /// True when KFP matches the configuration: nothing to apply and no leftover that still fires.
+    pub fn is_in_sync(&self) -> bool {
+        self.is_empty() && self.enabled_leftovers().next().is_none()
+    }
+
+    /// The leftovers that are still enabled (they fire although the config no longer declares them).
+    pub fn enabled_leftovers(&self) -> impl Iterator<Item = &Leftover> {
+        self.leftovers.iter().filter(|leftover| leftover.enabled)
     }
 
     /// Number of API calls applying the plan takes.
@@ -111,8 +125,21 @@ pub enum JobChange {
     Update,
     /// The job is no longer in the config; its versions are disabled or deleted (`--prune`).
     Prune,
-    /// The job is no longer in the config; reported only.
-    Orphan,
+}
+
+/// A recurring run no longer in the config whose versions are left in KFP (nothing is pruned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leftover {
+    /// The logical job name.
+    pub name: String,
+    /// Whether a version of it is enabled: it still fires.
+    pub enabled: bool,
+    /// The schedule of the enabled version (or of the newest one), as `cron 0 0 * * * *` or
+    /// `every 3600s`; `None` when it has no trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Its versions, newest first.
+    pub versions: Vec<VersionSummary>,
 }
 
 /// The plan for one logical recurring run (all its versions).

@@ -64,7 +64,14 @@ pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, O
         &options,
         |page| api.list_experiments(page),
         |items| {
-            experiments.extend(items.iter().map(observe_experiment));
+            // A namespace lock comes and goes with every apply: it is no part of the state (a saved
+            // plan stays fresh across it).
+            experiments.extend(
+                items
+                    .iter()
+                    .filter(|experiment| experiment.name != crate::lock::LOCK_EXPERIMENT)
+                    .map(observe_experiment),
+            );
             Ok(())
         },
     )

@@ -4,11 +4,10 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use kfp_config::desired::{DesiredNamespace, DesiredRecurringRun, Schedule};
-use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Action, ExperimentAction, ExperimentPlan, FieldDiff, JobChange, JobPlan, NewVersion, Parameter,
-    Plan, PlannedSchedule, Reason, RestartCause, VersionRef, VersionSummary, Warning,
+    Action, ExperimentAction, ExperimentPlan, FieldDiff, JobChange, JobPlan, Leftover, NewVersion,
+    Parameter, Plan, PlannedSchedule, Reason, RestartCause, VersionRef, VersionSummary, Warning,
 };
 use crate::naming::{self, VersionName};
 use crate::observed::{ObservedJob, ObservedNamespace, ObservedSchedule, ObservedWorkflow};
@@ -16,18 +15,7 @@ use crate::observed::{ObservedJob, ObservedNamespace, ObservedSchedule, Observed
 /// The service account used when a recurring run names none (Kubeflow's per-profile runner).
 pub const DEFAULT_RUNNER_SA: &str = "default-editor";
 
-/// What to do with orphans: managed versions of jobs no longer in the config.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PruneMode {
-    /// Report them only.
-    #[default]
-    None,
-    /// Disable their enabled versions.
-    Disable,
-    /// Disable their enabled versions, then delete every version.
-    Delete,
-}
+pub use kfp_config::project::PruneMode;
 
 /// Settings of [`plan`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,8 +119,13 @@ pub fn plan(
         });
         prune = PruneMode::None;
     }
+    let mut leftovers = Vec::new();
     for (name, versions) in &groups {
-        jobs.push(plan_orphan(name, versions, prune));
+        // Pruning a paused orphan with `disable` has nothing to do: it stays a (paused) leftover.
+        match plan_orphan(name, versions, prune) {
+            Some(job) => jobs.push(job),
+            None => leftovers.push(leftover(name, versions)),
+        }
     }
 
     Plan {
@@ -142,6 +135,7 @@ pub fn plan(
         experiments,
         jobs,
         unchanged,
+        leftovers,
         warnings,
     }
 }
@@ -337,36 +331,51 @@ fn plan_job(
     }
 }
 
-fn plan_orphan(name: &str, versions: &[Version<'_>], prune: PruneMode) -> JobPlan {
-    let mut actions: Vec<Action> = Vec::new();
-    if prune != PruneMode::None {
-        actions.extend(
-            versions
-                .iter()
-                .filter(|v| v.job.enabled)
-                .map(|v| Action::Disable {
-                    version: v.reference(),
-                }),
-        );
+/// An orphan that is reported, not pruned.
+fn leftover(name: &str, versions: &[Version<'_>]) -> Leftover {
+    let firing = versions.iter().find(|v| v.job.enabled);
+    let schedule = match &firing.or(versions.first()).map(|v| &v.job.trigger.schedule) {
+        Some(ObservedSchedule::Cron(cron)) => Some(format!("cron {cron}")),
+        Some(ObservedSchedule::Interval(seconds)) => Some(format!("every {seconds}s")),
+        Some(ObservedSchedule::None) | None => None,
+    };
+    Leftover {
+        name: name.to_owned(),
+        enabled: firing.is_some(),
+        schedule,
+        versions: versions.iter().map(Version::summary).collect(),
     }
+}
+
+/// The pruning of an orphan, or `None` when `prune` leaves it as it is.
+fn plan_orphan(name: &str, versions: &[Version<'_>], prune: PruneMode) -> Option<JobPlan> {
+    if prune == PruneMode::None {
+        return None;
+    }
+    let mut actions: Vec<Action> = versions
+        .iter()
+        .filter(|v| v.job.enabled)
+        .map(|v| Action::Disable {
+            version: v.reference(),
+        })
+        .collect();
     if prune == PruneMode::Delete {
         actions.extend(versions.iter().rev().map(|v| Action::Delete {
             version: v.reference(),
         }));
     }
-    JobPlan {
+    if actions.is_empty() {
+        return None;
+    }
+    Some(JobPlan {
         name: name.to_owned(),
-        change: if actions.is_empty() {
-            JobChange::Orphan
-        } else {
-            JobChange::Prune
-        },
+        change: JobChange::Prune,
         reasons: vec![Reason::NotInConfig],
         diffs: Vec::new(),
         workflow_diff: None,
         versions: versions.iter().map(Version::summary).collect(),
         actions,
-    }
+    })
 }
 
 fn service_account(run: &DesiredRecurringRun, options: &PlanOptions) -> String {

@@ -16,9 +16,13 @@ use kfp_config::{DesiredNamespace, LoadOptions, Problem, Validation};
 
 use crate::apply::{ApplyOptions, ApplyReport, apply_many_until, apply_until};
 use crate::cancel::CancelToken;
-use crate::drift::{ConfigFingerprint, Converged, config_fingerprint, is_drift};
-use crate::model::{Plan, Reason, Warning};
+use crate::drift::{
+    ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
+};
+use crate::model::{Action, JobPlan, Leftover, Plan, Warning};
+use crate::naming::parse_version_name;
 use crate::observe::{ObserveError, observe, observe_many};
+use crate::observed::ObservedNamespace;
 use crate::planner::{PlanOptions, plan};
 
 /// How a session loads, plans and applies.
@@ -161,6 +165,15 @@ pub fn load_desired(
     }
 }
 
+/// A recurring run changed outside git.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftReport {
+    /// The recurring run.
+    pub job: String,
+    /// What differs, in words.
+    pub reasons: Vec<String>,
+}
+
 /// One namespace's reconcile in a `watch` cycle: what was planned, found drifted and done.
 #[derive(Debug, Default)]
 pub struct NamespaceReconcile {
@@ -170,12 +183,14 @@ pub struct NamespaceReconcile {
     pub managed_jobs: Option<u64>,
     /// The plan's warnings.
     pub warnings: Vec<Warning>,
-    /// Jobs changed outside git (by name, with why they need actions).
-    pub drift: Vec<(String, Vec<Reason>)>,
+    /// Recurring runs no longer in the config that were left in KFP (an enabled one still fires).
+    pub leftovers: Vec<Leftover>,
+    /// Jobs changed outside git.
+    pub drift: Vec<DriftReport>,
     /// What was applied, when planning got that far.
     pub report: Option<ApplyReport>,
-    /// Jobs that converged, with the fingerprint of the config they converged to.
-    pub converged: Vec<(String, ConfigFingerprint)>,
+    /// Jobs that converged, with what they converged to.
+    pub converged: Vec<(String, ConvergedJob)>,
     /// Why the namespace could not be planned at all.
     pub error: Option<SessionError>,
 }
@@ -217,21 +232,23 @@ impl<'a> Session<'a> {
     /// Loads every target, observes every namespace (in parallel) and plans each, at `now`.
     pub fn plan(&self, targets: &[Target], now: Timestamp) -> Result<Vec<Plan>, SessionError> {
         let desired = load_desired(targets, &self.options.load)?;
-        self.plan_desired(&desired, now)
-    }
-
-    /// Observes the namespaces of `desired` (in parallel) and plans each, at `now`.
-    pub fn plan_desired(
-        &self,
-        desired: &[DesiredNamespace],
-        now: Timestamp,
-    ) -> Result<Vec<Plan>, SessionError> {
-        let namespaces: Vec<String> = desired.iter().map(|d| d.namespace.clone()).collect();
+        let namespaces: Vec<String> = targets.iter().map(|t| t.namespace.clone()).collect();
         desired
             .iter()
+            .zip(targets)
             .zip(observe_many(self.api, &namespaces))
-            .map(|(desired, observed)| Ok(plan(desired, &observed?, now, &self.options.plan)))
+            .map(|((desired, target), observed)| {
+                Ok(plan(desired, &observed?, now, &self.plan_options(target)))
+            })
             .collect()
+    }
+
+    /// The planning options of one target: the session's, with the target's prune policy.
+    pub fn plan_options(&self, target: &Target) -> PlanOptions {
+        PlanOptions {
+            prune: target.prune.unwrap_or(self.options.plan.prune),
+            ..self.options.plan.clone()
+        }
     }
 
     /// Fills the workflow diffs of replaced jobs, for display (fetches the running versions' manifests).
@@ -289,8 +306,9 @@ impl<'a> Session<'a> {
                 return outcome;
             }
         };
-        let mut plan = plan(&desired, &observed, now, &self.options.plan);
+        let mut plan = plan(&desired, &observed, now, &self.plan_options(target));
         outcome.warnings = std::mem::take(&mut plan.warnings);
+        outcome.leftovers = std::mem::take(&mut plan.leftovers);
 
         let fingerprints: BTreeMap<&str, ConfigFingerprint> = desired
             .recurring_runs
@@ -299,23 +317,69 @@ impl<'a> Session<'a> {
             .collect();
         for job in &plan.jobs {
             let previous = converged.get(&(target.namespace.clone(), job.name.clone()));
-            if is_drift(job, previous, fingerprints.get(job.name.as_str())) {
-                outcome.drift.push((job.name.clone(), job.reasons.clone()));
+            let fingerprint = previous.map(|previous| &previous.fingerprint);
+            if is_drift(job, fingerprint, fingerprints.get(job.name.as_str())) {
+                outcome.drift.push(DriftReport {
+                    job: job.name.clone(),
+                    reasons: drift_reasons(job, previous),
+                });
             }
         }
         let report = apply_until(&plan, self.api, &self.options.apply, cancel);
+        let newest = newest_versions(&observed);
         // A job converged when it needed no action, or when every action it needed succeeded.
         outcome.converged = fingerprints
             .iter()
-            .filter(|(name, _)| {
-                !plan.jobs.iter().any(|job| job.name == **name)
-                    || report.jobs.iter().any(|job| {
-                        job.name == **name && job.steps.iter().all(|s| s.outcome.is_success())
-                    })
+            .filter_map(|(name, fingerprint)| {
+                let planned = plan.jobs.iter().find(|job| job.name == **name);
+                let version = match planned {
+                    None => newest.get(*name).cloned(),
+                    Some(job) => {
+                        let done = report.jobs.iter().any(|reported| {
+                            reported.name == **name
+                                && reported.steps.iter().all(|s| s.outcome.is_success())
+                        });
+                        if !done {
+                            return None;
+                        }
+                        created_version(job).or_else(|| newest.get(*name).cloned())
+                    }
+                };
+                let converged = ConvergedJob {
+                    fingerprint: *fingerprint,
+                    version,
+                };
+                Some(((*name).to_owned(), converged))
             })
-            .map(|(name, fingerprint)| ((*name).to_owned(), *fingerprint))
             .collect();
         outcome.report = Some(report);
         outcome
     }
+}
+
+/// The name of the newest managed version of each job.
+fn newest_versions(observed: &ObservedNamespace) -> BTreeMap<String, String> {
+    let mut newest: BTreeMap<String, (Timestamp, String)> = BTreeMap::new();
+    for job in &observed.jobs {
+        if let Some(version) = parse_version_name(&job.name) {
+            let entry = newest
+                .entry(version.job)
+                .or_insert((version.timestamp, job.name.clone()));
+            if version.timestamp > entry.0 {
+                *entry = (version.timestamp, job.name.clone());
+            }
+        }
+    }
+    newest
+        .into_iter()
+        .map(|(job, (_, name))| (job, name))
+        .collect()
+}
+
+/// The version a job's plan creates, if any.
+fn created_version(job: &JobPlan) -> Option<String> {
+    job.actions.iter().find_map(|action| match action {
+        Action::CreateVersion { version } => Some(version.name.clone()),
+        _ => None,
+    })
 }

@@ -118,10 +118,18 @@ fn a_failure_at_any_step_leaves_a_state_the_next_apply_converges_from() {
                 status: 500,
             });
             let first = apply(&plan_now(&fake, NOW), &fake, &ApplyOptions::default());
-            let expect_clean = after_apply && call == "create_job";
+            // A call whose answer was lost after the server acted is confirmed by reading the
+            // version back (or, for a create, by its name), so the apply goes on.
+            let expect_clean = after_apply;
             assert_eq!(first.is_success(), expect_clean, "{label}: {first:#?}");
             // The other job is untouched by the failure.
             assert_eq!(versions_of(&fake, "weekly").len(), 1, "{label}");
+            // Never zero enabled versions, never two, after the failed apply.
+            let enabled = versions_of(&fake, "nightly")
+                .into_iter()
+                .filter(|(_, enabled)| *enabled)
+                .count();
+            assert_eq!(enabled, 1, "{label}: {:?}", versions_of(&fake, "nightly"));
 
             let second_plan = plan_now(&fake, "2024-06-01T12:01:00Z");
             let second = apply(&second_plan, &fake, &ApplyOptions::default());
@@ -149,6 +157,46 @@ fn a_failure_at_any_step_leaves_a_state_the_next_apply_converges_from() {
             );
         }
     }
+}
+
+#[test]
+fn a_failed_enable_of_the_new_version_enables_the_old_one_again() {
+    let fake = cluster();
+    fake.inject(Fault {
+        call: "enable_job",
+        nth: 1,
+        after_apply: false,
+        status: 500,
+    });
+    let report = apply(&plan_now(&fake, NOW), &fake, &ApplyOptions::default());
+    let steps: Vec<(&str, &str, bool)> = report.jobs[0]
+        .steps
+        .iter()
+        .map(|step| {
+            (
+                step.action.as_str(),
+                step.target.as_str(),
+                step.outcome.is_success(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("create", "GIT::nightly__2024-06-01T12-00-00Z", true),
+            ("disable", "GIT::nightly__2024-05-03T00-00-00Z", true),
+            ("enable", "GIT::nightly__2024-06-01T12-00-00Z", false),
+            ("re_enable", "GIT::nightly__2024-05-03T00-00-00Z", true),
+            ("delete", "GIT::nightly__2024-05-01T00-00-00Z", false),
+            ("delete", "GIT::nightly__2024-05-02T00-00-00Z", false),
+        ]
+    );
+    assert!(
+        versions_of(&fake, "nightly")
+            .contains(&("GIT::nightly__2024-05-03T00-00-00Z".to_owned(), true)),
+        "the old version runs again"
+    );
+    assert!(!report.is_success());
 }
 
 #[test]

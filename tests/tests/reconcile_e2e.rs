@@ -319,7 +319,9 @@ fn a_fault_at_any_step_of_an_apply_is_repaired_by_the_next_apply() {
             .iter()
             .filter(|(_, enabled)| *enabled)
             .count();
-        assert!(enabled <= 1, "{label}: {:?}", versions(&emulator));
+        // The recurring run had an enabled version: after the failed apply it has exactly one (a failed
+        // enable of the new version enables the old one again).
+        assert_eq!(enabled, 1, "{label}: {:?}", versions(&emulator));
         if first_apply_succeeds {
             // Checked before the repair apply, whose keep_history 0 would delete a duplicate and hide it.
             let after_fault = job_ids(&emulator);
@@ -848,10 +850,12 @@ fn removed_recurring_runs_are_reported_and_pruned_only_when_asked() {
     )
     .unwrap();
 
+    // Still enabled, it still fires: a pending change, whatever prunes it.
     let reported = plan(&emulator, &config);
-    assert_eq!(reported.status.code(), Some(0), "{}", text(&reported));
+    assert_eq!(reported.status.code(), Some(2), "{}", text(&reported));
     assert!(
-        String::from_utf8_lossy(&reported.stdout).contains("\"nightly\": not in the config"),
+        String::from_utf8_lossy(&reported.stdout)
+            .contains("! nightly  ENABLED, not in the config: still fires (cron 0 0 7 * * *)"),
         "{}",
         text(&reported)
     );
@@ -880,4 +884,74 @@ fn removed_recurring_runs_are_reported_and_pruned_only_when_asked() {
         .unwrap();
     assert!(pruned.status.success(), "{}", text(&pruned));
     assert!(versions(&emulator).is_empty(), "{:?}", versions(&emulator));
+}
+
+/// The config of namespace team-1 with `nightly` and `weekly`, or (with `weekly_only`) `weekly` alone.
+fn two_jobs(config: &Config, weekly_only: bool) {
+    let job = |name: &str, cron: &str| {
+        format!(
+            "  - pipeline_source:\n      path: workflow.yaml\n    keep_history: 1\n    job:\n      enabled: true\n      \
+             name: {name}\n      experiment: nightly-exp\n      max_concurrency: 1\n      trigger:\n        \
+             catchup: false\n        cron: \"{cron}\"\n"
+        )
+    };
+    let mut runs = String::from("recurring_runs:\n");
+    if !weekly_only {
+        runs.push_str(&job("nightly", "0 0 7 * * *"));
+    }
+    runs.push_str(&job("weekly", "0 0 7 * * 1"));
+    std::fs::write(config.path().join("recurring_runs.yaml"), runs).unwrap();
+}
+
+#[test]
+fn an_enabled_leftover_is_out_of_sync_and_the_project_file_can_pause_it() {
+    let emulator = start();
+    let config = Config::new("0 0 7 * * *", 1);
+    two_jobs(&config, false);
+    assert!(apply(&emulator, &config).status.success());
+    two_jobs(&config, true);
+
+    let enabled = plan(&emulator, &config);
+    assert_eq!(enabled.status.code(), Some(2), "{}", text(&enabled));
+    let stdout = String::from_utf8_lossy(&enabled.stdout);
+    assert!(
+        stdout.contains("! nightly  ENABLED, not in the config: still fires (cron 0 0 7 * * *)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Out of sync: 1 recurring run(s)"),
+        "{stdout}"
+    );
+    let json = kfp_gitops(&emulator, config.path())
+        .args(["--output", "json", "plan", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["changes"], true);
+    assert_eq!(json["plans"][0]["leftovers"][0]["name"], "nightly");
+    assert_eq!(json["plans"][0]["leftovers"][0]["enabled"], true);
+
+    // The namespace's prune policy in the project file: `apply` pauses the leftover with no flag.
+    std::fs::write(
+        config.path().join("kfp-gitops.yaml"),
+        format!("namespaces:\n  - {{namespace: {NAMESPACE}, config: ., prune: disable}}\n"),
+    )
+    .unwrap();
+    let pruned = apply(&emulator, &config);
+    assert!(pruned.status.success(), "{}", text(&pruned));
+    let nightly = versions(&emulator);
+    assert_eq!(nightly.len(), 1, "{nightly:?}");
+    assert!(!nightly[0].1, "paused, not deleted: {nightly:?}");
+
+    // A paused leftover is listed, and is no pending change.
+    let paused = plan(&emulator, &config);
+    assert_eq!(paused.status.code(), Some(0), "{}", text(&paused));
+    assert!(
+        String::from_utf8_lossy(&paused.stdout).contains(
+            "! nightly  paused, not in the config; left alone (--prune=delete removes it)"
+        ),
+        "{}",
+        text(&paused)
+    );
 }

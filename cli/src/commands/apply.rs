@@ -135,7 +135,7 @@ fn as_plan(args: &ApplyArgs) -> PlanArgs {
 /// apart from it, and is harmless.
 fn fixed_by_the_plan(reconcile: &ReconcileArgs) -> Vec<&'static str> {
     let mut fixed = Vec::new();
-    if reconcile.prune != PruneArg::None {
+    if reconcile.prune.is_some_and(|prune| prune != PruneArg::None) {
         fixed.push("--prune");
     }
     if reconcile.allow_empty_prune {

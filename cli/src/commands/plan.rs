@@ -59,7 +59,8 @@ pub fn run(args: &PlanArgs, ctx: &Context) -> Result<Status, Failure> {
     let session = Session::new(&client, settings.session);
     let mut plans = session.plan(&settings.targets, jiff::Timestamp::now())?;
     session.attach_workflow_diffs(&mut plans);
-    let changes = plans.iter().any(|plan| !plan.is_empty());
+    // An enabled leftover is a pending change although nothing is applied for it.
+    let changes = plans.iter().any(|plan| !plan.is_in_sync());
     if let Some(out) = &args.out {
         kfp_reconcile::save_plans(out, &plans, client.api_url())?;
     }

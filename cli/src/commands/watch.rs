@@ -24,7 +24,9 @@ use crate::daemon::health::Health;
 use crate::daemon::http::HttpServer;
 use crate::daemon::metrics::Metrics;
 use crate::daemon::shutdown::Shutdown;
-use crate::daemon::{self, CycleOutcome, LoopEnd, NamespaceOutcome, Reconciler, Schedule};
+use crate::daemon::{
+    self, CycleOutcome, LeftoverCounts, LoopEnd, NamespaceOutcome, Reconciler, Schedule,
+};
 use crate::failure::{Failure, Status};
 use crate::kfp_args::{KfpArgs, parse_duration};
 use crate::output::Context;
@@ -203,7 +205,10 @@ impl Reconciler for WatchReconciler {
             checkout: Some(snapshot.dir.clone()),
             ..TargetQuery::new(self.configs.clone(), self.namespaces.clone())
         };
-        let Targets { targets, project } = match kfp_config::project::resolve_targets(&query) {
+        let Targets {
+            mut targets,
+            project,
+        } = match kfp_config::project::resolve_targets(&query) {
             Ok(resolved) => resolved,
             Err(err) => {
                 return CycleOutcome {
@@ -213,6 +218,7 @@ impl Reconciler for WatchReconciler {
                 };
             }
         };
+        self.args.reconcile.override_prune(&mut targets);
         self.check_api_url(
             project
                 .as_ref()
@@ -264,9 +270,9 @@ impl Reconciler for WatchReconciler {
         };
         for result in results {
             outcome.interrupted |= result.is_interrupted();
-            for (job, fingerprint) in &result.converged {
+            for (job, converged) in &result.converged {
                 self.converged
-                    .insert((result.namespace.clone(), job.clone()), *fingerprint);
+                    .insert((result.namespace.clone(), job.clone()), converged.clone());
             }
             outcome.namespaces.push(namespace_outcome(&result));
         }
@@ -286,12 +292,27 @@ fn namespace_outcome(result: &NamespaceReconcile) -> NamespaceOutcome {
     for warning in &result.warnings {
         tracing::warn!(namespace, "{warning}");
     }
-    for (job, reasons) in &result.drift {
+    if result.managed_jobs.is_some() && result.error.is_none() {
+        let enabled = result.leftovers.iter().filter(|l| l.enabled).count() as u64;
+        outcome.leftovers = Some(LeftoverCounts {
+            enabled,
+            paused: result.leftovers.len() as u64 - enabled,
+        });
+    }
+    for leftover in result.leftovers.iter().filter(|leftover| leftover.enabled) {
+        tracing::warn!(
+            namespace,
+            recurring_run = leftover.name.as_str(),
+            schedule = leftover.schedule.as_deref().unwrap_or("none"),
+            "not in the config but still enabled: it still fires (prune it with --prune or `prune:` in kfp-gitops.yaml)"
+        );
+    }
+    for drift in &result.drift {
         outcome.drift += 1;
         tracing::info!(
             namespace,
-            job = job.as_str(),
-            reasons = %reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            job = drift.job.as_str(),
+            reasons = %drift.reasons.join("; "),
             "drift: correcting a change made outside git"
         );
     }
@@ -304,6 +325,29 @@ fn namespace_outcome(result: &NamespaceReconcile) -> NamespaceOutcome {
             done = report.jobs.len(),
             left = report.not_started.len(),
             "shutdown: jobs not started are left for the next run"
+        );
+    }
+    // The audit trail of a process that changes production: every action, at the default level.
+    for (recurring_run, step) in report
+        .experiments
+        .iter()
+        .map(|step| ("", step))
+        .chain(
+            report
+                .jobs
+                .iter()
+                .flat_map(|job| job.steps.iter().map(move |step| (job.name.as_str(), step))),
+        )
+        .filter(|(_, step)| step.outcome.is_success())
+    {
+        tracing::info!(
+            namespace,
+            action = step.action.as_str(),
+            recurring_run,
+            target = step.target.as_str(),
+            id = step.id.as_deref().unwrap_or(""),
+            outcome = outcome_word(&step.outcome),
+            "applied"
         );
     }
     for step in report.steps() {
@@ -340,6 +384,16 @@ fn error_line(error: &SessionError) -> String {
                 .join("; ")
         ),
         other => kfp_reconcile::describe(other),
+    }
+}
+
+fn outcome_word(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Done => "done",
+        Outcome::AlreadyGone => "already_gone",
+        Outcome::Adopted => "adopted",
+        Outcome::Failed { .. } => "failed",
+        Outcome::Skipped => "skipped",
     }
 }
 

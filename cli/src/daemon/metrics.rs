@@ -21,9 +21,17 @@ const ACTION_KINDS: &[&str] = &[
     "disable",
     "enable",
     "delete",
+    "re_enable",
     "create_experiment",
     "unarchive_experiment",
 ];
+
+fn leftover_labels(namespace: &str, state: &str) -> Labels {
+    vec![
+        ("namespace".to_owned(), namespace.to_owned()),
+        ("state".to_owned(), state.to_owned()),
+    ]
+}
 
 /// Content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -39,6 +47,7 @@ pub struct Metrics {
     last_success: Gauge<f64, AtomicU64>,
     duration: Histogram,
     managed_jobs: Family<Labels, Gauge>,
+    leftovers: Family<Labels, Gauge>,
     /// The namespaces of the last cycle that got as far as listing them.
     namespaces: Mutex<Vec<String>>,
 }
@@ -95,6 +104,12 @@ impl Metrics {
             "Recurring runs declared in git, by namespace",
             managed_jobs.clone(),
         );
+        let leftovers = Family::<Labels, Gauge>::default();
+        registry.register(
+            "kfp_gitops_leftover_recurring_runs",
+            "Recurring runs no longer in git that are left in KFP (no prune), by namespace and state: enabled ones still fire",
+            leftovers.clone(),
+        );
         // Series that exist from the start, at 0, so `increase()` and absence alerts work before the
         // first event.
         for result in ["success", "failure", "interrupted"] {
@@ -113,6 +128,7 @@ impl Metrics {
             last_success,
             duration,
             managed_jobs,
+            leftovers,
             namespaces: Mutex::default(),
         }
     }
@@ -137,6 +153,9 @@ impl Metrics {
             for gone in known.iter().filter(|ns| !current.contains(&ns.as_str())) {
                 self.managed_jobs
                     .remove(&vec![("namespace".to_owned(), gone.clone())]);
+                for state in ["enabled", "paused"] {
+                    self.leftovers.remove(&leftover_labels(gone, state));
+                }
             }
             *known = current.into_iter().map(str::to_owned).collect();
         }
@@ -156,6 +175,14 @@ impl Metrics {
                 self.managed_jobs
                     .get_or_create(&vec![("namespace".to_owned(), namespace.namespace.clone())])
                     .set(i64::try_from(jobs).unwrap_or(i64::MAX));
+            }
+            if let Some(leftovers) = namespace.leftovers {
+                for (state, count) in [("enabled", leftovers.enabled), ("paused", leftovers.paused)]
+                {
+                    self.leftovers
+                        .get_or_create(&leftover_labels(&namespace.namespace, state))
+                        .set(i64::try_from(count).unwrap_or(i64::MAX));
+                }
             }
         }
         if outcome.is_success() {
@@ -197,6 +224,10 @@ mod tests {
                     BTreeMap::new()
                 },
                 drift: 1,
+                leftovers: Some(crate::daemon::LeftoverCounts {
+                    enabled: 1,
+                    paused: 2,
+                }),
                 error: None,
             }],
         }
@@ -220,6 +251,8 @@ mod tests {
             "kfp_gitops_actions_total{kind=\"enable\"} 4",
             "kfp_gitops_action_failures_total{kind=\"delete\"} 1",
             "kfp_gitops_drift_total 2",
+            "kfp_gitops_leftover_recurring_runs{namespace=\"team-1\",state=\"enabled\"} 1",
+            "kfp_gitops_leftover_recurring_runs{namespace=\"team-1\",state=\"paused\"} 2",
             // The failed cycle does not move the last success.
             "kfp_gitops_last_success_timestamp_seconds 1700000000.0",
             "kfp_gitops_reconcile_duration_seconds_count 2",

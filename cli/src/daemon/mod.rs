@@ -28,8 +28,19 @@ pub struct NamespaceOutcome {
     pub failed_actions: BTreeMap<String, u64>,
     /// Drift found (changes made outside git, corrected by this cycle).
     pub drift: u64,
+    /// Recurring runs no longer in git left in KFP, when the namespace got as far as planning.
+    pub leftovers: Option<LeftoverCounts>,
     /// Why the namespace could not be reconciled at all (config, sources, listing).
     pub error: Option<String>,
+}
+
+/// Recurring runs no longer in git that were left in KFP, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeftoverCounts {
+    /// Still enabled: they fire.
+    pub enabled: u64,
+    /// Paused.
+    pub paused: u64,
 }
 
 /// What one cycle did.

@@ -8,7 +8,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::{PROJECT_FILE_NAME, Project, ProjectError, ProjectFile};
+use super::{PROJECT_FILE_NAME, Project, ProjectError, ProjectFile, PruneMode};
 
 /// One namespace to work on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,9 @@ pub struct Target {
     pub config: PathBuf,
     /// The folder local sources of this config must stay inside.
     pub repo_root: PathBuf,
+    /// What to do with its recurring runs that are no longer in the config, when the project file or a
+    /// flag says (`None`: the session's default).
+    pub prune: Option<PruneMode>,
 }
 
 /// Where the project file comes from.
@@ -192,7 +195,7 @@ fn plural(count: usize) -> &'static str {
 pub fn resolve_targets(query: &TargetQuery) -> Result<Targets, TargetError> {
     let project = find_project(&query.project)?;
     if !query.configs.is_empty() {
-        let targets = pair_configs(query)?;
+        let targets = pair_configs(query, project.as_ref())?;
         return Ok(Targets { targets, project });
     }
     let purpose = if query.unnamed == Unnamed::FolderName {
@@ -222,6 +225,7 @@ pub fn resolve_targets(query: &TargetQuery) -> Result<Targets, TargetError> {
                 namespace,
                 config,
                 repo_root,
+                prune: project_prune(project.as_ref(), None),
             }],
             project,
         });
@@ -301,7 +305,10 @@ fn split_entry(entry: &str) -> (Option<&str>, &str) {
 
 /// Pairs `--config` folders with their namespaces. `NS=DIR` names its own; every other folder takes the
 /// next `--namespace` value, in order; a folder left without one is named after itself or refused.
-fn pair_configs(query: &TargetQuery) -> Result<Vec<Target>, TargetError> {
+fn pair_configs(
+    query: &TargetQuery,
+    project: Option<&Project>,
+) -> Result<Vec<Target>, TargetError> {
     let entries: Vec<(Option<&str>, &str)> = query
         .configs
         .iter()
@@ -338,10 +345,12 @@ fn pair_configs(query: &TargetQuery) -> Result<Vec<Target>, TargetError> {
             return Err(TargetError::Duplicate(namespace));
         }
         let repo_root = repo_root_of(query, &config);
+        let prune = project_prune(project, Some(&namespace));
         targets.push(Target {
             namespace,
             config,
             repo_root,
+            prune,
         });
     }
     Ok(targets)
@@ -359,6 +368,7 @@ fn project_targets(project: &Project, query: &TargetQuery) -> Result<Vec<Target>
                 namespace: target.namespace.clone(),
                 repo_root: repo_root_of(query, &config),
                 config,
+                prune: target.prune.or(project.file.defaults.prune),
             }
         })
         .collect();
@@ -381,6 +391,14 @@ fn project_targets(project: &Project, query: &TargetQuery) -> Result<Vec<Target>
         });
     }
     Ok(targets)
+}
+
+/// The project file's prune policy for `namespace` (its own, else the default).
+fn project_prune(project: Option<&Project>, namespace: Option<&str>) -> Option<PruneMode> {
+    let project = project?;
+    namespace
+        .and_then(|namespace| project.namespace(namespace)?.prune)
+        .or(project.file.defaults.prune)
 }
 
 fn repo_root_of(query: &TargetQuery, config: &Path) -> PathBuf {
