@@ -1,6 +1,8 @@
 //! The command line: global options shared by every subcommand and the subcommand list.
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{
+    ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum,
+};
 
 /// GitOps for Kubeflow Pipelines v1: render pipelines to committed Argo Workflow YAML, run them once,
 /// and reconcile declared experiments and recurring runs into the KFP API.
@@ -12,6 +14,40 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The command line as `kfp-gitops` parses, shows and completes it: [`Cli`]'s, with the global
+    /// options that mean nothing to `render` (the KFP API and namespace: rendering never talks to KFP)
+    /// left out of its help and completions. They are still accepted there, as everywhere, so that one
+    /// `KFP_API_URL`/`--api-url` set for a whole script never breaks a render.
+    pub fn command_line() -> clap::Command {
+        let command = Self::command();
+        // Global options are copied into each subcommand when the command is built, unless the
+        // subcommand already has an option of that id: give `render` hidden copies of its own. Their
+        // values reach the global options all the same (clap carries global values up by id).
+        let hidden: Vec<clap::Arg> = command
+            .get_arguments()
+            .filter(|arg| ["api_url", "namespaces"].contains(&arg.get_id().as_str()))
+            .map(|arg| arg.clone().hide(true))
+            .collect();
+        // (`mut_subcommands` keeps the order of the subcommands, which completions follow.)
+        command.mut_subcommands(|sub| {
+            if sub.get_name() == "render" {
+                sub.args(hidden.iter().cloned())
+            } else {
+                sub
+            }
+        })
+    }
+
+    /// Parses the process's arguments with [`Cli::command_line`]; on an error or `--help`, prints and
+    /// exits as clap does.
+    pub fn parse_args() -> Self {
+        let matches = Self::command_line().get_matches();
+        Self::from_arg_matches(&matches)
+            .unwrap_or_else(|err| err.format(&mut Self::command_line()).exit())
+    }
 }
 
 /// Options every subcommand understands.
@@ -35,7 +71,8 @@ pub struct GlobalArgs {
 
     /// Log level: error, warn, info, debug or trace (RUST_LOG, when set, takes precedence)
     /// [default: warn; info for `watch`]
-    #[arg(long, global = true, value_name = "LEVEL")]
+    // Any case, and `warning`, as the reference scripts write it (`DEBUG`, `INFO`, `WARNING`).
+    #[arg(long, global = true, value_name = "LEVEL", ignore_case = true)]
     pub log_level: Option<LogLevel>,
 
     /// Log line format on stderr: text, or json (one object per line, for log pipelines)
@@ -85,6 +122,7 @@ impl GlobalArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
 pub enum LogLevel {
     Error,
+    #[value(alias = "warning")]
     Warn,
     Info,
     Debug,
@@ -144,7 +182,7 @@ impl Command {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
+    use clap::{FromArgMatches as _, Parser as _};
 
     use super::Cli;
 
@@ -167,6 +205,33 @@ mod tests {
             Ok(None)
         );
         assert_eq!(namespace_of(&["kfp-gitops", "ping"]), Ok(None));
+    }
+
+    #[test]
+    fn render_takes_but_does_not_show_the_kfp_options_and_other_commands_show_them() {
+        let mut command = Cli::command_line();
+        // As when parsing: the global options are copied into the subcommands.
+        command.build();
+        let render = command.find_subcommand_mut("render").unwrap();
+        let help = render.render_long_help().to_string();
+        assert!(
+            !help.contains("--api-url") && !help.contains("--namespace"),
+            "{help}"
+        );
+        assert!(help.contains("--log-level"), "{help}");
+        for name in ["plan", "apply", "run", "ping", "watch", "validate"] {
+            let sub = command.find_subcommand_mut(name).unwrap();
+            let help = sub.render_long_help().to_string();
+            assert!(
+                help.contains("--api-url") && help.contains("--namespace"),
+                "{name}: {help}"
+            );
+        }
+        let matches = Cli::command_line()
+            .try_get_matches_from(["kfp-gitops", "render", "--api-url", "http://h", "--check"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        assert_eq!(cli.global.api_url.as_deref(), Some("http://h"));
     }
 
     #[test]

@@ -149,20 +149,24 @@ impl Failure {
     }
 }
 
+/// What to do when the render command's Python has no KFP SDK: what a user does in their own repository.
+const KFP_MISSING_HINT: &str = "the Python that runs the pipeline has no KFP SDK: install it there with \
+     `pip install kfp==1.8.22` (e.g. in a virtual environment), or run the render command with a Python that \
+     has it (`command:` of the target in kfp-gitops.yaml, or the command after `--`, e.g. \
+     `.venv/bin/python pipeline.py`)";
+
 /// A render target's failure: the error, its causes, a hint, and the end of the command's stderr.
 pub fn render_error(err: &kfp_render::RenderError) -> Failure {
     use kfp_render::RenderError;
     let mut failure = Failure::from_error(err.to_string(), err);
     let hint = match err {
         RenderError::Spawn { program, source } if source.kind() == std::io::ErrorKind::NotFound => Some(format!(
-            "`{program}` was not found: install it or put it on PATH (for a KFP v1 pipeline, activate the \
-             Python environment where kfp==1.8.22 is installed, e.g. `source target/kfp-venv/bin/activate`)"
+            "`{program}` was not found: install it or put it on PATH, or write its full path in the render \
+             command (`command:` of the target in kfp-gitops.yaml, or after `--`), e.g. `.venv/bin/python`"
         )),
-        RenderError::CommandFailed { stderr, .. } if stderr.contains("No module named 'kfp'") => Some(
-            "the KFP SDK is not installed for this python: activate an environment with kfp==1.8.22 \
-             (e.g. `source target/kfp-venv/bin/activate`, created by `cargo xtask venv`)"
-                .to_owned(),
-        ),
+        RenderError::CommandFailed { stderr, .. } if stderr.contains("No module named 'kfp'") => {
+            Some(KFP_MISSING_HINT.to_owned())
+        }
         RenderError::TimedOut { .. } => Some("raise the limit with --timeout".to_owned()),
         RenderError::NoWorkflow { .. } => Some(
             "the command must write workflow.yaml (and optionally params/) into the folder given by \
@@ -317,6 +321,35 @@ mod tests {
         assert_eq!(
             failure.render(false),
             "error: could not save the plan\n  caused by: outer problem\n  caused by: disk on fire\nhint: free some space\n"
+        );
+    }
+
+    #[test]
+    fn a_python_without_kfp_gets_a_hint_about_the_users_python_not_this_projects_folders() {
+        let err = kfp_render::RenderError::CommandFailed {
+            status: "exit status: 1".to_owned(),
+            stderr:
+                "Traceback (most recent call last):\nModuleNotFoundError: No module named 'kfp'\n"
+                    .to_owned(),
+        };
+        let hint = render_error(&err).hint.unwrap();
+        assert!(hint.contains("pip install kfp==1.8.22"), "{hint}");
+        assert!(
+            hint.contains("command:") && hint.contains("after `--`"),
+            "{hint}"
+        );
+        for internal in ["target/", "kfp-venv", "xtask"] {
+            assert!(!hint.contains(internal), "{hint}");
+        }
+        let missing = kfp_render::RenderError::Spawn {
+            program: "python3.9".to_owned(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let hint = render_error(&missing).hint.unwrap();
+        assert!(hint.starts_with("`python3.9` was not found"), "{hint}");
+        assert!(
+            !hint.contains("target/") && !hint.contains("xtask"),
+            "{hint}"
         );
     }
 

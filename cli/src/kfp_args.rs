@@ -1,7 +1,8 @@
 //! The connection, authentication and TLS options shared by every command that talks to the KFP API.
 //!
-//! Secrets are taken from the environment only (`KFP_TOKEN`, `DEX_PASSWORD`), never from flags, so that they do
-//! not show up in shell history or the process list.
+//! Secrets are taken from the environment (`KFP_TOKEN`, `DEX_PASSWORD`), so that they do not show up in shell
+//! history or the process list. The one exception is the reference scripts' hidden `--dex-password`, accepted
+//! with a warning (`legacy.rs`) and held as a [`Secret`] from the moment it is parsed, like the variable.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +29,10 @@ pub struct KfpArgs {
     /// DEX_PASSWORD
     #[arg(long, env = "DEX_USERNAME", value_name = "USER")]
     pub dex_username: Option<String>,
+
+    /// The reference scripts' `--dex-password`: accepted with a warning, DEX_PASSWORD is the way
+    #[arg(long, hide = true, value_name = "PASSWORD", value_parser = secret_arg)]
+    pub dex_password: Option<Secret>,
 
     /// The Dex connector to log in with
     #[arg(
@@ -73,6 +78,11 @@ impl From<DexAuthTypeArg> for DexAuthType {
     }
 }
 
+/// A secret given on the command line, wrapped at once so that it never shows in `Debug`.
+fn secret_arg(text: &str) -> Result<Secret, String> {
+    Ok(Secret::new(text))
+}
+
 /// Parses `90`, `90s`, `5m`, `1h30m`, `2 minutes` (jiff's friendly duration format; a bare number is seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -104,20 +114,26 @@ impl KfpArgs {
             )
         })?;
         let env = |name: &str| env(name).filter(|v| !v.is_empty());
-        let password = env(ENV_DEX_PASSWORD);
+        let password = self
+            .dex_password
+            .clone()
+            .filter(|password| !password.is_empty())
+            .or_else(|| env(ENV_DEX_PASSWORD).map(Secret::new));
         let dex = match (&self.dex_username, password) {
             (Some(username), Some(password)) => Some(DexConfig {
                 username: username.clone(),
-                password: Secret::new(password),
+                password,
                 auth_type: self.dex_auth_type.into(),
             }),
             (Some(username), None) => {
                 return Err(Failure::new(format!("no Dex password for {username}"))
-                    .hint("set DEX_PASSWORD in the environment (it is never read from a flag)"));
+                    .hint("set DEX_PASSWORD in the environment"));
             }
             (None, Some(_)) => {
-                return Err(Failure::new("DEX_PASSWORD is set but no Dex user")
-                    .hint("set DEX_USERNAME or pass --dex-username"));
+                return Err(
+                    Failure::new("a Dex password is given (DEX_PASSWORD) but no Dex user")
+                        .hint("set DEX_USERNAME or pass --dex-username"),
+                );
             }
             (None, None) => None,
         };
@@ -174,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn dex_login_takes_the_password_from_the_environment_only() {
+    fn dex_login_takes_the_password_from_the_environment() {
         let cli = parse(&[
             "--api-url",
             "https://h/pipeline",
@@ -200,6 +216,37 @@ mod tests {
             .client_config_with_env(&cli.global, env_of(&[]))
             .unwrap_err();
         assert_eq!(failure.message, "no Dex password for u@x");
+    }
+
+    #[test]
+    fn the_reference_scripts_dex_password_flag_wins_over_the_environment_and_stays_secret() {
+        let cli = parse(&[
+            "--api-url",
+            "https://h/pipeline",
+            "--dex-username",
+            "user1@example.com",
+            "--dex-password",
+            "from-flag",
+        ]);
+        assert!(!format!("{cli:?}").contains("from-flag"), "{cli:?}");
+        let config = cli
+            .kfp
+            .client_config_with_env(&cli.global, env_of(&[("DEX_PASSWORD", "from-env")]))
+            .unwrap();
+        match config.auth {
+            AuthConfig::Dex(dex) => assert_eq!(dex.password.expose(), "from-flag"),
+            other => panic!("{other:?}"),
+        }
+        let without_user = parse(&["--api-url", "https://h", "--dex-password", "pw"]);
+        let failure = without_user
+            .kfp
+            .client_config_with_env(&without_user.global, env_of(&[]))
+            .unwrap_err();
+        assert!(
+            failure.message.contains("no Dex user"),
+            "{}",
+            failure.message
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub struct TargetArgs {
     /// Config folder of one namespace (with experiments.yaml and recurring_runs.yaml). With one folder, its
     /// namespace is --namespace; repeat as NS=DIR for several namespaces. Without it, the namespaces of
     /// kfp-gitops.yaml are used.
-    #[arg(long = "config", value_name = "[NS=]DIR")]
+    #[arg(long = "config", value_name = "[NS=]DIR", alias = "config-path")]
     pub configs: Vec<String>,
 
     /// The project file [default: kfp-gitops.yaml in the current folder or a parent]
@@ -58,16 +58,30 @@ pub struct SourceArgs {
     /// The cache of fetched pipelines [default: .cache/kfp-gitops in the repository root]
     #[arg(long, env = "KFP_GITOPS_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// The reference scripts' `--github-token`: accepted with a warning (`legacy.rs`), GITHUB_TOKEN is the way
+    #[arg(long, hide = true, value_name = "TOKEN", value_parser = github_token_arg)]
+    pub github_token: Option<kfp_config::sources::Secret>,
+}
+
+/// A `--github-token` value, kept as a secret from the start so that it never shows in `Debug`.
+fn github_token_arg(text: &str) -> Result<kfp_config::sources::Secret, String> {
+    Ok(kfp_config::sources::Secret::new(text))
 }
 
 impl SourceArgs {
-    /// How config folders are loaded: these sources, the GitHub token from `GITHUB_TOKEN`.
+    /// How config folders are loaded: these sources, the GitHub token from `--github-token`, else
+    /// `GITHUB_TOKEN`.
     pub fn load_options(&self, offline: bool) -> LoadOptions {
         LoadOptions {
             offline,
             cache_dir: self.cache_dir.clone(),
             github_api_url: self.github_api_url.clone(),
-            github_token: github_token(),
+            github_token: self
+                .github_token
+                .clone()
+                .filter(|token| !token.expose().is_empty())
+                .or_else(github_token),
             ..LoadOptions::default()
         }
     }
@@ -86,7 +100,12 @@ pub fn github_token() -> Option<kfp_config::sources::Secret> {
 #[command(next_help_heading = "Reconcile")]
 pub struct ReconcileArgs {
     /// Service account of recurring runs that name none [default: the project file's, else default-editor]
-    #[arg(long, env = "KFP_DEFAULT_RUNNER_SA", value_name = "SA")]
+    #[arg(
+        long,
+        env = "KFP_DEFAULT_RUNNER_SA",
+        value_name = "SA",
+        alias = "kfp-default-runner-sa"
+    )]
     pub default_runner_sa: Option<String>,
 
     /// What to do with versions of recurring runs that are no longer in the config [default: the

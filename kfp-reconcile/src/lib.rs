@@ -72,7 +72,7 @@ pub use observed::{
     ObservedWorkflow,
 };
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
-pub use saved::{SavedPlanError, check_fresh, read_plans, save_plans};
+pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};
 pub use session::{
     DriftReport, Locks, NamespaceProblem, NamespaceReconcile, Session, SessionError,
     SessionOptions, load_desired, validate,

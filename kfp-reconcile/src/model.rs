@@ -61,6 +61,10 @@ impl Plan {
 pub struct PlanFile {
     /// Always [`FORMAT_VERSION`] when written; checked when read.
     pub format_version: u32,
+    /// The KFP API URL the plans were made against (normalized, as the client uses it); `apply FILE`
+    /// refuses another. Absent in files written before it was recorded, which are then not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
     /// One plan per namespace.
     pub plans: Vec<Plan>,
 }
@@ -70,7 +74,16 @@ impl PlanFile {
     pub fn new(plans: Vec<Plan>) -> Self {
         Self {
             format_version: FORMAT_VERSION,
+            api_url: None,
             plans,
+        }
+    }
+
+    /// Wraps plans made against the API at `api_url`.
+    pub fn made_against(plans: Vec<Plan>, api_url: &str) -> Self {
+        Self {
+            api_url: Some(api_url.to_owned()),
+            ..Self::new(plans)
         }
     }
 }

@@ -75,6 +75,16 @@ pub enum SavedPlanError {
         /// The namespaces that changed.
         namespaces: Vec<String>,
     },
+    /// The plan was made against another KFP API than the one it is applied to.
+    #[error("the saved plan {} was made against {planned}, not {given}", path.display())]
+    OtherApi {
+        /// The file.
+        path: PathBuf,
+        /// The API URL recorded in the plan.
+        planned: String,
+        /// The API URL it was to be applied to.
+        given: String,
+    },
     /// A namespace of the plan could not be listed to check it.
     #[error(transparent)]
     Observe(#[from] ObserveError),
@@ -87,6 +97,10 @@ impl SavedPlanError {
             Self::FormatVersion { .. } => {
                 Some("make the plan again with this version of kfp-gitops")
             }
+            Self::OtherApi { .. } => Some(
+                "nothing was changed; apply it with the --api-url it was made with, or make a plan against this \
+                 API with `kfp-gitops plan --out FILE`",
+            ),
             Self::Stale { .. } => Some(
                 "nothing was changed; run `kfp-gitops plan --out FILE` again, review it, and apply the new plan",
             ),
@@ -95,9 +109,9 @@ impl SavedPlanError {
     }
 }
 
-/// Writes `plans` to `path` as a [`PlanFile`].
-pub fn save_plans(path: &Path, plans: &[Plan]) -> Result<(), SavedPlanError> {
-    let file = PlanFile::new(plans.to_vec());
+/// Writes `plans`, made against the API at `api_url`, to `path` as a [`PlanFile`].
+pub fn save_plans(path: &Path, plans: &[Plan], api_url: &str) -> Result<(), SavedPlanError> {
+    let file = PlanFile::made_against(plans.to_vec(), api_url);
     let json = serde_json::to_string_pretty(&file).map_err(SavedPlanError::Serialize)?;
     std::fs::write(path, json + "\n").map_err(|source| SavedPlanError::Write {
         path: path.to_path_buf(),
@@ -106,7 +120,7 @@ pub fn save_plans(path: &Path, plans: &[Plan]) -> Result<(), SavedPlanError> {
 }
 
 /// Reads the plans saved in `path`, refusing another format version.
-pub fn read_plans(path: &Path) -> Result<Vec<Plan>, SavedPlanError> {
+pub fn read_plans(path: &Path) -> Result<PlanFile, SavedPlanError> {
     let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Read {
         path: path.to_path_buf(),
         source,
@@ -125,12 +139,25 @@ pub fn read_plans(path: &Path) -> Result<Vec<Plan>, SavedPlanError> {
             found,
         });
     }
-    let file: PlanFile =
-        serde_json::from_value(value).map_err(|source| SavedPlanError::Invalid {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(file.plans)
+    serde_json::from_value(value).map_err(|source| SavedPlanError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Refuses the saved plans of `file` (read from `path`) when they were made against another API than
+/// `api_url` (both as the client normalizes them). A file that recorded no API URL is not refused.
+pub fn check_api_url(file: &PlanFile, api_url: &str, path: &Path) -> Result<(), SavedPlanError> {
+    match &file.api_url {
+        Some(planned) if planned.trim_end_matches('/') != api_url.trim_end_matches('/') => {
+            Err(SavedPlanError::OtherApi {
+                path: path.to_path_buf(),
+                planned: planned.clone(),
+                given: api_url.to_owned(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Refuses saved `plans` (read from `path`) when any of their namespaces changed since they were made.
@@ -159,8 +186,11 @@ mod tests {
     fn a_saved_plan_reads_back_and_other_versions_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
-        save_plans(&path, &[]).unwrap();
-        assert_eq!(read_plans(&path).unwrap(), Vec::<Plan>::new());
+        save_plans(&path, &[], "http://kfp:8888").unwrap();
+        assert_eq!(
+            read_plans(&path).unwrap(),
+            PlanFile::made_against(Vec::new(), "http://kfp:8888")
+        );
         std::fs::write(&path, "{\"format_version\": 0, \"plans\": []}").unwrap();
         let err = read_plans(&path).unwrap_err();
         assert_eq!(
@@ -176,5 +206,37 @@ mod tests {
             read_plans(&path).unwrap_err(),
             SavedPlanError::NotAPlan { .. }
         ));
+    }
+
+    #[test]
+    fn a_saved_plan_is_refused_against_another_api_and_a_plan_without_a_url_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        save_plans(&path, &[], "https://prod.example.com/pipeline").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("\"api_url\": \"https://prod.example.com/pipeline\""),
+            "{text}"
+        );
+        let file = read_plans(&path).unwrap();
+        check_api_url(&file, "https://prod.example.com/pipeline", &path).unwrap();
+        let err = check_api_url(&file, "https://staging.example.com/pipeline", &path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the saved plan {} was made against https://prod.example.com/pipeline, not \
+                 https://staging.example.com/pipeline",
+                path.display()
+            )
+        );
+        assert!(err.hint().unwrap().contains("--api-url"));
+        std::fs::write(
+            &path,
+            format!("{{\"format_version\": {FORMAT_VERSION}, \"plans\": []}}"),
+        )
+        .unwrap();
+        let old = read_plans(&path).unwrap();
+        assert_eq!(old.api_url, None);
+        check_api_url(&old, "https://anywhere.example.com", &path).unwrap();
     }
 }

@@ -41,6 +41,69 @@ fn help_lists_the_global_options() {
 }
 
 #[test]
+fn render_help_leaves_out_the_kfp_options_that_mean_nothing_to_it() {
+    for args in [
+        &["render", "--help"][..],
+        &["help", "render"],
+        &["render", "-h"],
+    ] {
+        let assert = kfp_gitops().args(args).assert().success();
+        let help = String::from_utf8(assert.get_output().stdout.clone()).expect("help is UTF-8");
+        assert!(help.contains("--check"), "{args:?}:\n{help}");
+        assert!(help.contains("--log-level"), "{args:?}:\n{help}");
+        assert!(
+            !help.contains("--api-url") && !help.contains("--namespace"),
+            "{args:?}:\n{help}"
+        );
+    }
+    for command in ["plan", "apply", "run", "ping", "watch", "validate"] {
+        let assert = kfp_gitops().args([command, "--help"]).assert().success();
+        let help = String::from_utf8(assert.get_output().stdout.clone()).expect("help is UTF-8");
+        assert!(
+            help.contains("--api-url") && help.contains("--namespace"),
+            "{command}:\n{help}"
+        );
+    }
+    // Still accepted, so that one KFP_API_URL or --api-url for a whole script never breaks a render.
+    kfp_gitops()
+        .args([
+            "render",
+            "--api-url",
+            "http://kfp",
+            "-n",
+            "team-1",
+            "--help",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_reference_log_level_gets_a_note_which_is_a_json_record_with_json_logs() {
+    let text = kfp_gitops()
+        .args(["--log-level", "WARNING", "schema"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(text.get_output().stderr.clone()).unwrap();
+    assert_eq!(
+        stderr,
+        "note: --log-level WARNING is spelled --log-level warn in kfp-gitops\n"
+    );
+    let json = kfp_gitops()
+        .args(["--log-format", "json", "--log-level", "WARNING", "schema"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(json.get_output().stderr.clone()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    let record: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON log record");
+    assert_eq!(
+        record["fields"]["message"],
+        "note: --log-level WARNING is spelled --log-level warn in kfp-gitops"
+    );
+}
+
+#[test]
 fn version_prints_the_crate_version() {
     kfp_gitops()
         .arg("--version")

@@ -288,6 +288,40 @@ fn the_binary_prints_its_address_and_serves_the_chosen_mode() {
 }
 
 #[test]
+fn the_binary_in_dex_mode_says_the_api_is_under_pipeline() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kfp-emulator"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--multi-user",
+            "--auth",
+            "dex",
+            "--dex-user",
+            "user1@example.com",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let (mut first, mut second) = (String::new(), String::new());
+    reader.read_line(&mut first).unwrap();
+    reader.read_line(&mut second).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the address line comes first, unchanged");
+    assert_eq!(
+        second.trim(),
+        format!(
+            "Dex mode: the KFP API is under {base}/pipeline (--api-url {base}/pipeline), behind a Dex login \
+             as user1@example.com"
+        )
+    );
+}
+
+#[test]
 fn the_binary_refuses_token_mode_without_tokens() {
     let output = Command::new(env!("CARGO_BIN_EXE_kfp-emulator"))
         .args(["--listen", "127.0.0.1:0", "--auth", "token"])

@@ -420,6 +420,43 @@ fn a_saved_plan_is_applied_exactly_and_refused_once_stale() {
 }
 
 #[test]
+fn a_saved_plan_is_refused_against_another_api() {
+    // Two empty KFPs look the same, so only the recorded API URL tells them apart.
+    let planned_against = start();
+    let other = start();
+    let config = Config::new("0 0 7 * * *", 2);
+    let plan_file = save_plan(&planned_against, &config);
+    let saved = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(
+        saved.contains(&format!("\"api_url\": \"{}\"", planned_against.base_url())),
+        "{saved}"
+    );
+    let refused = kfp_gitops(&other, config.path())
+        .arg("apply")
+        .arg(&plan_file)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "was made against {}, not {}",
+            planned_against.base_url(),
+            other.base_url()
+        )),
+        "{}",
+        text(&refused)
+    );
+    assert!(
+        stderr.contains("hint: nothing was changed"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(other.count("POST /apis/v1beta1/jobs"), 0);
+    assert_eq!(other.count("POST /apis/v1beta1/experiments"), 0);
+}
+
+#[test]
 fn a_saved_plan_refuses_the_options_it_already_fixed() {
     let emulator = start();
     let config = Config::new("0 0 7 * * *", 2);

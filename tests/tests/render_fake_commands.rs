@@ -427,6 +427,26 @@ fn a_command_writing_nothing_is_an_error_with_a_hint() {
 }
 
 #[test]
+fn a_python_without_kfp_gets_a_hint_a_user_can_follow() {
+    let pipeline = Pipeline::new("x", "m");
+    pipeline.script(
+        "echo 'Traceback (most recent call last):' >&2\n\
+         echo \"ModuleNotFoundError: No module named 'kfp'\" >&2\nexit 1\n",
+    );
+    let output = pipeline.render(&[]);
+    assert_code(&output, 1);
+    let err = stderr(&output);
+    assert!(
+        err.contains("hint: the Python that runs the pipeline has no KFP SDK: install it there with `pip install kfp==1.8.22`"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("kfp-venv") && !err.contains("xtask"),
+        "no folder of kfp-gitops' own build: {err}"
+    );
+}
+
+#[test]
 fn a_missing_program_gets_a_hint_about_path() {
     let pipeline = Pipeline::new("x", "m");
     let output = kfp_gitops()

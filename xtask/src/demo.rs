@@ -20,7 +20,13 @@ const OLD_CRON: &str = "cron: \"0 0 7 * * *\"";
 const NEW_CRON: &str = "cron: \"0 30 6 * * 1-5\"";
 
 pub fn run(root: &Path) -> Result<(), String> {
-    banner("building kfp-gitops and the KFP API emulator");
+    let bin_dir = target_dir(root).join("debug");
+    let cli = bin_dir.join(format!("kfp-gitops{}", std::env::consts::EXE_SUFFIX));
+    let emulator_bin = bin_dir.join(format!("kfp-emulator{}", std::env::consts::EXE_SUFFIX));
+    banner(&build_banner(
+        cli.exists() && emulator_bin.exists(),
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    ));
     cargo_step(
         root,
         &[
@@ -36,9 +42,6 @@ pub fn run(root: &Path) -> Result<(), String> {
         ],
         &[],
     )?;
-    let bin_dir = target_dir(root).join("debug");
-    let cli = bin_dir.join(format!("kfp-gitops{}", std::env::consts::EXE_SUFFIX));
-    let emulator_bin = bin_dir.join(format!("kfp-emulator{}", std::env::consts::EXE_SUFFIX));
 
     let (_emulator, api_url) = start_emulator(&emulator_bin)?;
     banner(&format!(
@@ -127,6 +130,21 @@ pub fn run(root: &Path) -> Result<(), String> {
         "Done. Try it on your cluster: kfp-gitops plan --api-url https://HOST/pipeline --config DIR --namespace NS"
     );
     Ok(())
+}
+
+/// What the demo says before building: a first build compiles every dependency of the workspace, which
+/// takes minutes, so it says so (and how many cores it has) instead of sitting silent.
+fn build_banner(built_before: bool, cores: usize) -> String {
+    if built_before {
+        "building kfp-gitops and the KFP API emulator (only what changed since the last build)"
+            .to_owned()
+    } else {
+        format!(
+            "building the workspace: kfp-gitops, the KFP API emulator and all their dependencies. The first \
+             build takes a few minutes ({cores} CPU core(s) here; about 6 minutes on 2); later runs only \
+             rebuild what changed"
+        )
+    }
 }
 
 fn banner(text: &str) {
@@ -287,4 +305,22 @@ fn http_get(base: &str, path: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(body).map_err(|err| format!("the answer is not UTF-8: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build_banner;
+
+    #[test]
+    fn the_first_build_says_it_builds_the_workspace_and_takes_minutes() {
+        let first = build_banner(false, 2);
+        assert!(first.starts_with("building the workspace"), "{first}");
+        assert!(
+            first.contains("a few minutes (2 CPU core(s) here"),
+            "{first}"
+        );
+        let again = build_banner(true, 2);
+        assert!(again.contains("only what changed"), "{again}");
+        assert!(!again.contains("minutes"), "{again}");
+    }
 }

@@ -9,6 +9,7 @@ use kfp_reconcile::{ApplyOptions, ApplyReport, CancelToken, Plan, Session, Sessi
 use serde::Serialize;
 
 use crate::args::OutputFormat;
+use crate::commands::plan::PlanArgs;
 use crate::daemon::shutdown::Shutdown;
 use crate::failure::{Failure, Status};
 use crate::kfp_args::KfpArgs;
@@ -44,6 +45,10 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub kfp: KfpArgs,
+
+    /// The reference scripts' `--dry-run`: `kfp-gitops plan` (a note says so, `legacy.rs`)
+    #[arg(long, hide = true, conflicts_with = "plan_file")]
+    pub dry_run: bool,
 }
 
 /// The JSON document of `apply --output json`.
@@ -56,6 +61,9 @@ struct ApplyDocument<'a> {
 }
 
 pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
+    if args.dry_run {
+        return crate::commands::plan::run(&as_plan(args), ctx);
+    }
     let apply = ApplyOptions {
         concurrency: usize::from(args.concurrency),
     };
@@ -84,7 +92,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                      drop the option(s) to apply it as it is, or run `kfp-gitops plan --out FILE` again with them",
                 ));
             }
-            let plans = kfp_reconcile::read_plans(path)?;
+            let file = kfp_reconcile::read_plans(path)?;
             // Only the API URL may still come from the project file; a discovered one that cannot be
             // read is no reason to refuse the saved plan.
             let project = match args.targets.project_lookup() {
@@ -102,6 +110,8 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                     ..SessionOptions::default()
                 },
             );
+            kfp_reconcile::check_api_url(&file, client.api_url(), path)?;
+            let plans = file.plans;
             let namespaces: Vec<String> = plans.iter().map(|plan| plan.namespace.clone()).collect();
             locked(&session, &namespaces, cancel, || {
                 session.check_fresh(&plans, path)?;
@@ -165,6 +175,18 @@ fn locked(
         tracing::warn!("{}; it expires by itself", kfp_reconcile::describe(&err));
     }
     result
+}
+
+/// `apply --dry-run` (`reconcile_kfp.py --dry-run`) is `plan` with the same configs, options and connection.
+fn as_plan(args: &ApplyArgs) -> PlanArgs {
+    PlanArgs {
+        targets: args.targets.clone(),
+        reconcile: args.reconcile.clone(),
+        sources: args.sources.clone(),
+        out: None,
+        detailed_exitcode: false,
+        kfp: args.kfp.clone(),
+    }
 }
 
 /// The planning options given with a saved plan: they had their effect when the plan was made, so here

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
 use crate::args::Cli;
@@ -15,7 +15,7 @@ pub struct CompletionsArgs {
 }
 
 pub fn run(args: &CompletionsArgs) -> Result<Status, Failure> {
-    let mut command = Cli::command();
+    let mut command = Cli::command_line();
     clap_complete::generate(args.shell, &mut command, "kfp-gitops", &mut io::stdout());
     Ok(Status::Ok)
 }

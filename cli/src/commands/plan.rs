@@ -64,7 +64,7 @@ pub fn run(args: &PlanArgs, ctx: &Context) -> Result<Status, Failure> {
     // An enabled leftover is a pending change although nothing is applied for it.
     let changes = plans.iter().any(|plan| !plan.is_in_sync());
     if let Some(out) = &args.out {
-        kfp_reconcile::save_plans(out, &plans)?;
+        kfp_reconcile::save_plans(out, &plans, client.api_url())?;
     }
     match ctx.format {
         OutputFormat::Json => {

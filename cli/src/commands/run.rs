@@ -37,7 +37,7 @@ pub struct RunArgs {
     pub pipeline_folder: PathBuf,
 
     /// Experiment (by name) to run in
-    #[arg(long, short = 'e', value_name = "NAME")]
+    #[arg(long, short = 'e', value_name = "NAME", alias = "experiment-name")]
     pub experiment: String,
 
     /// Create the experiment when it does not exist
@@ -45,7 +45,7 @@ pub struct RunArgs {
     pub create_experiment: bool,
 
     /// Name of the run, before the `MANUAL::` prefix and timestamp [default: the pipeline's name]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", alias = "run-name")]
     pub name: Option<String>,
 
     /// Description of the run

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 pub struct Snapshot {
     /// The resolved directory (no symlinks): read everything below it.
     pub dir: PathBuf,
-    /// A short name of the revision: git-sync names worktrees after the commit, so this is the
-    /// commit hash when the root is a git-sync link (otherwise the directory's name).
+    /// The revision: the commit (`git rev-parse HEAD`) when the directory is a git work tree (a plain
+    /// checkout, or git-sync's worktree, which is also named after its commit), otherwise the
+    /// directory's name.
     pub revision: String,
 }
 
@@ -27,11 +28,38 @@ pub fn snapshot(root: &Path) -> std::io::Result<Snapshot> {
             format!("{} is not a directory", dir.display()),
         ));
     }
-    let revision = dir
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let revision = head_commit(&dir).unwrap_or_else(|| {
+        dir.file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
     Ok(Snapshot { dir, revision })
+}
+
+/// The commit checked out in `dir` when `dir` is the top of a git work tree (it has `.git`, a folder in
+/// a clone or a file in a worktree); `None` when it is not, or git cannot say (not installed, no commit
+/// yet). The checkout may belong to another user (a volume written by git-sync), which git refuses
+/// unless the folder is named safe; reading `HEAD` is all that is done.
+fn head_commit(dir: &Path) -> Option<String> {
+    if !dir.join(".git").exists() {
+        return None;
+    }
+    let mut safe_directory = std::ffi::OsString::from("safe.directory=");
+    safe_directory.push(dir);
+    let output = std::process::Command::new("git")
+        .arg("-c")
+        .arg(safe_directory)
+        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !commit.is_empty()).then_some(commit)
 }
 
 #[cfg(test)]
@@ -66,6 +94,51 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(second.dir.join("rev")).unwrap(),
             "2222"
+        );
+    }
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let output = std::process::Command::new("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    #[test]
+    fn a_plain_git_checkout_reports_its_commit_not_its_folder_name() {
+        let root = tempfile::tempdir().unwrap();
+        let checkout = root.path().join("seed");
+        std::fs::create_dir(&checkout).unwrap();
+        git(&checkout, &["init", "-q"]);
+        // Without a commit git cannot name one: the folder's name it is.
+        assert_eq!(snapshot(&checkout).unwrap().revision, "seed");
+        std::fs::write(checkout.join("kfp-gitops.yaml"), "namespaces: []\n").unwrap();
+        git(&checkout, &["add", "."]);
+        git(&checkout, &["commit", "-q", "-m", "first"]);
+        let head = git(&checkout, &["rev-parse", "HEAD"]);
+        assert_eq!(head.len(), 40, "{head}");
+        assert_eq!(snapshot(&checkout).unwrap().revision, head);
+        // A folder below the work tree's top is not a checkout of its own.
+        std::fs::create_dir(checkout.join("team-1")).unwrap();
+        assert_eq!(
+            snapshot(&checkout.join("team-1")).unwrap().revision,
+            "team-1"
         );
     }
 

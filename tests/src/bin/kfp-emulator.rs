@@ -72,6 +72,18 @@ struct Args {
     state: Option<PathBuf>,
 }
 
+/// In Dex mode the API is served behind the login under `/pipeline`, as Kubeflow's gateway serves it:
+/// the start-up says so, since `--api-url` must name that path.
+fn dex_note(args: &Args, base_url: &str) -> Option<String> {
+    matches!(args.auth, Auth::Dex).then(|| {
+        format!(
+            "Dex mode: the KFP API is under {base_url}/pipeline (--api-url {base_url}/pipeline), behind a Dex \
+             login as {}",
+            args.dex_user
+        )
+    })
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let auth = match args.auth {
@@ -109,6 +121,11 @@ fn main() -> ExitCode {
         }
     };
     println!("listening on {}", emulator.base_url());
+    if let Some(line) = dex_note(&args, &emulator.base_url()) {
+        // The first line is the one scripts wait for (and may stop reading after): this one must never
+        // fail the emulator.
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
     let _ = std::io::stdout().flush();
     loop {
         std::thread::park();
