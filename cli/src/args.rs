@@ -165,6 +165,10 @@ pub enum Command {
     Validate(crate::commands::validate::ValidateArgs),
     /// Print or write the JSON Schemas of experiments.yaml, recurring_runs.yaml and kfp-gitops.yaml
     Schema(crate::commands::schema::SchemaArgs),
+    /// Start one run of a recurring run now, with its live version's workflow and parameters
+    Trigger(crate::commands::trigger::TriggerArgs),
+    /// Show each recurring run: live version, schedule, sync state, last runs and health
+    Status(crate::commands::status::StatusArgs),
     /// Reconcile every configured namespace continuously (the in-cluster daemon), or once with --once
     Watch(crate::commands::watch::WatchArgs),
 }

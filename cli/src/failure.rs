@@ -256,6 +256,25 @@ impl From<kfp_reconcile::ObserveError> for Failure {
     }
 }
 
+/// A run that could not be started: what failed, the API error's causes, the library's hint (else the
+/// API error's).
+impl From<kfp_reconcile::RunNowError> for Failure {
+    fn from(err: kfp_reconcile::RunNowError) -> Self {
+        let mut failure = Failure::new(err.to_string());
+        let hint = err.hint();
+        if let Some(api) = err.into_api_error() {
+            let api = Failure::from(api);
+            failure.causes.push(api.message);
+            failure.causes.extend(api.causes);
+            failure.hint = api.hint;
+        }
+        if hint.is_some() {
+            failure.hint = hint;
+        }
+        failure
+    }
+}
+
 impl From<kfp_client::Error> for Failure {
     fn from(err: kfp_client::Error) -> Self {
         use kfp_client::{Error, TransportKind};

@@ -48,6 +48,8 @@ pub mod observed;
 pub mod planner;
 mod saved;
 mod session;
+pub mod status;
+pub mod trigger;
 
 pub use apply::{
     ApplyOptions, ApplyReport, JobReport, Outcome, RE_ENABLE, StepReport, apply, apply_many,
@@ -77,3 +79,4 @@ pub use session::{
     DriftReport, Locks, NamespaceProblem, NamespaceReconcile, Session, SessionError,
     SessionOptions, load_desired, validate,
 };
+pub use trigger::{RunNowError, StartedRun, live_version, run_now};

@@ -6,6 +6,9 @@
 //! what that expression accepts (the job name is everything between the prefix and the *last* `__` that is followed
 //! by a timestamp), except that the timestamp must also be a real UTC date and time, because versions are ordered
 //! by it.
+//!
+//! Runs started by hand (`kfp-gitops run`, `kfp-gitops trigger`) are named `MANUAL::{name}__{timestamp}` with the
+//! same timestamp form ([`manual_run_name`]).
 
 use jiff::Timestamp;
 use jiff::civil::DateTime;
@@ -13,6 +16,9 @@ use jiff::tz::Offset;
 
 /// The prefix that marks a KFP job as managed by kfp-gitops (and by the reference scripts).
 pub const MANAGED_PREFIX: &str = "GIT::";
+
+/// The prefix of runs started by hand: `kfp-gitops run` and `kfp-gitops trigger`.
+pub const MANUAL_PREFIX: &str = "MANUAL::";
 
 /// Length of the `YYYY-MM-DDTHH-MM-SSZ` suffix.
 const STAMP_LEN: usize = 20;
@@ -29,6 +35,12 @@ pub struct VersionName {
 /// The KFP display name of the version of `job` made at `timestamp` (sub-second precision is dropped).
 pub fn version_name(job: &str, timestamp: Timestamp) -> String {
     format!("{MANAGED_PREFIX}{job}__{}", format_stamp(timestamp))
+}
+
+/// The KFP display name of a run of `name` started by hand at `timestamp`:
+/// `MANUAL::{name}__{YYYY-MM-DDTHH-MM-SSZ}` (UTC).
+pub fn manual_run_name(name: &str, timestamp: Timestamp) -> String {
+    format!("{MANUAL_PREFIX}{name}__{}", format_stamp(timestamp))
 }
 
 /// `YYYY-MM-DDTHH-MM-SSZ` in UTC, the timestamp form used in version names.
@@ -124,6 +136,15 @@ mod tests {
         assert_eq!(
             version_name("nightly", ts("2024-01-02T03:04:05.9Z")),
             "GIT::nightly__2024-01-02T03-04-05Z"
+        );
+    }
+
+    #[test]
+    fn manual_run_names_follow_the_manual_pattern_in_utc() {
+        let now: Timestamp = "2024-01-02T03:04:05.678+02:00".parse().unwrap();
+        assert_eq!(
+            manual_run_name("hello", now),
+            "MANUAL::hello__2024-01-02T01-04-05Z"
         );
     }
 

@@ -8,6 +8,8 @@ pub mod plan;
 pub mod render;
 pub mod run;
 pub mod schema;
+pub mod status;
+pub mod trigger;
 pub mod validate;
 pub mod watch;
 
@@ -28,6 +30,8 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<Status, Failure> {
         Command::Apply(args) => apply::run(&args, ctx),
         Command::Validate(args) => validate::run(&args, ctx),
         Command::Schema(args) => schema::run(&args),
+        Command::Trigger(args) => trigger::run(&args, ctx),
+        Command::Status(args) => status::run(&args, ctx),
     }
     .map_err(|failure| failure.with_output(ctx.format))
 }

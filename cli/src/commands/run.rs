@@ -7,11 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use kfp_client::models::Filter;
 use kfp_client::models::{
     Experiment, Parameter, PipelineSpec, ResourceReference, Run, is_terminal_status,
 };
-use kfp_client::{HttpKfpClient, KfpApi, ListOptions, find_experiment_by_name, list_all};
+use kfp_client::{HttpKfpClient, KfpApi, find_experiment_by_name};
 use kfp_config::{PipelineInput, Workflow};
 use serde_json::json;
 
@@ -211,11 +210,6 @@ pub fn prepare(folder: &Path, overrides: &[(String, String)]) -> Result<Prepared
     })
 }
 
-/// `MANUAL::{name}__{YYYY-MM-DDTHH-MM-SSZ}`.
-pub fn run_name(name: &str, now: jiff::Timestamp) -> String {
-    format!("MANUAL::{name}__{}", now.strftime("%Y-%m-%dT%H-%M-%SZ"))
-}
-
 /// The KFP UI page of a run.
 pub fn run_url(api_url: &str, run_id: &str) -> String {
     format!("{api_url}/#/runs/details/{run_id}")
@@ -266,7 +260,7 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<Status, Failure> {
         find_or_create_experiment(&client, namespace, &args.experiment, args.create_experiment)?;
 
     let run = Run {
-        name: run_name(&name, jiff::Timestamp::now()),
+        name: kfp_reconcile::naming::manual_run_name(&name, jiff::Timestamp::now()),
         description: args.description.clone().unwrap_or_default(),
         pipeline_spec: PipelineSpec {
             workflow_manifest: prepared.workflow.to_manifest_json(),
@@ -294,10 +288,15 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<Status, Failure> {
         }
         return Ok(Status::Ok);
     }
-    let finished = watch(&client, &created, args, ctx)?;
+    let finished = watch_run(&client, &created, args.timeout, args.poll_interval, ctx)?;
     if ctx.format == OutputFormat::Json {
         println!("{}", run_json(&finished, &experiment, &url));
     }
+    finished_status(&finished, &url)
+}
+
+/// Exit 0 when the watched run succeeded, else a failure naming its status and error.
+pub fn finished_status(finished: &Run, url: &str) -> Result<Status, Failure> {
     if finished.status == "Succeeded" {
         Ok(Status::Ok)
     } else {
@@ -312,34 +311,17 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<Status, Failure> {
     }
 }
 
-/// Creates the run; when the answer got lost (the request may have been applied), looks for it by name
-/// instead of creating it a second time.
+/// Creates the run once (a lost answer is looked up by name, never created twice).
 fn create_run_once(
     client: &HttpKfpClient,
     run: &Run,
     experiment: &Experiment,
 ) -> Result<Run, Failure> {
-    let err = match client.create_run(run) {
-        Ok(detail) => return Ok(detail.run),
-        Err(err) if err.is_ambiguous() => err,
-        Err(err) => return Err(Failure::from(err)),
-    };
-    tracing::warn!(run = %run.name, error = %err, "no clear answer to the run creation; checking whether it was created");
-    let options =
-        ListOptions::experiment(&experiment.id).with_filter(Filter::name_equals(&run.name));
-    match list_all(&options, |o| client.list_runs(o)) {
-        Ok(found) => match found.into_iter().find(|r| r.name == run.name) {
-            Some(created) => Ok(created),
-            None => Err(Failure::from(err).hint(format!(
-                "the run was not created (no run {} in experiment {}): run the command again",
-                run.name, experiment.name
-            ))),
-        },
-        Err(_) => Err(Failure::from(err).hint(format!(
-            "the run may have been created anyway: look for {} in experiment {} before running again",
-            run.name, experiment.name
-        ))),
-    }
+    Ok(kfp_reconcile::trigger::create_run_once(
+        client,
+        run,
+        &experiment.id,
+    )?)
 }
 
 fn run_json(run: &Run, experiment: &Experiment, url: &str) -> serde_json::Value {
@@ -385,10 +367,13 @@ fn sleep_unless_interrupted(duration: Duration) -> bool {
     }
 }
 
-fn watch(
+/// Polls the run every `poll_interval` until it finishes, printing its status changes; gives up after
+/// `timeout` or at Ctrl-C (the run keeps going).
+pub fn watch_run(
     client: &HttpKfpClient,
     created: &Run,
-    args: &RunArgs,
+    timeout: Option<Duration>,
+    poll_interval: Duration,
     ctx: &Context,
 ) -> Result<Run, Failure> {
     handle_interrupts();
@@ -413,7 +398,7 @@ fn watch(
         if is_terminal_status(&run.status) {
             return Ok(run);
         }
-        let pause = match args.timeout {
+        let pause = match timeout {
             Some(timeout) => {
                 let elapsed = started.elapsed();
                 if elapsed >= timeout {
@@ -424,9 +409,9 @@ fn watch(
                     ))
                     .hint(format!("the run keeps going; follow it at {url}")));
                 }
-                args.poll_interval.min(timeout - elapsed)
+                poll_interval.min(timeout - elapsed)
             }
-            None => args.poll_interval,
+            None => poll_interval,
         };
         if !sleep_unless_interrupted(pause) {
             return Err(
@@ -498,15 +483,6 @@ mod tests {
             ]
         );
         assert!(failure.hint.unwrap().contains("needed (required), opt"));
-    }
-
-    #[test]
-    fn run_names_follow_the_manual_pattern_in_utc() {
-        let now: jiff::Timestamp = "2024-01-02T03:04:05.678+02:00".parse().unwrap();
-        assert_eq!(
-            run_name("hello", now),
-            "MANUAL::hello__2024-01-02T01-04-05Z"
-        );
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! `kfp-gitops status`: per recurring run, the live version, schedule, sync state, last runs and health.
+
+use std::fmt::Write as _;
+
+use clap::Args;
+use jiff::Timestamp;
+use kfp_reconcile::Session;
+use kfp_reconcile::status::{
+    Health, NamespaceStatus, RecurringRunStatus, STATUS_FORMAT_VERSION, SyncState,
+};
+use serde::Serialize;
+
+use crate::args::OutputFormat;
+use crate::failure::{Failure, Status};
+use crate::kfp_args::KfpArgs;
+use crate::output::Context;
+use crate::settings::{ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs};
+
+/// `kfp-gitops status`.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = "\
+For each recurring run of the configs (and each one KFP still has that the configs no longer declare):
+the live version (newest enabled, else newest), whether it is enabled, its trigger and next three fire
+times (UTC), whether KFP matches the config (what `plan` would change), the last runs of its versions and a
+health word: Healthy, Degraded (the last run failed), Progressing (a run is in progress), Suspended (no
+version enabled) or Missing (not in KFP). The health is shown beside the sync state, never instead of it.
+
+Examples:
+  kfp-gitops status --config schedules/team-1 -n team-1
+  kfp-gitops status --runs 10 -o json")]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    #[command(flatten)]
+    pub reconcile: ReconcileArgs,
+
+    #[command(flatten)]
+    pub sources: SourceArgs,
+
+    /// How many of the last runs to show per recurring run
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub runs: usize,
+
+    #[command(flatten)]
+    pub kfp: KfpArgs,
+}
+
+/// The JSON document of `status --output json`.
+#[derive(Debug, Serialize)]
+struct StatusDocument<'a> {
+    format_version: u32,
+    namespaces: &'a [NamespaceStatus],
+}
+
+pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Status, Failure> {
+    let settings = ReconcileSettings::resolve(
+        &args.targets,
+        &args.reconcile,
+        &args.sources,
+        kfp_reconcile::ApplyOptions::default(),
+        None,
+        &ctx.global,
+    )?;
+    let client = args.kfp.client(&settings.global)?;
+    let session = Session::new(&client, settings.session);
+    let statuses = kfp_reconcile::status::status(
+        &session,
+        &client,
+        &settings.targets,
+        Timestamp::now(),
+        args.runs,
+    )
+    .map_err(status_failure)?;
+    match ctx.format {
+        OutputFormat::Json => {
+            let document = StatusDocument {
+                format_version: STATUS_FORMAT_VERSION,
+                namespaces: &statuses,
+            };
+            let json = serde_json::to_string_pretty(&document)
+                .map_err(|err| Failure::from_error("cannot serialize the status", &err))?;
+            println!("{json}");
+        }
+        OutputFormat::Text => print!("{}", render(&statuses)),
+    }
+    Ok(Status::Ok)
+}
+
+fn status_failure(err: kfp_reconcile::status::StatusError) -> Failure {
+    use kfp_reconcile::status::StatusError;
+    match err {
+        StatusError::Session(err) => Failure::from(err),
+        StatusError::Observe(err) => Failure::from(err),
+        StatusError::Runs(err) => {
+            let message = err.to_string();
+            let api = Failure::from(*err.source);
+            let mut failure = Failure::new(message);
+            failure.causes.push(api.message);
+            failure.causes.extend(api.causes);
+            failure.hint = api.hint;
+            failure
+        }
+    }
+}
+
+fn time(ts: Option<Timestamp>) -> String {
+    ts.map_or_else(
+        || "-".to_owned(),
+        |ts| ts.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+    )
+}
+
+/// The human-readable status.
+pub fn render(statuses: &[NamespaceStatus]) -> String {
+    let mut out = String::new();
+    for namespace in statuses {
+        let title = if namespace.namespace.is_empty() {
+            "(single-user)"
+        } else {
+            namespace.namespace.as_str()
+        };
+        let _ = writeln!(out, "namespace {title}");
+        if namespace.recurring_runs.is_empty() {
+            let _ = writeln!(out, "  no recurring runs");
+        }
+        for job in &namespace.recurring_runs {
+            render_job(&mut out, job);
+        }
+    }
+    out
+}
+
+fn render_job(out: &mut String, job: &RecurringRunStatus) {
+    let sync = match job.sync.state {
+        SyncState::Synced => "Synced",
+        SyncState::OutOfSync => "OutOfSync",
+        SyncState::NotInConfig => "NotInConfig",
+    };
+    let _ = writeln!(out, "  {}  {}  {sync}", job.name, health_word(job.health));
+    match &job.live_version {
+        Some(live) => {
+            let _ = writeln!(
+                out,
+                "    live version: {} ({}), {}",
+                live.name,
+                live.id,
+                if job.enabled { "enabled" } else { "disabled" }
+            );
+        }
+        None => {
+            let _ = writeln!(out, "    live version: none in KFP");
+        }
+    }
+    if let Some(trigger) = &job.trigger {
+        let _ = writeln!(out, "    trigger: {trigger}");
+    }
+    if !job.next_fire_times.is_empty() {
+        let times: Vec<String> = job.next_fire_times.iter().map(|t| time(Some(*t))).collect();
+        let _ = writeln!(out, "    next: {}", times.join(", "));
+    }
+    for difference in &job.sync.differences {
+        let _ = writeln!(out, "    differs: {difference}");
+    }
+    for action in &job.sync.pending_actions {
+        let _ = writeln!(out, "    apply would: {action}");
+    }
+    if job.runs.is_empty() {
+        let _ = writeln!(out, "    runs: none");
+    } else {
+        let _ = writeln!(out, "    runs:");
+        for run in &job.runs {
+            let _ = writeln!(
+                out,
+                "      {:<10} {}  created {}  finished {}",
+                run.state,
+                run.name,
+                time(run.created_at),
+                time(run.finished_at)
+            );
+        }
+    }
+}
+
+fn health_word(health: Health) -> &'static str {
+    health.as_str()
+}
