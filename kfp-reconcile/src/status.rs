@@ -375,7 +375,14 @@ fn job_status(
         .iter()
         .filter(|run| run_job_id(run).is_some_and(|id| ids.contains(id)))
         .collect();
-    own.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    // Newest first. KFP keeps whole seconds: within one second, a run still going is the newer one, then
+    // the one that finished last.
+    own.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then(is_terminal_status(&a.status).cmp(&is_terminal_status(&b.status)))
+            .then(b.finished_at.cmp(&a.finished_at))
+    });
     own.truncate(per_job);
     let enabled = versions.iter().any(|version| version.enabled);
     let health = match (live, own.first()) {

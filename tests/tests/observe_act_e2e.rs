@@ -256,3 +256,137 @@ fn trigger_refuses_an_unknown_name_and_a_namespace_without_the_job_and_creates_n
     assert!(runs(&emulator).is_empty());
     assert_eq!(emulator.count("POST /apis/v1beta1/runs"), 0);
 }
+
+fn status_json(emulator: &Emulator, config: &Path) -> Value {
+    let output = kfp_gitops(emulator, config)
+        .args([
+            "-n", NAMESPACE, "status", "--runs", "2", "-o", "json", "--config",
+        ])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn job_status<'a>(document: &'a Value, name: &str) -> &'a Value {
+    document["namespaces"][0]["recurring_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["name"] == name)
+        .unwrap()
+}
+
+#[test]
+fn status_shows_healthy_and_degraded_schedules_by_their_last_runs_beside_the_sync_state() {
+    let emulator =
+        Emulator::start(EmulatorConfig::multi_user().with_run_duration(Duration::from_secs(3600)))
+            .unwrap();
+    let config = config();
+    apply(&emulator, config.path());
+
+    // Before any run: both healthy and in sync, with their next fire times.
+    let document = status_json(&emulator, config.path());
+    assert_eq!(document["format_version"], 1);
+    let nightly = job_status(&document, "nightly");
+    assert_eq!(nightly["health"], "Healthy");
+    assert_eq!(nightly["sync"]["state"], "Synced");
+    assert_eq!(nightly["enabled"], true);
+    assert_eq!(nightly["trigger"], "cron 0 0 3 * * *");
+    assert_eq!(nightly["next_fire_times"].as_array().unwrap().len(), 3);
+    assert!(
+        nightly["next_fire_times"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("T03:00:00Z"),
+        "{nightly}"
+    );
+    assert_eq!(
+        nightly["live_version"]["id"],
+        live_version_id(&emulator, "nightly").as_str()
+    );
+
+    // The schedules fire: nightly's run succeeds, weekly's fails; a second nightly run is in progress.
+    let nightly_run = emulator
+        .trigger_job(&live_version_id(&emulator, "nightly"))
+        .unwrap();
+    assert!(emulator.finish_run(&nightly_run, RunOutcome::Succeeded));
+    let weekly_run = emulator
+        .trigger_job(&live_version_id(&emulator, "weekly"))
+        .unwrap();
+    assert!(emulator.finish_run(&weekly_run, RunOutcome::Failed));
+    let document = status_json(&emulator, config.path());
+    let nightly = job_status(&document, "nightly");
+    let weekly = job_status(&document, "weekly");
+    assert_eq!(nightly["health"], "Healthy", "{nightly}");
+    assert_eq!(weekly["health"], "Degraded", "{weekly}");
+    assert_eq!(weekly["sync"]["state"], "Synced");
+    assert_eq!(nightly["runs"][0]["id"], nightly_run.as_str());
+    assert_eq!(nightly["runs"][0]["state"], "Succeeded");
+    assert_eq!(weekly["runs"][0]["state"], "Failed");
+    assert!(weekly["runs"][0]["finished_at"].is_string(), "{weekly}");
+
+    // A run started now makes nightly progress; the text output shows both words.
+    let output = kfp_gitops(&emulator, config.path())
+        .args(["-n", NAMESPACE, "trigger", "nightly"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let document = status_json(&emulator, config.path());
+    let nightly = job_status(&document, "nightly");
+    assert_eq!(nightly["health"], "Progressing", "{nightly}");
+    assert_eq!(nightly["runs"].as_array().unwrap().len(), 2);
+    let output = kfp_gitops(&emulator, config.path())
+        .args(["-n", NAMESPACE, "status", "--config"])
+        .arg(config.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("nightly  Progressing  Synced"), "{out}");
+    assert!(out.contains("weekly  Degraded  Synced"), "{out}");
+}
+
+#[test]
+fn status_shows_what_differs_a_paused_schedule_and_a_missing_one() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    let config = config();
+    apply(&emulator, config.path());
+    // weekly is disabled outside git; a third recurring run is declared but not applied.
+    let weekly = live_version_id(&emulator, "weekly");
+    let response = emulator
+        .request(
+            "POST",
+            &format!("/apis/v1beta1/jobs/{weekly}/disable"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(response.status, 200);
+    let runs_file = config.path().join("recurring_runs.yaml");
+    let text_before = std::fs::read_to_string(&runs_file).unwrap();
+    std::fs::write(
+        &runs_file,
+        format!(
+            "{text_before}  - pipeline_source:\n      path: workflow.yaml\n    job:\n      enabled: true\n      name: hourly\n      experiment: exp\n      max_concurrency: 1\n      trigger:\n        catchup: false\n        interval_seconds: 3600\n"
+        ),
+    )
+    .unwrap();
+    let document = status_json(&emulator, config.path());
+    let weekly = job_status(&document, "weekly");
+    assert_eq!(weekly["health"], "Suspended", "{weekly}");
+    assert_eq!(weekly["sync"]["state"], "OutOfSync");
+    assert!(
+        weekly["sync"]["differences"][0]
+            .as_str()
+            .unwrap()
+            .contains("disabled"),
+        "{weekly}"
+    );
+    assert_eq!(weekly["next_fire_times"].as_array().unwrap().len(), 0);
+    let hourly = job_status(&document, "hourly");
+    assert_eq!(hourly["health"], "Missing", "{hourly}");
+    assert_eq!(hourly["sync"]["state"], "OutOfSync");
+    assert!(hourly["live_version"].is_null());
+    // status changes nothing.
+    assert_eq!(emulator.count("POST /apis/v1beta1/jobs"), 2);
+}

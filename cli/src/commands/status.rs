@@ -185,3 +185,116 @@ fn render_job(out: &mut String, job: &RecurringRunStatus) {
 fn health_word(health: Health) -> &'static str {
     health.as_str()
 }
+
+#[cfg(test)]
+mod tests {
+    use kfp_client::models::{Relationship, ResourceKey, ResourceReference, ResourceType, Run};
+    use kfp_reconcile::{ObservedJob, ObservedNamespace, ObservedSchedule, ObservedTrigger, Plan};
+
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    /// One namespace: `nightly` (in sync, last run failed), `weekly` (paused), `gone` (no longer declared).
+    fn statuses() -> Vec<NamespaceStatus> {
+        let version =
+            |id: &str, name: &str, enabled: bool, schedule: ObservedSchedule| ObservedJob {
+                id: id.into(),
+                name: name.into(),
+                enabled,
+                experiment_id: Some("exp-1".into()),
+                trigger: ObservedTrigger {
+                    schedule,
+                    ..ObservedTrigger::default()
+                },
+                created_at: Some(ts("2024-05-01T00:00:00Z")),
+                ..ObservedJob::default()
+            };
+        let observed = ObservedNamespace {
+            namespace: "team-1".into(),
+            experiments: Vec::new(),
+            jobs: vec![
+                version(
+                    "v-1",
+                    "GIT::nightly__2024-05-01T00-00-00Z",
+                    true,
+                    ObservedSchedule::Cron("0 0 3 * * *".into()),
+                ),
+                version(
+                    "v-2",
+                    "GIT::weekly__2024-05-01T00-00-00Z",
+                    false,
+                    ObservedSchedule::Interval(604_800),
+                ),
+                version(
+                    "v-3",
+                    "GIT::gone__2024-05-01T00-00-00Z",
+                    false,
+                    ObservedSchedule::None,
+                ),
+            ],
+        };
+        let run = |id: &str, status: &str, created: &str, finished: Option<&str>| Run {
+            id: id.into(),
+            name: format!("GIT::nightly__2024-05-01T00-00-00Z-{id}"),
+            status: status.into(),
+            created_at: Some(ts(created)),
+            finished_at: finished.map(ts),
+            resource_references: vec![ResourceReference {
+                key: ResourceKey::new(ResourceType::Job, "v-1"),
+                name: String::new(),
+                relationship: Relationship::Creator,
+            }],
+            ..Run::default()
+        };
+        let runs = [
+            run(
+                "r-1",
+                "Succeeded",
+                "2024-05-30T03:00:00Z",
+                Some("2024-05-30T03:10:00Z"),
+            ),
+            run(
+                "r-2",
+                "Failed",
+                "2024-05-31T03:00:00Z",
+                Some("2024-05-31T03:05:00Z"),
+            ),
+        ];
+        let plan = Plan {
+            namespace: "team-1".into(),
+            fingerprint: String::new(),
+            planned_at: ts("2024-06-01T00:00:00Z"),
+            experiments: Vec::new(),
+            jobs: Vec::new(),
+            unchanged: vec!["nightly".into(), "weekly".into()],
+            leftovers: Vec::new(),
+            warnings: Vec::new(),
+        };
+        vec![kfp_reconcile::status::namespace_status(
+            &plan,
+            &["nightly".to_owned(), "weekly".to_owned()],
+            &observed,
+            &runs,
+            ts("2024-06-01T00:00:00Z"),
+            5,
+        )]
+    }
+
+    #[test]
+    fn the_json_document_is_stable() {
+        let statuses = statuses();
+        let document = StatusDocument {
+            format_version: STATUS_FORMAT_VERSION,
+            namespaces: &statuses,
+        };
+        insta::assert_json_snapshot!(document);
+    }
+
+    #[test]
+    fn the_text_shows_health_beside_sync_and_the_runs() {
+        insta::assert_snapshot!(render(&statuses()));
+    }
+}
