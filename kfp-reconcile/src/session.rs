@@ -200,6 +200,8 @@ pub struct NamespaceReconcile {
     pub namespace: String,
     /// Recurring runs declared in git (unknown when the config failed to load).
     pub managed_jobs: Option<u64>,
+    /// Their names, in config order.
+    pub declared: Vec<String>,
     /// The plan's warnings.
     pub warnings: Vec<Warning>,
     /// Recurring runs no longer in the config that were left in KFP (an enabled one still fires).
@@ -402,6 +404,11 @@ impl<'a> Session<'a> {
             }
         };
         outcome.managed_jobs = Some(desired.recurring_runs.len() as u64);
+        outcome.declared = desired
+            .recurring_runs
+            .iter()
+            .map(|run| run.name.clone())
+            .collect();
         let observed = match observe(self.api, &target.namespace) {
             Ok(observed) => observed,
             Err(error) => {

@@ -342,6 +342,59 @@ fn the_daemon_converges_turns_ready_and_counts_its_actions() {
 }
 
 #[test]
+fn the_daemon_exports_the_health_of_each_recurring_run_and_a_failed_run_makes_it_degraded() {
+    let emulator = Emulator::start(
+        EmulatorConfig::multi_user().with_run_duration(std::time::Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "1111111",
+        &Schedules::new(&[
+            ("nightly", "0 0 2 * * *", true),
+            ("weekly", "0 0 3 * * 1", false),
+        ]),
+    );
+    let daemon = Daemon::start(&emulator, &checkout, &[]);
+    daemon.wait_ready();
+    let series = |job: &str, health: &str| {
+        format!(
+            "kfp_gitops_recurring_run_health{{namespace=\"team-1\",recurring_run=\"{job}\",health=\"{health}\"}}"
+        )
+    };
+    wait_for(
+        || {
+            format!(
+                "nightly Healthy and weekly Suspended; metrics:\n{:?}\nlog:\n{}",
+                daemon.get("/metrics"),
+                daemon.log()
+            )
+        },
+        || {
+            (daemon.metric(&series("nightly", "Healthy")) == Some(1.0)
+                && daemon.metric(&series("weekly", "Suspended")) == Some(1.0))
+            .then_some(())
+        },
+    );
+    assert_eq!(daemon.metric(&series("nightly", "Degraded")), Some(0.0));
+    // nightly fires and its run fails.
+    let nightly = emulator.state()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["name"].as_str().unwrap().starts_with("GIT::nightly__"))
+        .map(|job| job["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let run = emulator.trigger_job(&nightly).unwrap();
+    assert!(emulator.finish_run(&run, kfp_gitops_tests::emulator::RunOutcome::Failed));
+    wait_for(
+        || "nightly Degraded".to_owned(),
+        || (daemon.metric(&series("nightly", "Degraded")) == Some(1.0)).then_some(()),
+    );
+    assert_eq!(daemon.metric(&series("nightly", "Healthy")), Some(0.0));
+}
+
+#[test]
 fn a_new_revision_published_by_a_symlink_swap_is_applied_in_the_next_cycle() {
     let emulator = multi_user();
     let checkout = Checkout::new();

@@ -14,6 +14,10 @@ use kfp_config::LoadOptions;
 use kfp_config::project::{
     PROJECT_FILE_NAME, ProjectLookup, TargetQuery, Targets, configs_in_checkout, project_file_in,
 };
+use kfp_reconcile::status::Health as RunHealth;
+
+/// The health of each recurring run of a namespace.
+type RunsHealth = Vec<(String, RunHealth)>;
 use kfp_reconcile::{
     ApplyOptions, Converged, NamespaceReconcile, Outcome, Session, SessionError, SessionOptions,
     StepReport,
@@ -246,53 +250,86 @@ impl Reconciler for WatchReconciler {
         let now = jiff::Timestamp::now();
         let converged = &self.converged;
         // Namespaces are independent: reconciled in parallel.
-        let results: Vec<NamespaceReconcile> = std::thread::scope(|threads| {
-            let handles: Vec<_> = targets
-                .iter()
-                .map(|target| {
-                    let session = &session;
-                    threads.spawn(move || {
-                        session.reconcile_namespace(
-                            target,
-                            converged,
-                            now,
-                            shutdown.token(),
-                            &mut |namespace, holder| {
-                                tracing::info!(
-                                    namespace,
-                                    holder = %holder,
-                                    "waiting: another kfp-gitops is reconciling the namespace"
-                                );
-                            },
-                        )
+        let results: Vec<(NamespaceReconcile, Option<RunsHealth>)> =
+            std::thread::scope(|threads| {
+                let handles: Vec<_> = targets
+                    .iter()
+                    .map(|target| {
+                        let session = &session;
+                        let api = self.api.as_ref();
+                        threads.spawn(move || {
+                            let result = session.reconcile_namespace(
+                                target,
+                                converged,
+                                now,
+                                shutdown.token(),
+                                &mut |namespace, holder| {
+                                    tracing::info!(
+                                        namespace,
+                                        holder = %holder,
+                                        "waiting: another kfp-gitops is reconciling the namespace"
+                                    );
+                                },
+                            );
+                            let health = health_after(api, &result);
+                            (result, health)
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .zip(&targets)
-                .map(|(handle, target)| {
-                    handle.join().unwrap_or_else(|_| NamespaceReconcile {
-                        namespace: target.namespace.clone(),
-                        error: Some(SessionError::Panicked("reconciling the namespace")),
-                        ..NamespaceReconcile::default()
+                    .collect();
+                handles
+                    .into_iter()
+                    .zip(&targets)
+                    .map(|(handle, target)| {
+                        handle.join().unwrap_or_else(|_| {
+                            let result = NamespaceReconcile {
+                                namespace: target.namespace.clone(),
+                                error: Some(SessionError::Panicked("reconciling the namespace")),
+                                ..NamespaceReconcile::default()
+                            };
+                            (result, None)
+                        })
                     })
-                })
-                .collect()
-        });
+                    .collect()
+            });
         let mut outcome = CycleOutcome {
             revision: Some(snapshot.revision),
             ..CycleOutcome::default()
         };
-        for result in results {
+        for (result, health) in results {
             outcome.interrupted |= result.is_interrupted();
             for (job, converged) in &result.converged {
                 self.converged
                     .insert((result.namespace.clone(), job.clone()), converged.clone());
             }
-            outcome.namespaces.push(namespace_outcome(&result));
+            let mut namespace = namespace_outcome(&result);
+            namespace.health = health;
+            outcome.namespaces.push(namespace);
         }
         outcome
+    }
+}
+
+/// The health of each recurring run of a namespace that was reconciled (for the metrics); `None` when the
+/// namespace could not be planned or its runs not listed (logged).
+fn health_after(api: &dyn kfp_client::KfpApi, result: &NamespaceReconcile) -> Option<RunsHealth> {
+    if result.error.is_some() || result.managed_jobs.is_none() {
+        return None;
+    }
+    match kfp_reconcile::status::namespace_health(
+        api,
+        &result.namespace,
+        &result.declared,
+        jiff::Timestamp::now(),
+    ) {
+        Ok(health) => Some(health),
+        Err(err) => {
+            tracing::warn!(
+                namespace = result.namespace.as_str(),
+                error = %kfp_reconcile::describe(&err),
+                "cannot read the health of the recurring runs"
+            );
+            None
+        }
     }
 }
 

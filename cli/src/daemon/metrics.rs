@@ -11,6 +11,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use kfp_reconcile::status::Health;
+
 use super::CycleOutcome;
 
 type Labels = Vec<(String, String)>;
@@ -33,6 +37,14 @@ fn leftover_labels(namespace: &str, state: &str) -> Labels {
     ]
 }
 
+fn health_labels(namespace: &str, recurring_run: &str, health: Health) -> Labels {
+    vec![
+        ("namespace".to_owned(), namespace.to_owned()),
+        ("recurring_run".to_owned(), recurring_run.to_owned()),
+        ("health".to_owned(), health.as_str().to_owned()),
+    ]
+}
+
 /// Content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -48,6 +60,9 @@ pub struct Metrics {
     duration: Histogram,
     managed_jobs: Family<Labels, Gauge>,
     leftovers: Family<Labels, Gauge>,
+    health: Family<Labels, Gauge>,
+    /// The recurring runs with health series, by namespace.
+    health_series: Mutex<BTreeMap<String, BTreeSet<String>>>,
     /// The namespaces of the last cycle that got as far as listing them.
     namespaces: Mutex<Vec<String>>,
 }
@@ -110,6 +125,12 @@ impl Metrics {
             "Recurring runs no longer in git that are left in KFP (no prune), by namespace and state: enabled ones still fire",
             leftovers.clone(),
         );
+        let health = Family::<Labels, Gauge>::default();
+        registry.register(
+            "kfp_gitops_recurring_run_health",
+            "Health of each managed recurring run after the last cycle, by namespace, recurring run and health word (Healthy, Degraded: its last run failed, Progressing, Suspended, Missing): 1 for its health, 0 for the others",
+            health.clone(),
+        );
         // Series that exist from the start, at 0, so `increase()` and absence alerts work before the
         // first event.
         for result in ["success", "failure", "interrupted"] {
@@ -129,6 +150,8 @@ impl Metrics {
             duration,
             managed_jobs,
             leftovers,
+            health,
+            health_series: Mutex::default(),
             namespaces: Mutex::default(),
         }
     }
@@ -151,6 +174,7 @@ impl Metrics {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             for gone in known.iter().filter(|ns| !current.contains(&ns.as_str())) {
+                self.set_health(gone, &[]);
                 self.managed_jobs
                     .remove(&vec![("namespace".to_owned(), gone.clone())]);
                 for state in ["enabled", "paused"] {
@@ -176,6 +200,9 @@ impl Metrics {
                     .get_or_create(&vec![("namespace".to_owned(), namespace.namespace.clone())])
                     .set(i64::try_from(jobs).unwrap_or(i64::MAX));
             }
+            if let Some(health) = &namespace.health {
+                self.set_health(&namespace.namespace, health);
+            }
             if let Some(leftovers) = namespace.leftovers {
                 for (state, count) in [("enabled", leftovers.enabled), ("paused", leftovers.paused)]
                 {
@@ -191,6 +218,30 @@ impl Metrics {
                 .map_or(0.0, |since| since.as_secs_f64());
             self.last_success.set(seconds);
         }
+    }
+
+    /// Sets the health series of a namespace's recurring runs (one per health word: 1 for the current one)
+    /// and removes those of recurring runs no longer reported.
+    fn set_health(&self, namespace: &str, health: &[(String, Health)]) {
+        let mut series = self
+            .health_series
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let known = series.entry(namespace.to_owned()).or_default();
+        let current: BTreeSet<String> = health.iter().map(|(name, _)| name.clone()).collect();
+        for gone in known.difference(&current) {
+            for word in Health::ALL {
+                self.health.remove(&health_labels(namespace, gone, word));
+            }
+        }
+        for (name, state) in health {
+            for word in Health::ALL {
+                self.health
+                    .get_or_create(&health_labels(namespace, name, word))
+                    .set(i64::from(word == *state));
+            }
+        }
+        *known = current;
     }
 
     /// The OpenMetrics text exposition of every metric.
@@ -229,6 +280,10 @@ mod tests {
                     paused: 2,
                 }),
                 error: None,
+                health: Some(vec![
+                    ("nightly".to_owned(), Health::Degraded),
+                    ("weekly".to_owned(), Health::Healthy),
+                ]),
             }],
         }
     }
@@ -257,6 +312,9 @@ mod tests {
             "kfp_gitops_last_success_timestamp_seconds 1700000000.0",
             "kfp_gitops_reconcile_duration_seconds_count 2",
             "kfp_gitops_managed_jobs{namespace=\"team-1\"} 3",
+            "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"nightly\",health=\"Degraded\"} 1",
+            "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"nightly\",health=\"Healthy\"} 0",
+            "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"weekly\",health=\"Healthy\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -332,6 +390,38 @@ mod tests {
             metrics
                 .encode()
                 .contains("kfp_gitops_managed_jobs{namespace=\"team-2\"} 3")
+        );
+    }
+
+    #[test]
+    fn a_recurring_run_gets_one_series_per_health_word_and_loses_them_when_it_is_gone() {
+        let metrics = Metrics::new();
+        metrics.record(&outcome(false), Duration::from_millis(1), UNIX_EPOCH);
+        let text = metrics.encode();
+        let nightly: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("recurring_run=\"nightly\""))
+            .collect();
+        assert_eq!(nightly.len(), Health::ALL.len(), "{text}");
+        let mut later = outcome(false);
+        later.namespaces[0].health = Some(vec![("weekly".to_owned(), Health::Suspended)]);
+        metrics.record(&later, Duration::from_millis(1), UNIX_EPOCH);
+        let text = metrics.encode();
+        assert!(!text.contains("recurring_run=\"nightly\""), "{text}");
+        assert!(
+            text.contains(
+                "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"weekly\",health=\"Suspended\"} 1"
+            ),
+            "{text}"
+        );
+        // A namespace whose health could not be read keeps its last series.
+        let mut unknown = outcome(false);
+        unknown.namespaces[0].health = None;
+        metrics.record(&unknown, Duration::from_millis(1), UNIX_EPOCH);
+        assert!(
+            metrics
+                .encode()
+                .contains("recurring_run=\"weekly\",health=\"Suspended\"} 1")
         );
     }
 }

@@ -32,6 +32,8 @@ pub struct NamespaceOutcome {
     pub leftovers: Option<LeftoverCounts>,
     /// Why the namespace could not be reconciled at all (config, sources, listing).
     pub error: Option<String>,
+    /// The health of each managed recurring run after the cycle, when it could be read.
+    pub health: Option<Vec<(String, kfp_reconcile::status::Health)>>,
 }
 
 /// Recurring runs no longer in git that were left in KFP, by state.
