@@ -207,6 +207,7 @@ fn render_job(out: &mut String, job: &JobPlan, now: Timestamp, p: Palette) {
         JobChange::Replace => ("~", p.yellow, "replace with a new version".to_owned()),
         JobChange::Update => ("~", p.yellow, "update".to_owned()),
         JobChange::Prune => ("-", p.red, "prune (not in the config)".to_owned()),
+        JobChange::Adopt => ("+", p.green, "adopt".to_owned()),
     };
     let _ = writeln!(
         out,

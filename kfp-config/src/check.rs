@@ -967,6 +967,7 @@ fn check_job(
             "max_concurrency",
             "service_account",
             "trigger",
+            "adopt",
         ],
     )?;
     let enabled = checker.boolean(&fields, "enabled");
@@ -1022,6 +1023,25 @@ fn check_job(
     let trigger = checker
         .required(&fields, "trigger")
         .and_then(|node| check_trigger(checker, node, &fields.child("trigger")));
+    let adopt = checker.optional_string(&fields, "adopt").ok().flatten();
+    if let Some(adopted) = &adopt {
+        let adopt_node = fields.get("adopt").unwrap_or(node);
+        if adopted.is_empty() {
+            checker.at(
+                adopt_node,
+                &fields.child("adopt"),
+                "`adopt` is empty".to_owned(),
+                Some("name the recurring run to take over, or leave `adopt` out".to_owned()),
+            );
+        } else if adopted.starts_with("GIT::") {
+            checker.at(
+                adopt_node,
+                &fields.child("adopt"),
+                format!("`adopt` names `{adopted}`, a version kfp-gitops already manages"),
+                Some("only recurring runs without the `GIT::` prefix are adopted".to_owned()),
+            );
+        }
+    }
     let job = Job {
         enabled: enabled?,
         name: name?,
@@ -1030,6 +1050,7 @@ fn check_job(
         max_concurrency: max_concurrency?,
         service_account,
         trigger: trigger?,
+        adopt,
     };
     (checker.problems.len() == before).then_some(job)
 }

@@ -48,6 +48,9 @@ pub struct DesiredRecurringRun {
     pub max_concurrency: u8,
     /// `job.service_account`; `None` lets KFP choose (usually `default-editor`).
     pub service_account: Option<String>,
+    /// `job.adopt`: the exact name of an unmanaged recurring run this one takes over (disabled, never
+    /// deleted).
+    pub adopt: Option<String>,
     /// How many non-latest versions to keep; `-1` keeps all, `0` only the latest.
     pub keep_history: i64,
     /// When it runs.

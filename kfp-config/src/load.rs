@@ -560,6 +560,7 @@ fn desired_run(
         enabled: job.enabled,
         max_concurrency: job.max_concurrency,
         service_account: job.service_account.clone(),
+        adopt: job.adopt.clone(),
         keep_history: run.keep_history,
         trigger: DesiredTrigger {
             catchup: trigger.catchup,

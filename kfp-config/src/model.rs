@@ -387,6 +387,13 @@ pub struct Job {
     pub service_account: Option<String>,
     /// When the job runs.
     pub trigger: Trigger,
+    /// The exact name of a recurring run that kfp-gitops does not manage (made in the KFP UI or by a
+    /// script, without a `GIT::` prefix) that this one takes over: `apply` creates the managed version
+    /// paused, disables that job, then enables the managed version. The adopted job is never deleted
+    /// (only `--prune=delete` of the user's own choosing removes it). `kfp-gitops import` writes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub adopt: Option<String>,
 }
 
 /// When a job runs: exactly one of `cron` and `interval_seconds`.

@@ -119,6 +119,7 @@ fn run(experiments: Vec<String>, job_name: String) -> impl Strategy<Value = Recu
                             cron,
                             interval_seconds,
                         },
+                        adopt: None,
                     },
                 }
             },

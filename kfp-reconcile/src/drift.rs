@@ -74,7 +74,9 @@ pub fn is_drift(
         Reason::NoVersion
         | Reason::Differs { .. }
         | Reason::LatestDisabled
-        | Reason::LatestEnabled => unchanged_in_git,
+        | Reason::LatestEnabled
+        // An adopted job enabled again in the UI after its adoption.
+        | Reason::Adopts { .. } => unchanged_in_git,
         Reason::HistoryBeyondKeep { .. } | Reason::NotInConfig => false,
     })
 }

@@ -125,6 +125,9 @@ pub enum JobChange {
     Update,
     /// The job is no longer in the config; its versions are disabled or deleted (`--prune`).
     Prune,
+    /// The first version takes over a recurring run kfp-gitops did not manage (`job.adopt`): created
+    /// paused, the adopted job disabled, then the version enabled. The adopted job is never deleted.
+    Adopt,
 }
 
 /// A recurring run no longer in the config whose versions are left in KFP (nothing is pruned).
@@ -328,6 +331,11 @@ pub enum Reason {
     },
     /// The job is no longer declared in the config.
     NotInConfig,
+    /// The config adopts an unmanaged recurring run that is still enabled: it is disabled (never deleted).
+    Adopts {
+        /// The adopted job's name.
+        job: String,
+    },
     /// Versions share a name with a newer one (KFP does not keep names unique): the extra ones go.
     DuplicateNames {
         /// How many are deleted.
@@ -377,6 +385,10 @@ impl fmt::Display for Reason {
                 if *count == 1 { "" } else { "s" }
             ),
             Self::NotInConfig => write!(f, "no longer declared in the config"),
+            Self::Adopts { job } => write!(
+                f,
+                "adopts the unmanaged recurring run {job:?}: it is disabled (never deleted) once the managed version exists"
+            ),
         }
     }
 }

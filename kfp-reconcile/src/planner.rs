@@ -79,14 +79,20 @@ pub fn plan(
     let mut jobs = Vec::new();
     let mut unchanged = Vec::new();
     for run in &desired.recurring_runs {
-        for job in unmanaged.iter().filter(|job| job.name == run.name) {
+        for job in unmanaged
+            .iter()
+            .filter(|job| job.name == run.name && run.adopt.as_deref() != Some(job.name.as_str()))
+        {
             warnings.push(Warning::UnmanagedJobWithSameName {
                 job: run.name.clone(),
                 id: job.id.clone(),
             });
         }
         let versions = groups.remove(&run.name).unwrap_or_default();
-        let job_plan = plan_job(run, &versions, observed, now, options);
+        let mut job_plan = plan_job(run, &versions, observed, now, options);
+        if let Some(adopted) = &run.adopt {
+            adopt(&mut job_plan, adopted, &unmanaged);
+        }
         if job_plan.change == JobChange::Replace && job_plan.actions.iter().any(is_create) {
             if run.trigger.catchup {
                 warnings.push(Warning::ScheduleRestarts {
@@ -137,6 +143,37 @@ pub fn plan(
         unchanged,
         leftovers,
         warnings,
+    }
+}
+
+/// Adoption of the unmanaged recurring runs named `adopted` that are enabled: each is disabled right
+/// after the managed version is created (before it is enabled), or at once when the managed version
+/// exists already. They are never deleted.
+fn adopt(job_plan: &mut JobPlan, adopted: &str, unmanaged: &[&ObservedJob]) {
+    let enabled: Vec<&&ObservedJob> = unmanaged
+        .iter()
+        .filter(|job| job.name == adopted && job.enabled)
+        .collect();
+    if enabled.is_empty() {
+        return;
+    }
+    let at = job_plan
+        .actions
+        .iter()
+        .position(is_create)
+        .map_or(0, |index| index + 1);
+    let disables = enabled.iter().map(|job| Action::Disable {
+        version: VersionRef {
+            id: Some(job.id.clone()),
+            name: job.name.clone(),
+        },
+    });
+    job_plan.actions.splice(at..at, disables);
+    job_plan.reasons.push(Reason::Adopts {
+        job: adopted.to_owned(),
+    });
+    if job_plan.change == JobChange::Create {
+        job_plan.change = JobChange::Adopt;
     }
 }
 

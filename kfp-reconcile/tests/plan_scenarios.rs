@@ -473,3 +473,53 @@ fn of_two_up_to_date_versions_with_one_name_the_enabled_one_stays_even_if_create
          unique; the extra ones are deleted)\n  delete GIT::nightly__2024-05-01T00-00-00Z [jb]\n"
     );
 }
+
+#[test]
+fn an_adopted_unmanaged_job_is_disabled_between_creating_and_enabling_the_first_version_and_then_left_alone()
+ {
+    let mut nightly = run("nightly");
+    nightly.adopt = Some("Nightly (UI)".into());
+    let desired = desired(vec![experiment("exp")], vec![nightly.clone()]);
+    let mut ui_job = job_for(&nightly, "2024-05-01T00:00:00Z", "u1", true, "exp-1");
+    ui_job.name = "Nightly (UI)".into();
+    let observed_before = observed(&[exp()], std::slice::from_ref(&ui_job));
+    let before = plan(&desired, &observed_before, ts(NOW), &options());
+    assert_eq!(before.jobs.len(), 1);
+    let job = &before.jobs[0];
+    assert_eq!(job.change, kfp_reconcile::JobChange::Adopt);
+    let steps: Vec<String> = job
+        .actions
+        .iter()
+        .map(|a| format!("{} {}", a.verb(), a.version_name()))
+        .collect();
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    assert!(steps[0].starts_with("create GIT::nightly__"), "{steps:?}");
+    assert_eq!(steps[1], "disable Nightly (UI)");
+    assert!(steps[2].starts_with("enable GIT::nightly__"), "{steps:?}");
+    assert!(before.warnings.is_empty(), "{:?}", before.warnings);
+
+    // After the apply: the managed version is enabled, the adopted job paused and kept.
+    ui_job.enabled = false;
+    let managed = job_for(&nightly, "2024-06-01T00:00:00Z", "m1", true, "exp-1");
+    let after = plan(
+        &desired,
+        &observed(&[exp()], &[ui_job.clone(), managed.clone()]),
+        ts(NOW),
+        &options(),
+    );
+    assert!(after.is_in_sync(), "{}", summary(&after));
+    // Enabled again in the UI: disabled again, never deleted.
+    ui_job.enabled = true;
+    let again = plan(
+        &desired,
+        &observed(&[exp()], &[ui_job, managed]),
+        ts(NOW),
+        &options(),
+    );
+    let steps: Vec<String> = again.jobs[0]
+        .actions
+        .iter()
+        .map(|a| format!("{} {}", a.verb(), a.version_name()))
+        .collect();
+    assert_eq!(steps, ["disable Nightly (UI)"]);
+}

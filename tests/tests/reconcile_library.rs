@@ -31,6 +31,7 @@ fn run(name: &str) -> DesiredRecurringRun {
         enabled: true,
         max_concurrency: 1,
         service_account: None,
+        adopt: None,
         keep_history: 1,
         trigger: DesiredTrigger {
             catchup: false,

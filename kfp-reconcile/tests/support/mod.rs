@@ -71,6 +71,7 @@ pub fn run(name: &str) -> DesiredRecurringRun {
         enabled: true,
         max_concurrency: 1,
         service_account: None,
+        adopt: None,
         keep_history: 5,
         trigger: DesiredTrigger {
             catchup: false,
