@@ -167,6 +167,8 @@ pub enum Command {
     Schema(crate::commands::schema::SchemaArgs),
     /// Start one run of a recurring run now, with its live version's workflow and parameters
     Trigger(crate::commands::trigger::TriggerArgs),
+    /// Write a namespace's experiments and recurring runs as a config folder (unmanaged ones to adopt)
+    Import(crate::commands::import::ImportArgs),
     /// Show each recurring run: live version, schedule, sync state, last runs and health
     Status(crate::commands::status::StatusArgs),
     /// Reconcile every configured namespace continuously (the in-cluster daemon), or once with --once

@@ -40,6 +40,7 @@ mod cancel;
 pub mod diff;
 mod drift;
 mod error;
+pub mod import;
 mod lock;
 pub mod model;
 pub mod naming;

@@ -390,3 +390,202 @@ fn status_shows_what_differs_a_paused_schedule_and_a_missing_one() {
     // status changes nothing.
     assert_eq!(emulator.count("POST /apis/v1beta1/jobs"), 2);
 }
+
+/// Creates an experiment and a recurring run the way the KFP UI does (no `GIT::` name); returns the job id.
+fn ui_job(emulator: &Emulator, experiment: &str, name: &str, msg: &str, cron: &str) -> String {
+    let existing = array(&emulator.state(), "experiments")
+        .into_iter()
+        .find(|e| e["name"] == experiment)
+        .map(|e| e["id"].as_str().unwrap().to_owned());
+    let experiment_id = existing.unwrap_or_else(|| {
+        let body = serde_json::json!({
+            "name": experiment,
+            "description": "made in the UI",
+            "resource_references": [{"key": {"type": "NAMESPACE", "id": NAMESPACE}, "relationship": "OWNER"}]
+        });
+        let response = emulator
+            .request("POST", "/apis/v1beta1/experiments", Some(&body))
+            .unwrap();
+        assert_eq!(response.status, 200, "{}", response.text());
+        response.json()["id"].as_str().unwrap().to_owned()
+    });
+    let manifest = kfp_config::Workflow::parse_yaml(WORKFLOW)
+        .unwrap()
+        .to_manifest_json();
+    let body = serde_json::json!({
+        "name": name,
+        "description": "clicked together",
+        "pipeline_spec": {"workflow_manifest": manifest, "parameters": [{"name": "msg", "value": msg}]},
+        "resource_references": [{"key": {"type": "EXPERIMENT", "id": experiment_id}, "relationship": "OWNER"}],
+        "max_concurrency": "2",
+        "trigger": {"cron_schedule": {"cron": cron}},
+        "enabled": true,
+        "no_catchup": true
+    });
+    let response = emulator
+        .request("POST", "/apis/v1beta1/jobs", Some(&body))
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    response.json()["id"].as_str().unwrap().to_owned()
+}
+
+fn plan_exit(emulator: &Emulator, config: &Path) -> (Option<i32>, Value) {
+    let output = kfp_gitops(emulator, config)
+        .args([
+            "-n",
+            NAMESPACE,
+            "plan",
+            "--detailed-exitcode",
+            "-o",
+            "json",
+            "--config",
+        ])
+        .arg(config)
+        .output()
+        .unwrap();
+    let document =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", text(&output)));
+    (output.status.code(), document)
+}
+
+#[test]
+fn ui_made_jobs_are_imported_validated_adopted_and_then_in_sync() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    let nightly = ui_job(
+        &emulator,
+        "reports",
+        "Nightly report",
+        "hello",
+        "0 15 6 * * *",
+    );
+    let weekly = ui_job(&emulator, "reports", "weekly report", "bye", "0 0 8 * * 1");
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("team-1");
+
+    let output = kfp_gitops(&emulator, root.path())
+        .args(["-n", NAMESPACE, "import", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let runs_text = std::fs::read_to_string(out.join("recurring_runs.yaml")).unwrap();
+    assert!(
+        runs_text.starts_with("# yaml-language-server: $schema="),
+        "{runs_text}"
+    );
+    assert!(runs_text.contains("adopt: Nightly report"), "{runs_text}");
+    // One workflow, written once.
+    let pipelines: Vec<_> = std::fs::read_dir(out.join("pipelines")).unwrap().collect();
+    assert_eq!(pipelines.len(), 1);
+
+    let output = kfp_gitops(&emulator, root.path())
+        .args(["-n", NAMESPACE, "validate", "--config"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    let (code, plan) = plan_exit(&emulator, &out);
+    assert_eq!(code, Some(2), "{plan}");
+    let planned = plan["plans"][0]["jobs"].as_array().unwrap();
+    assert_eq!(planned.len(), 2, "{plan}");
+    for job in planned {
+        assert_eq!(job["change"], "adopt", "{job}");
+        let steps: Vec<&str> = job["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(steps, ["create_version", "disable", "enable"], "{job}");
+    }
+    assert!(
+        plan["plans"][0]["experiments"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{plan}"
+    );
+
+    apply(&emulator, &out);
+    let jobs_now = jobs(&emulator);
+    for id in [&nightly, &weekly] {
+        let adopted = jobs_now.iter().find(|j| j["id"] == id.as_str()).unwrap();
+        assert_eq!(adopted["enabled"], false, "{adopted}");
+    }
+    for name in ["Nightly report", "weekly report"] {
+        let managed: Vec<&Value> = jobs_now
+            .iter()
+            .filter(|j| {
+                j["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("GIT::{name}__"))
+            })
+            .collect();
+        assert_eq!(managed.len(), 1, "{jobs_now:#?}");
+        assert_eq!(managed[0]["enabled"], true);
+    }
+    let (code, plan) = plan_exit(&emulator, &out);
+    assert_eq!(code, Some(0), "{plan}");
+}
+
+#[test]
+fn importing_managed_jobs_gives_a_config_that_plans_no_changes() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    let config = config();
+    apply(&emulator, config.path());
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("imported");
+    let output = kfp_gitops(&emulator, root.path())
+        .args(["-n", NAMESPACE, "import", "--include-managed", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let runs_text = std::fs::read_to_string(out.join("recurring_runs.yaml")).unwrap();
+    assert!(!runs_text.contains("adopt"), "{runs_text}");
+    let (code, plan) = plan_exit(&emulator, &out);
+    assert_eq!(code, Some(0), "{plan}");
+}
+
+#[test]
+fn import_refuses_an_existing_folder_and_writes_and_asks_nothing() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    ui_job(
+        &emulator,
+        "reports",
+        "Nightly report",
+        "hello",
+        "0 15 6 * * *",
+    );
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("existing");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    emulator.reset_counts();
+    let output = kfp_gitops(&emulator, root.path())
+        .args(["-n", NAMESPACE, "import", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("exists already; nothing was written"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(emulator.total_requests(), 0);
+    let entries: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(entries.len(), 1);
+    // With --force it writes beside the existing file.
+    let output = kfp_gitops(&emulator, root.path())
+        .args(["-n", NAMESPACE, "import", "--force", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(out.join("recurring_runs.yaml").is_file());
+}

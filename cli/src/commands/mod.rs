@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod completions;
+pub mod import;
 pub mod man;
 pub mod ping;
 pub mod plan;
@@ -31,6 +32,7 @@ pub fn dispatch(command: Command, ctx: &Context) -> Result<Status, Failure> {
         Command::Validate(args) => validate::run(&args, ctx),
         Command::Schema(args) => schema::run(&args),
         Command::Trigger(args) => trigger::run(&args, ctx),
+        Command::Import(args) => import::run(&args, ctx),
         Command::Status(args) => status::run(&args, ctx),
     }
     .map_err(|failure| failure.with_output(ctx.format))
