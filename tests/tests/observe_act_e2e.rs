@@ -589,3 +589,63 @@ fn import_refuses_an_existing_folder_and_writes_and_asks_nothing() {
     );
     assert!(out.join("recurring_runs.yaml").is_file());
 }
+
+#[test]
+fn what_the_config_cannot_express_is_reported_not_dropped_silently() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    ui_job(
+        &emulator,
+        "reports",
+        "Nightly report",
+        "hello",
+        "0 15 6 * * *",
+    );
+    // A job without a trigger (KFP 1.8 accepts it; it never fires): a config cannot declare it.
+    let experiment = array(&emulator.state(), "experiments")
+        .into_iter()
+        .find(|e| e["name"] == "reports")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    let manifest = kfp_config::Workflow::parse_yaml(WORKFLOW)
+        .unwrap()
+        .to_manifest_json();
+    let body = serde_json::json!({
+        "name": "never fires",
+        "pipeline_spec": {"workflow_manifest": manifest},
+        "resource_references": [{"key": {"type": "EXPERIMENT", "id": experiment}, "relationship": "OWNER"}],
+        "max_concurrency": "1",
+        "enabled": true
+    });
+    let response = emulator
+        .request("POST", "/apis/v1beta1/jobs", Some(&body))
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("team-1");
+    let output = kfp_gitops(&emulator, root.path())
+        .args(["-n", NAMESPACE, "import", "-o", "json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        document["recurring_runs"].as_array().unwrap().len(),
+        1,
+        "{document}"
+    );
+    let notes = document["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{document}");
+    assert_eq!(notes[0]["job"], "never fires");
+    assert_eq!(notes[0]["skipped"], true);
+    assert!(
+        notes[0]["message"].as_str().unwrap().contains("no trigger"),
+        "{document}"
+    );
+    let output = kfp_gitops(&emulator, root.path())
+        .args(["-n", NAMESPACE, "validate", "--config"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}

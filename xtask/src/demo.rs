@@ -3,7 +3,8 @@
 //! Builds the `kfp-gitops` and `kfp-emulator` binaries, starts the emulator (multi-user, namespace `team-1`),
 //! copies `examples/daily-digest` to `target/kfp-gitops-demo/` and then runs the real CLI step by step,
 //! printing each command: `validate`, `plan`, `apply`, `plan` again (no changes), a change of the schedule in
-//! the copy, `plan` showing the replacement with its diff, `apply`, and finally the versions of the recurring
+//! the copy, `plan` showing the replacement with its diff, `apply`, `status` (the live version, next fire
+//! times, sync state, runs and health of each recurring run), and finally the versions of the recurring
 //! run now in the emulator.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -118,7 +119,12 @@ pub fn run(root: &Path) -> Result<(), String> {
     step("7. Apply: create the new version paused, pause the old one, enable the new one");
     cli_step(&cli, &example, &args(&["apply"], true), &[0])?;
 
-    step("8. The versions of the recurring run now in KFP");
+    step(
+        "8. Status: the live version, its next fire times, in sync with git, its runs and its health",
+    );
+    cli_step(&cli, &example, &args(&["status"], true), &[0])?;
+
+    step("9. The versions of the recurring run now in KFP");
     for (name, enabled, cron) in list_versions(&api_url)? {
         println!(
             "    {name}  {}  cron {cron:?}",
