@@ -150,7 +150,36 @@ pub fn import_namespace(
         .filter(|e| e.name != crate::lock::LOCK_EXPERIMENT)
         .map(|e| (e.id.as_str(), (e.name.as_str(), e.description.as_str())))
         .collect();
-    Ok(build(&jobs, &experiment_names, options))
+    let mut imported = build(&jobs, &experiment_names, options);
+    // Every experiment in use is declared (`build`); so is every other available one. An archived
+    // experiment in use would be unarchived by `apply`: that is said.
+    for experiment in &experiments {
+        let declared = imported
+            .experiments
+            .experiments
+            .iter()
+            .any(|e| e.name == experiment.name);
+        if experiment.name == crate::lock::LOCK_EXPERIMENT {
+            continue;
+        }
+        if declared && experiment.is_archived() {
+            imported.notes.push(ImportNote {
+                job: experiment.name.clone(),
+                message: "this experiment is archived in KFP; a config declares available experiments, so `apply` unarchives it".to_owned(),
+                skipped: false,
+            });
+        } else if !declared && !experiment.is_archived() {
+            imported.experiments.experiments.push(Experiment {
+                name: experiment.name.clone(),
+                description: Some(experiment.description.clone()).filter(|d| !d.is_empty()),
+            });
+        }
+    }
+    imported
+        .experiments
+        .experiments
+        .sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(imported)
 }
 
 /// The jobs to import, with their logical names and whether they are managed: each unmanaged job, and

@@ -349,6 +349,34 @@ def run(args):
     check(any(r.id == run.id for r in (listed_runs.runs or [])), "run not listed")
     done()
 
+    step("a run started by hand carries a JOB reference (kfp-gitops trigger)", "client._run_api.create_run(JOB ref)")
+    job_key = kfp_server_api.ApiResourceKey(id=from_pipeline.id, type=kfp_server_api.ApiResourceType.JOB)
+    manual = client._run_api.create_run(
+        body=kfp_server_api.ApiRun(
+            name="MANUAL::from-pipeline__2024-01-02T03-04-05Z",
+            pipeline_spec=kfp_server_api.ApiPipelineSpec(workflow_manifest=rendered_manifest),
+            resource_references=[
+                kfp_server_api.ApiResourceReference(
+                    key=kfp_server_api.ApiResourceKey(id=experiment.id, type=kfp_server_api.ApiResourceType.EXPERIMENT),
+                    relationship=kfp_server_api.ApiRelationship.OWNER,
+                ),
+                kfp_server_api.ApiResourceReference(key=job_key, relationship=kfp_server_api.ApiRelationship.CREATOR),
+            ],
+        )
+    ).run
+    refs = client.get_run(manual.id).run.resource_references or []
+    check(
+        any(r.key.type == "JOB" and r.key.id == from_pipeline.id and r.relationship == "CREATOR" for r in refs),
+        "no JOB/CREATOR reference in %r" % refs,
+    )
+    by_experiment = client.list_runs(experiment_id=experiment.id, page_size=100, sort_by="created_at desc")
+    check(any(r.id == manual.id for r in (by_experiment.runs or [])), "the manual run is not listed in its experiment")
+    if not multi:
+        # Single-user KFP lists runs by a JOB key; multi-user requires a NAMESPACE or EXPERIMENT key.
+        by_job = client._run_api.list_runs(resource_reference_key_type="JOB", resource_reference_key_id=from_pipeline.id)
+        check([r.id for r in (by_job.runs or [])] == [manual.id], "runs by job: %r" % by_job.runs)
+    done()
+
     step("delete the pipeline", "client.delete_pipeline")
     client.delete_pipeline(pipeline.id)
     try:
