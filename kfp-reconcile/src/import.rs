@@ -308,8 +308,17 @@ fn build(
         };
         let mut logical = name.clone();
         if !*managed {
-            logical = unique_name(&logical, &mut used_names);
-            if logical != *name {
+            let fitted = fit_job_name(name);
+            logical = unique_name(&fitted, &mut used_names);
+            if fitted != *name {
+                note(
+                    format!(
+                        "its name cannot be a config's job name (control characters, a version timestamp or more than {} characters); imported as {logical:?}",
+                        kfp_config::check::names::MAX_JOB_NAME_CHARS
+                    ),
+                    false,
+                );
+            } else if logical != *name {
                 note(
                     format!(
                         "its name is taken (names compare without case); imported as {logical:?}"
@@ -377,6 +386,41 @@ fn build(
         pipelines,
         notes,
     }
+}
+
+/// `name` made a valid `job.name`: without control characters, without a version timestamp
+/// (`__YYYY-MM-DDTHH-MM-SSZ`; its `__` becomes `_`), short enough to leave room for a `-N` suffix
+/// within what a version name allows.
+fn fit_job_name(name: &str) -> String {
+    let mut fitted: String = name.chars().filter(|c| !c.is_control()).collect();
+    while let Some(at) = version_stamp_at(&fitted) {
+        fitted.replace_range(at..at + 2, "_");
+    }
+    let mut fitted: String = fitted
+        .chars()
+        .take(kfp_config::check::names::MAX_JOB_NAME_CHARS - 3)
+        .collect();
+    if fitted.trim().is_empty() {
+        fitted = "imported".to_owned();
+    }
+    fitted
+}
+
+/// Where `__YYYY-MM-DDTHH-MM-SSZ` starts in `name`, if anywhere.
+fn version_stamp_at(name: &str) -> Option<usize> {
+    let bytes = name.as_bytes();
+    (0..bytes.len()).find(|&at| {
+        let Some(window) = bytes.get(at..at + 22) else {
+            return false;
+        };
+        window.iter().enumerate().all(|(i, b)| match i {
+            0 | 1 => *b == b'_',
+            6 | 9 | 15 | 18 => *b == b'-',
+            12 => *b == b'T',
+            21 => *b == b'Z',
+            _ => b.is_ascii_digit(),
+        })
+    })
 }
 
 /// `name`, or `name-2`, `name-3`, … when a name equal without case is taken.
@@ -500,5 +544,31 @@ pub fn schema_dir_for(out: &Path) -> Option<String> {
         }
         dir = dir.parent()?;
         ups += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmanaged_names_are_fitted_to_what_a_config_accepts() {
+        assert_eq!(fit_job_name("Nightly report"), "Nightly report");
+        assert_eq!(fit_job_name("a\tb\n"), "ab");
+        assert_eq!(
+            fit_job_name("x__2024-01-02T03-04-05Z"),
+            "x_2024-01-02T03-04-05Z"
+        );
+        assert_eq!(fit_job_name("\n"), "imported");
+        assert_eq!(fit_job_name(&"a".repeat(300)).chars().count(), 225);
+        let mut used = BTreeSet::from(["nightly".to_owned()]);
+        assert_eq!(unique_name("Nightly", &mut used), "Nightly-2");
+        assert_eq!(unique_name("Nightly", &mut used), "Nightly-3");
+    }
+
+    #[test]
+    fn pipeline_file_names_are_plain() {
+        assert_eq!(file_stem("Hello World / v2"), "hello-world-v2");
+        assert_eq!(file_stem("__"), "pipeline");
     }
 }
