@@ -33,8 +33,8 @@ struct Hop {
 
 fn login_error(url: &Url, reason: impl Into<String>) -> Error {
     Error::Login {
-        url: without_query(url.as_str()).to_owned(),
-        reason: reason.into(),
+        url: kfp_secrets::redact_url(without_query(url.as_str())),
+        reason: kfp_secrets::redact_text(&reason.into()),
     }
 }
 
@@ -44,8 +44,7 @@ fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Res
     let mut form = form;
     let mut redirected = false;
     for _ in 0..MAX_HOPS {
-        let host = current.host_str().unwrap_or_default().to_owned();
-        let cookie = jar.header_for(&host);
+        let cookie = jar.header_for(&current);
         let result = match &form {
             Some(body) => {
                 let mut request = agent
@@ -71,7 +70,7 @@ fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Res
         })?;
         let status = response.status().as_u16();
         jar.store(
-            &host,
+            &current,
             response
                 .headers()
                 .get_all(SET_COOKIE)
@@ -90,6 +89,17 @@ fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Res
             let next = current
                 .join(location)
                 .map_err(|err| login_error(&current, format!("bad redirect target: {err}")))?;
+            if current.scheme() == "https" && next.scheme() != "https" {
+                return Err(login_error(
+                    &current,
+                    format!(
+                        "refusing to follow a redirect from https to {}: the login would continue \
+                         unencrypted and could send the password in clear; fix the gateway's or Dex's \
+                         external URL (it must be https)",
+                        without_query(next.as_str())
+                    ),
+                ));
+            }
             if !matches!(status, 307 | 308) {
                 form = None;
             }
@@ -186,6 +196,13 @@ pub(crate) fn login(
     }
 
     // 4. Post the credentials. Dex answers a wrong password by showing the form again, without a redirect.
+    //    Never in clear when the API itself is https (the redirects above refuse that already).
+    if api_url.starts_with("https:") && login_url.scheme() != "https" {
+        return Err(login_error(
+            &login_url,
+            "refusing to send the password over plain http: the API URL is https",
+        ));
+    }
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("login", &config.username)
         .append_pair("password", config.password.expose())

@@ -74,6 +74,10 @@ pub use error::{Error, Result, TransportKind};
 pub use http::{API_PREFIX, HttpKfpClient};
 pub use secret::Secret;
 
+/// The log target of warnings about weakened security (`--skip-tls-verify`): a subscriber should show them at
+/// every log level (the directive `kfp_gitops::security=warn`).
+pub const SECURITY_WARNING_LOG_TARGET: &str = "kfp_gitops::security";
+
 /// The log target under which the HTTP library dumps raw request and response bytes at TRACE level, headers
 /// included (bearer tokens, session cookies). A subscriber that may enable TRACE should switch this target off
 /// (the directive `ureq_proto=off`); everything this crate logs itself is free of secrets.

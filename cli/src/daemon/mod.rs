@@ -92,7 +92,25 @@ impl CycleOutcome {
         self.namespaces.iter().map(|ns| ns.drift).sum()
     }
 
-    /// The first problem, for logs and `/readyz`.
+    /// What kind of problem the cycle had, for `/readyz`, which anyone who reaches the port can read: a
+    /// fixed word, never the error text (that goes to the log only).
+    pub fn failure_class(&self) -> Option<FailureClass> {
+        if self.error.is_some() {
+            Some(FailureClass::Setup)
+        } else if self.namespaces.iter().any(|ns| ns.error.is_some()) {
+            Some(FailureClass::Namespace)
+        } else if self
+            .namespaces
+            .iter()
+            .any(|ns| !ns.failed_actions.is_empty())
+        {
+            Some(FailureClass::Actions)
+        } else {
+            None
+        }
+    }
+
+    /// The first problem, for the log.
     pub fn first_error(&self) -> Option<String> {
         if let Some(error) = &self.error {
             return Some(error.clone());
@@ -114,6 +132,27 @@ impl CycleOutcome {
                     ns.failed_actions.values().sum::<u64>()
                 )
             })
+    }
+}
+
+/// The kind of problem of a failed cycle, as `/readyz` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// The cycle could not start: no checkout, no project file, no API client.
+    Setup,
+    /// A namespace could not be reconciled at all: its config, its sources or the listing of its jobs.
+    Namespace,
+    /// Some actions failed.
+    Actions,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Setup => "setup",
+            Self::Namespace => "namespace",
+            Self::Actions => "actions",
+        }
     }
 }
 
@@ -197,8 +236,8 @@ pub fn run_loop(
             health.record_success(Instant::now());
         } else {
             consecutive_failures = consecutive_failures.saturating_add(1);
-            if let Some(error) = outcome.first_error() {
-                health.record_failure(error);
+            if let Some(class) = outcome.failure_class() {
+                health.record_failure(class);
             }
         }
         let delay = schedule.delay(consecutive_failures, jitter(cycle));
