@@ -314,6 +314,31 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_certificate_used_as_the_servers_own_gets_its_own_hint() {
+        let tls = |message: &str| {
+            Failure::from(kfp_client::Error::Transport {
+                method: "GET".into(),
+                path: "/apis/v1beta1/healthz".into(),
+                kind: kfp_client::TransportKind::Tls,
+                message: message.into(),
+                may_have_been_sent: false,
+            })
+            .hint
+            .unwrap()
+        };
+        let hint =
+            tls("TLS failure: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))");
+        assert!(hint.contains("openssl req -x509"), "{hint}");
+        assert!(
+            hint.contains("basicConstraints=critical,CA:FALSE"),
+            "{hint}"
+        );
+        assert!(
+            tls("TLS failure: UnknownIssuer").starts_with("for a private CA pass --ca-cert FILE")
+        );
+    }
+
+    #[test]
     fn exit_codes_follow_the_documented_contract() {
         assert_eq!(ExitCode::from(Status::Ok), ExitCode::SUCCESS);
         assert_eq!(ExitCode::from(Status::ChangesPending), ExitCode::from(2));

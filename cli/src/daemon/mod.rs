@@ -413,6 +413,61 @@ mod tests {
     }
 
     #[test]
+    fn readiness_names_the_class_of_a_failure_never_its_text() {
+        let secret_error =
+            "namespace team-1: cannot fetch https://u:readyz-s3cret@git.example/r.git";
+        for (outcome, class) in [
+            (CycleOutcome::failed(secret_error.to_owned()), "setup"),
+            (
+                CycleOutcome {
+                    namespaces: vec![NamespaceOutcome {
+                        namespace: "team-1".into(),
+                        error: Some(secret_error.to_owned()),
+                        ..NamespaceOutcome::default()
+                    }],
+                    ..CycleOutcome::default()
+                },
+                "namespace",
+            ),
+            (
+                CycleOutcome {
+                    namespaces: vec![NamespaceOutcome {
+                        namespace: "team-1".into(),
+                        failed_actions: BTreeMap::from([("create".to_owned(), 1)]),
+                        ..NamespaceOutcome::default()
+                    }],
+                    ..CycleOutcome::default()
+                },
+                "actions",
+            ),
+        ] {
+            let health = Health::new(Duration::from_secs(60));
+            let mut reconciler = Scripted {
+                outcomes: vec![outcome],
+                calls: 0,
+                stop_after: None,
+            };
+            let schedule = Schedule {
+                once: true,
+                ..fast()
+            };
+            run_loop(
+                &mut reconciler,
+                schedule,
+                &health,
+                &Metrics::new(),
+                &Shutdown::new(),
+            );
+            assert_eq!(
+                health.readiness(Instant::now()).describe(),
+                format!(
+                    "not ready: no successful reconcile yet; last failure: {class} (see the log)"
+                )
+            );
+        }
+    }
+
+    #[test]
     fn no_cycle_starts_after_a_shutdown_request() {
         let shutdown = Shutdown::new();
         shutdown.trigger();
