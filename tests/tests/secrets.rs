@@ -512,3 +512,94 @@ fn a_kfp_token_that_is_not_utf8_is_an_error() {
         text(&output)
     );
 }
+
+/// `GET path` on `address`: the status and the body.
+fn http_get(address: std::net::SocketAddr, path: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.get(9..12)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+#[test]
+fn the_daemons_endpoints_serve_no_error_text_and_its_log_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let git = FakeGit::install(dir.path(), true);
+    git_config(dir.path(), &git_url());
+    let emulator = Emulator::start(
+        EmulatorConfig::multi_user()
+            .with_auth(AuthMode::Token(BTreeSet::from([KFP_TOKEN.to_owned()]))),
+    )
+    .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let log = dir.path().join("daemon.log");
+    let mut daemon = kfp_gitops(dir.path())
+        .env("PATH", git.path())
+        .env("KFP_TOKEN", KFP_TOKEN)
+        .env("GITHUB_TOKEN", GITHUB_TOKEN)
+        .args(["--api-url", &emulator.base_url(), "--log-level", "trace"])
+        .args(["watch", "--interval", "1h", "--root"])
+        .arg(dir.path())
+        .args([
+            "--config",
+            "team-1=team-1",
+            "--listen",
+            &address.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The first cycle fails on the unreachable git source; /readyz then names the class of the failure.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let readyz = loop {
+        if let Some((status, body)) = http_get(address, "/readyz")
+            && body.contains("last failure")
+        {
+            break (status, body);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed cycle reported; log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let healthz = http_get(address, "/healthz").unwrap();
+    let metrics = http_get(address, "/metrics").unwrap();
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert_eq!(
+        readyz,
+        (
+            503,
+            "not ready: no successful reconcile yet; last failure: namespace (see the log)\n"
+                .to_owned()
+        )
+    );
+    assert_eq!(healthz, (200, "ok\n".to_owned()));
+    assert_no_secret("/metrics", &metrics.1);
+    assert!(!metrics.1.contains("git.invalid"), "{}", metrics.1);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("https://***@git.invalid/team/pipelines.git"),
+        "{log}"
+    );
+    assert_no_secret("the daemon's log", &log);
+}
