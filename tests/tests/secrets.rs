@@ -513,6 +513,16 @@ fn a_kfp_token_that_is_not_utf8_is_an_error() {
     );
 }
 
+/// A child process that is killed when the test ends, also when it fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `GET path` on `address`: the status and the body.
 fn http_get(address: std::net::SocketAddr, path: &str) -> Option<(u16, String)> {
     use std::io::Read;
@@ -549,7 +559,7 @@ fn the_daemons_endpoints_serve_no_error_text_and_its_log_no_secret() {
         .port();
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let log = dir.path().join("daemon.log");
-    let mut daemon = kfp_gitops(dir.path())
+    let daemon = kfp_gitops(dir.path())
         .env("PATH", git.path())
         .env("KFP_TOKEN", KFP_TOKEN)
         .env("GITHUB_TOKEN", GITHUB_TOKEN)
@@ -566,11 +576,12 @@ fn the_daemons_endpoints_serve_no_error_text_and_its_log_no_secret() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let daemon = KillOnDrop(daemon);
     // The first cycle fails on the unreachable git source; /readyz then names the class of the failure.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let readyz = loop {
         if let Some((status, body)) = http_get(address, "/readyz")
-            && body.contains("last failure")
+            && body.contains("; last ")
         {
             break (status, body);
         }
@@ -583,8 +594,7 @@ fn the_daemons_endpoints_serve_no_error_text_and_its_log_no_secret() {
     };
     let healthz = http_get(address, "/healthz").unwrap();
     let metrics = http_get(address, "/metrics").unwrap();
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    drop(daemon);
     assert_eq!(
         readyz,
         (
