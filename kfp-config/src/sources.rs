@@ -57,8 +57,8 @@ impl SourceOptions {
     }
 }
 
-/// A repository a file comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A repository a file comes from. `Debug` shows a git URL redacted, like `Display` of [`RemoteFile`].
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Repo {
     /// A GitHub repository.
     GitHub {
@@ -72,6 +72,22 @@ pub enum Repo {
         /// The URL as `git` takes it.
         url: String,
     },
+}
+
+impl fmt::Debug for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Repo::GitHub { owner, repo } => f
+                .debug_struct("GitHub")
+                .field("owner", owner)
+                .field("repo", repo)
+                .finish(),
+            Repo::Git { url } => f
+                .debug_struct("Git")
+                .field("url", &redact_url(url))
+                .finish(),
+        }
+    }
 }
 
 /// A file in a repository at a reference (branch, tag or SHA).
@@ -1210,6 +1226,33 @@ mod tests {
         };
         assert!(!format!("{options:?}").contains("supersecret"));
         assert!(!format!("{:?}", Fetcher::new(options)).contains("supersecret"));
+    }
+
+    #[test]
+    fn a_git_source_is_shown_without_its_credentials() {
+        let file = RemoteFile {
+            repo: Repo::Git {
+                url: "https://me@corp:pw-s3cret@git.example/r.git?token=t0k".into(),
+            },
+            reference: "main".into(),
+            path: "p.yaml".into(),
+        };
+        let shown = format!("{file} {file:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("t0k") && !shown.contains("corp"),
+            "{shown}"
+        );
+        assert!(
+            shown.starts_with("https://***@git.example/r.git?token=***@main:p.yaml"),
+            "{shown}"
+        );
+        let remote = GitRemote::new("https://me@corp:pw-s3cret@git.example/r.git");
+        assert_eq!(remote.plain, "https://git.example/r.git");
+        assert_eq!(remote.shown, "https://***@git.example/r.git");
+        assert!(remote.authorization.is_some());
+        let ssh = GitRemote::new("ssh://git@git.example/r.git");
+        assert_eq!(ssh.plain, "ssh://git@git.example/r.git");
+        assert!(ssh.authorization.is_none());
     }
 
     #[test]

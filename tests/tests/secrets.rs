@@ -18,6 +18,7 @@ const GITHUB_TOKEN: &str = "ghp_tok-Qw90-SECRET";
 const GIT_PASSWORD: &str = "gitpw-7Xq2-SECRET";
 const GITHUB_API_PASSWORD: &str = "ghapi-Ux12-SECRET";
 const API_URL_PASSWORD: &str = "apiurl-Vb77-SECRET";
+const QUERY_TOKEN: &str = "qtok-Ha55-SECRET";
 /// A user name holding an `@`: redaction must cut at the last `@` of the authority.
 const GIT_USER: &str = "me@corp.example";
 /// `base64("me@corp.example:gitpw-7Xq2-SECRET")`: what git must receive in its `Authorization` header.
@@ -30,6 +31,7 @@ const SECRETS: &[&str] = &[
     GIT_PASSWORD,
     GITHUB_API_PASSWORD,
     API_URL_PASSWORD,
+    QUERY_TOKEN,
 ];
 
 const NAMESPACE: &str = "team-1";
@@ -334,6 +336,30 @@ fn failures_and_skips_naming_a_git_source_show_no_credentials() {
     assert!(argv.iter().any(|l| l.contains("[fetch]")), "{argv:?}");
     for line in argv.iter().chain(&env) {
         assert_no_secret("git's command line or environment", line);
+    }
+}
+
+#[test]
+fn a_token_in_the_query_of_a_git_url_is_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = git_config(
+        dir.path(),
+        &format!("https://git.invalid/team/pipelines.git?Access_Token={QUERY_TOKEN}"),
+    );
+    for extra in [&["--offline"][..], &["--offline", "-o", "json"]] {
+        let output = kfp_gitops(dir.path())
+            .args(["--log-level", "trace", "validate"])
+            .args(extra)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_output_has_no_secret(&output);
+        assert!(
+            text(&output).contains("https://git.invalid/team/pipelines.git?Access_Token=***"),
+            "{}",
+            text(&output)
+        );
     }
 }
 
