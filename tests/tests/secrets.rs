@@ -19,6 +19,7 @@ const GIT_PASSWORD: &str = "gitpw-7Xq2-SECRET";
 const GITHUB_API_PASSWORD: &str = "ghapi-Ux12-SECRET";
 const API_URL_PASSWORD: &str = "apiurl-Vb77-SECRET";
 const QUERY_TOKEN: &str = "qtok-Ha55-SECRET";
+const FILE_TOKEN: &str = "filetok-Pp43-SECRET";
 /// A user name holding an `@`: redaction must cut at the last `@` of the authority.
 const GIT_USER: &str = "me@corp.example";
 /// `base64("me@corp.example:gitpw-7Xq2-SECRET")`: what git must receive in its `Authorization` header.
@@ -32,6 +33,7 @@ const SECRETS: &[&str] = &[
     GITHUB_API_PASSWORD,
     API_URL_PASSWORD,
     QUERY_TOKEN,
+    FILE_TOKEN,
 ];
 
 const NAMESPACE: &str = "team-1";
@@ -436,25 +438,34 @@ fn echoing_server() -> String {
 #[test]
 fn server_bodies_that_echo_the_token_are_masked_and_cut_short() {
     let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{FILE_TOKEN}\n")).unwrap();
     let api = echoing_server();
     for args in [
         &["ping"][..],
         &["-o", "json", "--log-level", "trace", "ping"],
     ] {
-        let output = kfp_gitops(dir.path())
-            .env("KFP_TOKEN", KFP_TOKEN)
-            .args(["--api-url", &api])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{}", text(&output));
-        assert!(text(&output).contains("HTTP 500"), "{}", text(&output));
-        assert_output_has_no_secret(&output);
-        assert!(
-            output.stdout.len() + output.stderr.len() < 12_000,
-            "the 20 kB body is cut to an excerpt: {}",
-            text(&output)
-        );
+        for with_file in [false, true] {
+            let mut command = kfp_gitops(dir.path());
+            if with_file {
+                command.env("KF_PIPELINES_SA_TOKEN_PATH", &token_file);
+            } else {
+                command.env("KFP_TOKEN", KFP_TOKEN);
+            }
+            let output = command
+                .args(["--api-url", &api])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(!output.status.success(), "{}", text(&output));
+            assert!(text(&output).contains("HTTP 500"), "{}", text(&output));
+            assert_output_has_no_secret(&output);
+            assert!(
+                output.stdout.len() + output.stderr.len() < 12_000,
+                "the 20 kB body is cut to an excerpt: {}",
+                text(&output)
+            );
+        }
     }
 }
 
