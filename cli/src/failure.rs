@@ -129,9 +129,9 @@ impl Failure {
         eprint!("{}", failure.render(ctx.color));
     }
 
-    /// The failure as it may leave the process: every text through [`kfp_secrets::redact_text`].
+    /// The failure as it may leave the process: every text through [`kfp_client::secrets::redact_text`].
     pub fn redacted(&self) -> Self {
-        let redact = |text: &String| kfp_secrets::redact_text(text);
+        let redact = |text: &String| kfp_client::secrets::redact_text(text);
         Self {
             message: redact(&self.message),
             causes: self.causes.iter().map(redact).collect(),
@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn what_is_reported_has_no_credentials_of_urls_nor_known_secrets() {
-        let _ = kfp_secrets::Secret::new("failure-test-t0ken");
+        let _ = kfp_client::secrets::Secret::new("failure-test-t0ken");
         let failure = Failure::new("cannot reach https://me@corp:pw@host/r.git?token=abc")
             .detail("the server said failure-test-t0ken")
             .hint("retry");

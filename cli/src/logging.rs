@@ -38,7 +38,7 @@ pub fn init(global: &GlobalArgs, default_level: LogLevel) {
     };
 }
 
-/// Makes the writer of each log line: stderr, through [`kfp_secrets::redact_text`].
+/// Makes the writer of each log line: stderr, through [`kfp_client::secrets::redact_text`].
 #[derive(Debug, Clone, Copy)]
 struct RedactingStderr;
 
@@ -86,7 +86,7 @@ impl<W: Write> Drop for RedactedLine<W> {
         let text = String::from_utf8_lossy(&self.buffer);
         let _ = self
             .out
-            .write_all(kfp_secrets::redact_text(&text).as_bytes());
+            .write_all(kfp_client::secrets::redact_text(&text).as_bytes());
         let _ = self.out.flush();
     }
 }
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_log_line_is_written_redacted_in_one_piece() {
-        let _ = kfp_secrets::Secret::new("logging-test-t0ken");
+        let _ = kfp_client::secrets::Secret::new("logging-test-t0ken");
         let mut out = Vec::new();
         {
             let mut line = RedactedLine::new(&mut out);

@@ -33,8 +33,8 @@ struct Hop {
 
 fn login_error(url: &Url, reason: impl Into<String>) -> Error {
     Error::Login {
-        url: kfp_secrets::redact_url(without_query(url.as_str())),
-        reason: kfp_secrets::redact_text(&reason.into()),
+        url: crate::secrets::redact_url(without_query(url.as_str())),
+        reason: crate::secrets::redact_text(&reason.into()),
     }
 }
 
@@ -122,7 +122,7 @@ fn refuse_downgrade(current: &Url, next: &Url) -> Result<()> {
                 "refusing to follow a redirect from https to {}: the login would continue unencrypted and \
                  could send the password in clear; fix the external URL of the gateway or of Dex (it must be \
                  https)",
-                kfp_secrets::redact_url(without_query(next.as_str()))
+                crate::secrets::redact_url(without_query(next.as_str()))
             ),
         ));
     }

@@ -287,7 +287,7 @@ fn not_json_reason(status: u16, content_type: &str, body: &[u8]) -> String {
             )
         };
     }
-    let text = kfp_secrets::excerpt(&String::from_utf8_lossy(body), 200);
+    let text = crate::secrets::excerpt(&String::from_utf8_lossy(body), 200);
     if text.is_empty() {
         format!("the gateway answered HTTP {status} without a body instead of JSON")
     } else {
@@ -350,7 +350,7 @@ pub(crate) fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Er
         method: method.to_owned(),
         path: path.to_owned(),
         kind,
-        message: kfp_secrets::redact_text(&message),
+        message: crate::secrets::redact_text(&message),
         may_have_been_sent,
     }
 }
@@ -362,10 +362,10 @@ fn api_error(method: &str, path: &str, status: u16, content_type: &str, body: &[
             status,
             method: method.to_owned(),
             path: path.to_owned(),
-            message: kfp_secrets::excerpt(body.user_message(), MAX_MESSAGE_CHARS),
+            message: crate::secrets::excerpt(body.user_message(), MAX_MESSAGE_CHARS),
             details: body
                 .internal_details()
-                .map(|details| kfp_secrets::excerpt(details, MAX_DETAILS_CHARS)),
+                .map(|details| crate::secrets::excerpt(details, MAX_DETAILS_CHARS)),
             code: body.code,
         },
         None => {
@@ -376,7 +376,7 @@ fn api_error(method: &str, path: &str, status: u16, content_type: &str, body: &[
             } else if looks_like_html(content_type, body) {
                 "an HTML page instead of a KFP API answer (is the API URL right?)".to_owned()
             } else {
-                kfp_secrets::excerpt(text, MAX_MESSAGE_CHARS)
+                crate::secrets::excerpt(text, MAX_MESSAGE_CHARS)
             };
             Error::Api {
                 status,
@@ -627,7 +627,7 @@ impl HttpKfpClient {
         if (300..400).contains(&status) {
             let target = location.as_deref().map_or_else(
                 || "nowhere".to_owned(),
-                |location| kfp_secrets::redact_url(without_query(location)),
+                |location| crate::secrets::redact_url(without_query(location)),
             );
             return Ok(Outcome::Unauthenticated(format!(
                 "the gateway answered HTTP {status} with a redirect to {target} (a login page)"

@@ -20,8 +20,8 @@ use sha2::{Digest as _, Sha256};
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 
 /// A secret string (a token): never shown by `Debug` or `Display`, and masked in printed text once created
-/// (the one secret type of kfp-gitops, see `kfp-secrets`).
-pub use kfp_secrets::Secret;
+/// (the one secret type of kfp-gitops, see `kfp_client::secrets`).
+pub use kfp_client::secrets::Secret;
 
 /// How sources are fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -602,7 +602,7 @@ impl Fetcher {
         self.count_request();
         request.call().map_err(|err| SourceError::Transport {
             url: redact_url(url),
-            message: kfp_secrets::redact_text(&err.to_string()),
+            message: kfp_client::secrets::redact_text(&err.to_string()),
         })
     }
 
@@ -638,7 +638,7 @@ impl Fetcher {
                     })
                     .or(Some(body))
             })
-            .map(|message| kfp_secrets::excerpt(&message, MAX_MESSAGE_CHARS))
+            .map(|message| kfp_client::secrets::excerpt(&message, MAX_MESSAGE_CHARS))
             .unwrap_or_default();
         let rate_limited = status == 429
             || (status == 403
@@ -689,7 +689,7 @@ impl Fetcher {
                 .read_json()
                 .map_err(|err| SourceError::Transport {
                     url: redact_url(&url),
-                    message: kfp_secrets::redact_text(&err.to_string()),
+                    message: kfp_client::secrets::redact_text(&err.to_string()),
                 })?;
         match json.get("sha").and_then(|sha| sha.as_str()) {
             Some(sha) if is_commit_sha(sha) => Ok(sha.to_ascii_lowercase()),
@@ -729,7 +729,7 @@ impl Fetcher {
             .read_to_vec()
             .map_err(|err| SourceError::Transport {
                 url: redact_url(&url),
-                message: kfp_secrets::redact_text(&err.to_string()),
+                message: kfp_client::secrets::redact_text(&err.to_string()),
             })
     }
 
@@ -979,7 +979,7 @@ impl GitRemote {
         let lower = url.to_ascii_lowercase();
         let (plain, credentials) = if lower.starts_with("http://") || lower.starts_with("https://")
         {
-            kfp_secrets::split_url_credentials(url)
+            kfp_client::secrets::split_url_credentials(url)
         } else {
             (url.to_owned(), None)
         };
@@ -1001,7 +1001,7 @@ fn run_git(args: &[OsArg<'_>]) -> Result<Vec<u8>, SourceError> {
 /// off for the call (`-c credential.helper=`) so that none of them stores them.
 fn run_git_with(args: &[OsArg<'_>], remote: Option<&GitRemote>) -> Result<Vec<u8>, SourceError> {
     let mut command = Command::new("git");
-    kfp_secrets::scrub_env(&mut command);
+    kfp_client::secrets::scrub_env(&mut command);
     command
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "true")
@@ -1047,7 +1047,7 @@ fn run_git_with(args: &[OsArg<'_>], remote: Option<&GitRemote>) -> Result<Vec<u8
         let stderr = String::from_utf8_lossy(&output.stderr);
         Err(SourceError::Git {
             command: shown,
-            stderr: kfp_secrets::excerpt(&stderr, MAX_GIT_STDERR_CHARS),
+            stderr: kfp_client::secrets::excerpt(&stderr, MAX_GIT_STDERR_CHARS),
         })
     }
 }
@@ -1058,9 +1058,9 @@ const MAX_MESSAGE_CHARS: usize = 500;
 /// Longest error output of git kept in an error.
 const MAX_GIT_STDERR_CHARS: usize = 2000;
 
-/// `https://user:token@host/x?token=t` → `https://***@host/x?token=***` (see [`kfp_secrets::redact_url`]).
+/// `https://user:token@host/x?token=t` → `https://***@host/x?token=***` (see [`kfp_client::secrets::redact_url`]).
 pub fn redact_url(url: &str) -> String {
-    kfp_secrets::redact_url(url)
+    kfp_client::secrets::redact_url(url)
 }
 
 /// Characters escaped in one URL path segment.

@@ -37,7 +37,7 @@ pub(crate) fn run_render_command(
 
     let mut command = Command::new(resolve_program(program, &target.workdir));
     // A render command compiles a pipeline: it needs none of the KFP, Dex or GitHub credentials.
-    kfp_secrets::scrub_env(&mut command);
+    kfp_client::secrets::scrub_env(&mut command);
     command
         .args(args)
         .current_dir(&target.workdir)

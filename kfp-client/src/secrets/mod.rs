@@ -1,5 +1,5 @@
 //! The one redaction path of kfp-gitops: everything that leaves the process (messages, logs, JSON output, HTTP
-//! endpoints, the command lines and environments of child processes) goes through this crate.
+//! endpoints, the command lines and environments of child processes) goes through this module.
 //!
 //! * [`Secret`] wraps a token or password: `Debug` and `Display` print `<redacted>`, and creating one registers
 //!   its value in the process-wide [registry](register) of known secrets.
@@ -11,9 +11,10 @@
 //!   from the environment of a child process; [`split_url_credentials`] takes the credentials out of a URL so
 //!   that they can be handed to `git` another way than its command line.
 //!
-//! Both `kfp-client` and `kfp-config` depend on this crate (and on no other crate of ours), so that the secrets
-//! each of them knows (the KFP token, the Dex password, the GitHub token, the credentials of `git_url`
-//! sources) end up in one registry, which the binary consults wherever it prints.
+//! It lives in `kfp-client`, the crate every other crate of the workspace depends on (`kfp-config` and
+//! `kfp-render` included), so that the secrets each of them knows (the KFP token, the Dex password, the
+//! GitHub token, the credentials of `git_url` sources) end up in one registry, which the binary consults
+//! wherever it prints.
 
 mod env;
 mod redact;

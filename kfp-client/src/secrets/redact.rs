@@ -38,7 +38,7 @@ pub fn is_credential_parameter(name: &str) -> bool {
 /// `***`. Text without `scheme://` (a path, `git@host:repo` of scp-like git remotes) is returned unchanged.
 ///
 /// ```
-/// use kfp_secrets::redact_url;
+/// use crate::secrets::redact_url;
 /// assert_eq!(redact_url("https://me@corp.com:tok@host/r.git"), "https://***@host/r.git");
 /// assert_eq!(redact_url("https://host/x?ref=main&Access_Token=abc"), "https://host/x?ref=main&Access_Token=***");
 /// assert_eq!(redact_url("git@github.com:o/r.git"), "git@github.com:o/r.git");
