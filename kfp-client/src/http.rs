@@ -21,7 +21,7 @@ use crate::models::{
     ErrorBody, Experiment, Healthz, Job, ListExperimentsResponse, ListJobsResponse,
     ListPipelinesResponse, ListRunsResponse, Page, Pipeline, Run, RunDetail,
 };
-use crate::secret::Secret;
+use crate::secrets::Secret;
 use crate::stream::{self, StreamFailure};
 
 /// The API's path prefix under the configured URL.
@@ -29,6 +29,12 @@ pub const API_PREFIX: &str = "/apis/v1beta1";
 
 /// Largest response body read (a page of 200 jobs with big manifests is tens of MB).
 const MAX_BODY_BYTES: u64 = 1 << 30;
+
+/// Longest server message kept in an error (the rest is cut: a gateway may echo whole requests).
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Longest internal error chain kept in an error.
+const MAX_DETAILS_CHARS: usize = 2000;
 
 /// Read buffer of a streamed answer.
 const STREAM_BUFFER_BYTES: usize = 64 << 10;
@@ -70,8 +76,6 @@ pub struct HttpKfpClient {
     api_url: String,
     base: String,
     agent: Agent,
-    /// Host of the API URL, for the cookie jar.
-    host: String,
     auth: Auth,
     jar: CookieJar,
     retry: RetryPolicy,
@@ -283,8 +287,7 @@ fn not_json_reason(status: u16, content_type: &str, body: &[u8]) -> String {
             )
         };
     }
-    let text = String::from_utf8_lossy(body);
-    let text: String = text.trim().chars().take(200).collect();
+    let text = crate::secrets::excerpt(&String::from_utf8_lossy(body), 200);
     if text.is_empty() {
         format!("the gateway answered HTTP {status} without a body instead of JSON")
     } else {
@@ -347,7 +350,7 @@ pub(crate) fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Er
         method: method.to_owned(),
         path: path.to_owned(),
         kind,
-        message,
+        message: crate::secrets::redact_text(&message),
         may_have_been_sent,
     }
 }
@@ -359,8 +362,10 @@ fn api_error(method: &str, path: &str, status: u16, content_type: &str, body: &[
             status,
             method: method.to_owned(),
             path: path.to_owned(),
-            message: body.user_message().to_owned(),
-            details: body.internal_details().map(str::to_owned),
+            message: crate::secrets::excerpt(body.user_message(), MAX_MESSAGE_CHARS),
+            details: body
+                .internal_details()
+                .map(|details| crate::secrets::excerpt(details, MAX_DETAILS_CHARS)),
             code: body.code,
         },
         None => {
@@ -371,7 +376,7 @@ fn api_error(method: &str, path: &str, status: u16, content_type: &str, body: &[
             } else if looks_like_html(content_type, body) {
                 "an HTML page instead of a KFP API answer (is the API URL right?)".to_owned()
             } else {
-                text.chars().take(500).collect()
+                crate::secrets::excerpt(text, MAX_MESSAGE_CHARS)
             };
             Error::Api {
                 status,
@@ -418,15 +423,10 @@ impl HttpKfpClient {
             },
         };
         tracing::debug!(api_url = %api_url, auth = %auth.describe(), "KFP client configured");
-        let host = url::Url::parse(&api_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
         Ok(Self {
             base: format!("{api_url}{API_PREFIX}"),
             api_url,
             agent,
-            host,
             auth,
             jar: CookieJar::default(),
             retry: config.retry,
@@ -563,7 +563,13 @@ impl HttpKfpClient {
         };
         let bearer = self.bearer()?;
         let authorization = bearer.map(|token| format!("Bearer {}", token.expose()));
-        let cookie = self.jar.header_for(&self.host);
+        let request_url = url::Url::parse(&url).map_err(|err| {
+            Error::Config(format!(
+                "the request URL {} is not a URL: {err}",
+                shown_url(&url)
+            ))
+        })?;
+        let cookie = self.jar.header_for(&request_url);
         macro_rules! headers {
             ($builder:expr) => {{
                 let mut builder = $builder
@@ -598,7 +604,7 @@ impl HttpKfpClient {
         let status = response.status().as_u16();
         // oauth2-proxy refreshes its session cookie on API answers.
         self.jar.store(
-            &self.host,
+            &request_url,
             response
                 .headers()
                 .get_all(SET_COOKIE)
@@ -619,7 +625,10 @@ impl HttpKfpClient {
             .map(std::time::Duration::from_secs);
         tracing::debug!(method, path = %path, status, "KFP API answered");
         if (300..400).contains(&status) {
-            let target = location.as_deref().map_or("nowhere", without_query);
+            let target = location.as_deref().map_or_else(
+                || "nowhere".to_owned(),
+                |location| crate::secrets::redact_url(without_query(location)),
+            );
             return Ok(Outcome::Unauthenticated(format!(
                 "the gateway answered HTTP {status} with a redirect to {target} (a login page)"
             )));
@@ -952,9 +961,10 @@ fn tls_config(config: &ClientConfig) -> Result<TlsConfig> {
     }
     if config.tls.skip_verify {
         tracing::warn!(
+            target: crate::SECURITY_WARNING_LOG_TARGET,
             "TLS certificate verification is disabled (--skip-tls-verify): the connection to {} can be \
              intercepted",
-            config.api_url
+            shown_url(&config.api_url)
         );
         builder = builder.disable_verification(true);
     }

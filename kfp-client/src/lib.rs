@@ -56,7 +56,7 @@ mod dex;
 mod error;
 mod http;
 pub mod models;
-mod secret;
+pub mod secrets;
 mod stream;
 mod wire;
 
@@ -72,7 +72,11 @@ pub use config::{
 };
 pub use error::{Error, Result, TransportKind};
 pub use http::{API_PREFIX, HttpKfpClient};
-pub use secret::Secret;
+pub use secrets::Secret;
+
+/// The log target of warnings about weakened security (`--skip-tls-verify`): a subscriber should show them at
+/// every log level (the directive `kfp_gitops::security=warn`).
+pub const SECURITY_WARNING_LOG_TARGET: &str = "kfp_gitops::security";
 
 /// The log target under which the HTTP library dumps raw request and response bytes at TRACE level, headers
 /// included (bearer tokens, session cookies). A subscriber that may enable TRACE should switch this target off
