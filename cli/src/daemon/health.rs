@@ -87,7 +87,7 @@ impl Health {
 
 impl Readiness {
     /// The body of `/readyz`: `ok`, or why not, with the class of the last failure (details are in the log).
-    pub fn describe(&self) -> String {
+    pub fn summary(&self) -> String {
         let failure = |last_failure: &Option<FailureClass>| {
             last_failure
                 .map(|class| format!("; last failure: {} (see the log)", class.as_str()))
@@ -123,7 +123,7 @@ mod tests {
         let start = Instant::now();
         health.record_failure(FailureClass::Setup);
         assert_eq!(
-            health.readiness(start).describe(),
+            health.readiness(start).summary(),
             "not ready: no successful reconcile yet; last failure: setup (see the log)"
         );
         health.record_success(start);
@@ -141,9 +141,7 @@ mod tests {
             Readiness::Ready
         );
         assert_eq!(
-            health
-                .readiness(start + Duration::from_secs(181))
-                .describe(),
+            health.readiness(start + Duration::from_secs(181)).summary(),
             "not ready: last successful reconcile 181s ago; last failure: namespace (see the log)"
         );
         health.record_success(start + Duration::from_secs(200));

@@ -470,7 +470,7 @@ mod tests {
                 &Shutdown::new(),
             );
             assert_eq!(
-                health.readiness(Instant::now()).describe(),
+                health.readiness(Instant::now()).summary(),
                 format!(
                     "not ready: no successful reconcile yet; last failure: {class} (see the log)"
                 )
