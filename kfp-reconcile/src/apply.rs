@@ -333,24 +333,13 @@ fn apply_experiment(
     }
 }
 
+/// The id of the experiment of `namespace` named exactly `name`, if there is one.
 fn find_experiment(
     namespace: &str,
     name: &str,
     api: &dyn KfpApi,
 ) -> Result<Option<String>, kfp_client::Error> {
-    let options = ListOptions::scoped(&scope(namespace)).with_filter(Filter::name_equals(name));
-    let mut found = None;
-    for_each_page(
-        &options,
-        |page| api.list_experiments(page),
-        |items| {
-            if found.is_none() {
-                found = items.into_iter().find(|e| e.name == name).map(|e| e.id);
-            }
-            Ok(())
-        },
-    )?;
-    Ok(found)
+    Ok(crate::observe::experiment_named(api, namespace, name)?.map(|experiment| experiment.id))
 }
 
 /// The ids of the jobs of `namespace` named exactly `name`.

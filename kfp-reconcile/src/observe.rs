@@ -110,6 +110,28 @@ pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, O
     })
 }
 
+/// The experiment of `namespace` named exactly `name`, if there is one (one filtered listing).
+pub(crate) fn experiment_named(
+    api: &dyn KfpApi,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Experiment>, kfp_client::Error> {
+    let options = ListOptions::scoped(&scope(namespace))
+        .with_filter(kfp_client::models::Filter::name_equals(name));
+    let mut found = None;
+    for_each_page(
+        &options,
+        |page| api.list_experiments(page),
+        |items| {
+            if found.is_none() {
+                found = items.into_iter().find(|experiment| experiment.name == name);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(found)
+}
+
 /// Observes several namespaces in parallel (one thread each), keeping the input order.
 pub fn observe_many(
     api: &dyn KfpApi,

@@ -111,23 +111,33 @@ fn target_load_options(
     }
 }
 
-/// Checks every target's config folder (in parallel, sharing fetchers), with no KFP access: every
-/// problem and every check skipped offline, per namespace, in the order of `targets`.
-pub fn validate(targets: &[Target], load: &LoadOptions) -> Result<Vec<Validation>, SessionError> {
+/// Runs `work` on every target's config folder, one thread each, with one set of fetchers shared by
+/// all (unless `load` brings its own); `None` for a thread that panicked.
+fn per_target<T: Send>(
+    targets: &[Target],
+    load: &LoadOptions,
+    work: fn(&std::path::Path, &LoadOptions) -> T,
+) -> Vec<Option<T>> {
     let fetchers = SharedFetchers::default();
-    let results: Vec<Option<Validation>> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
             .map(|target| {
                 let options = target_load_options(load, target, &fetchers);
-                scope.spawn(move || kfp_config::validate_namespace(&target.config, &options))
+                scope.spawn(move || work(&target.config, &options))
             })
             .collect();
         handles
             .into_iter()
             .map(|handle| handle.join().ok())
             .collect()
-    });
+    })
+}
+
+/// Checks every target's config folder (in parallel, sharing fetchers), with no KFP access: every
+/// problem and every check skipped offline, per namespace, in the order of `targets`.
+pub fn validate(targets: &[Target], load: &LoadOptions) -> Result<Vec<Validation>, SessionError> {
+    let results = per_target(targets, load, kfp_config::validate_namespace);
     results
         .into_iter()
         .zip(targets)
@@ -146,21 +156,7 @@ pub fn load_desired(
     targets: &[Target],
     load: &LoadOptions,
 ) -> Result<Vec<DesiredNamespace>, SessionError> {
-    let fetchers = SharedFetchers::default();
-    let results: Vec<Option<Result<DesiredNamespace, kfp_config::ConfigErrors>>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = targets
-                .iter()
-                .map(|target| {
-                    let options = target_load_options(load, target, &fetchers);
-                    scope.spawn(move || kfp_config::load_namespace(&target.config, &options))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|handle| handle.join().ok())
-                .collect()
-        });
+    let results = per_target(targets, load, kfp_config::load_namespace);
     let mut desired = Vec::new();
     let mut problems = Vec::new();
     for (result, target) in results.into_iter().zip(targets) {
