@@ -874,8 +874,7 @@ fn every_action_is_logged_and_a_deleted_newest_version_is_named_as_the_drift() {
     // Someone deletes the newest version in the KFP UI: the older one left is not what git says.
     let (newest, _) = versions(&emulator)
         .into_iter()
-        .filter(|(_, (cron, _))| cron == "0 0 3 * * *")
-        .last()
+        .rfind(|(_, (cron, _))| cron == "0 0 3 * * *")
         .unwrap();
     let id = emulator.state()["jobs"]
         .as_array()
