@@ -272,7 +272,10 @@ fn apply_experiment(
                 id,
                 outcome,
             };
-            match api.create_experiment(&body) {
+            // Refused locally what KFP 2.x would answer with a 500 (KFP2-V1BETA1.md §5 P0-6).
+            match kfp_client::precheck::check_experiment(&body)
+                .and_then(|()| api.create_experiment(&body))
+            {
                 Ok(created) => (
                     step(Some(created.id.clone()), Outcome::Done),
                     Some(created.id),
@@ -462,7 +465,8 @@ fn create_version(
         );
     };
     let body = job_body(version, &experiment_id);
-    match api.create_job(&body) {
+    // Refused locally what KFP 2.x would answer with a 500 (KFP2-V1BETA1.md §5 P0-6).
+    match kfp_client::precheck::check_job(&body).and_then(|()| api.create_job(&body)) {
         Ok(created) => (Outcome::Done, Some(created.id)),
         Err(err) if err.is_ambiguous() => match find_jobs_named(namespace, &version.name, api) {
             Ok(ids) if !ids.is_empty() => (Outcome::Adopted, ids.into_iter().next()),

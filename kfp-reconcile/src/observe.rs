@@ -83,7 +83,9 @@ pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, O
             newest.clone_from(&page_start.1);
         }
         JobsEvent::Job(job) => {
-            let workflow = if newest.is_newest_so_far(&job.name) {
+            // An unusable job never counts as the newest version: the newest usable one is compared.
+            let workflow = if unusable_reason(&job).is_none() && newest.is_newest_so_far(&job.name)
+            {
                 observe_workflow(&job)
             } else {
                 ObservedWorkflow::NotRead
@@ -186,6 +188,22 @@ impl NewestVersions {
     }
 }
 
+/// Why KFP's job cannot be a version kfp-gitops acts on, if it cannot: KFP reports an `error` for it, or it
+/// has no `workflow_manifest` — a KFP v2 job (a `pipeline_manifest` instead), or a 2.5+ "always latest" job
+/// with neither (KFP2-V1BETA1.md §2.5 "jobs created by others", §5 P0-2).
+pub fn unusable_reason(job: &Job) -> Option<String> {
+    let spec = &job.pipeline_spec;
+    if !job.error.is_empty() {
+        Some(format!("KFP reports an error for it: {}", job.error))
+    } else if spec.workflow_manifest.is_empty() && !spec.pipeline_manifest.is_empty() {
+        Some("it is a KFP v2 job (a pipeline_manifest, no workflow_manifest)".to_owned())
+    } else if spec.workflow_manifest.is_empty() {
+        Some("it has no workflow manifest (a KFP v2 job, or one that runs a pipeline's latest version)".to_owned())
+    } else {
+        None
+    }
+}
+
 /// A job's workflow manifest reduced to a digest, or why it cannot be read.
 pub fn observe_workflow(job: &Job) -> ObservedWorkflow {
     let manifest = &job.pipeline_spec.workflow_manifest;
@@ -248,6 +266,7 @@ fn observe_job_with(job: &Job, workflow: ObservedWorkflow) -> ObservedJob {
         },
         workflow,
         created_at: job.created_at,
+        unusable: unusable_reason(job),
     }
 }
 
