@@ -223,6 +223,10 @@ fn plan_apply_replace_drift_and_prune_converge_on_every_profile() {
         let kfp = Kfp::start(profile, true);
         let config = Config::new("0 0 7 * * *");
 
+        // healthz in the profile's shape, the namespace reachable (KFP2-V1BETA1.md §2.1).
+        let ping = kfp.run(config.path(), &["ping"]);
+        assert_eq!(ping.code, Some(0), "{}", ping.text);
+
         let first = kfp.plan(&config);
         assert_eq!(first.code, Some(2), "{}", first.text);
         let applied = kfp.apply(&config);
