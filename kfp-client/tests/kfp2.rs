@@ -7,10 +7,11 @@ use kfp_client::models::{
     CronSchedule, Experiment, Job, Parameter, PeriodicSchedule, PipelineSpec, ResourceReference,
     Run, Trigger,
 };
-use kfp_client::{AuthConfig, Error, KfpApi};
+use kfp_client::{AuthConfig, DexAuthType, Error, KfpApi, ListOptions};
 use serde_json::{Value, json};
 use support::Wire;
-use wiremock::matchers::{any, method};
+use support::gateway::{PASSWORD, default_gateway, dex, gateway};
+use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 const MANIFEST: &str = r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "spec": {"arguments": {"parameters": [{"name": "a"}]}}}"#;
@@ -113,6 +114,33 @@ fn a_lost_identity_makes_a_token_file_client_read_its_token_again_401_and_1_8_5_
             "HTTP {status}: one renewal, then success"
         );
     }
+}
+
+#[test]
+fn a_dex_session_logs_in_again_on_1_8_5_s_500_unauthenticated() {
+    let wire = Wire::start();
+    // KFP 1.8.5 behind the gateway lost the identity header once: HTTP 500 `Unauthenticated`.
+    wire.mount(
+        Mock::given(path("/pipeline/apis/v1beta1/experiments"))
+            .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+                "error": "Internal error: Unauthenticated: Request header error: there is no user identity header.",
+                "code": 13,
+                "message": "Internal error: Unauthenticated: Request header error: there is no user identity header."
+            })))
+            .up_to_n_times(1)
+            .with_priority(1),
+    );
+    let state = gateway(&wire, default_gateway());
+    let client = wire.client_with(dex(PASSWORD, DexAuthType::Local));
+    let page = client
+        .list_experiments(&ListOptions::namespace("ns"))
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(
+        state.lock().unwrap().logins,
+        2,
+        "one login, then one new login"
+    );
 }
 
 #[test]
