@@ -97,6 +97,28 @@ pub fn is_lost_identity(error: &Error) -> bool {
     }
 }
 
+/// Whether a listing failed because the server refused its page token: HTTP 400 naming the token (1.8.5
+/// `Invalid package token.`, 2.17 `Invalid page token`, any version `page token does not match…`). Tokens are
+/// opaque and not portable across server restarts or versions, so the listing is worth starting over
+/// (KFP2-V1BETA1.md §1 "Page size / tokens", §5 P1-15).
+pub fn is_refused_page_token(error: &Error) -> bool {
+    match error {
+        Error::Api {
+            status: 400,
+            message,
+            details,
+            ..
+        } => {
+            let says = |text: &str| {
+                let text = text.to_ascii_lowercase();
+                text.contains("page token") || text.contains("package token")
+            };
+            says(message) || details.as_deref().is_some_and(says)
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +199,25 @@ mod tests {
         // Only a 400 is the refusal.
         assert!(matches!(classify(500, body), Error::Api { .. }));
         assert_eq!(v1_blocked_namespace("nothing here"), None);
+    }
+
+    #[test]
+    fn a_refused_page_token_is_a_400_naming_the_token() {
+        let v1 = classify(
+            400,
+            r#"{"error":"Failed to create list options: Invalid input error: Invalid package token.: illegal base64 data","code":3,"message":"x","details":[{"@type":"type.googleapis.com/api.Error","error_message":"Invalid package token.","error_details":"x"}]}"#,
+        );
+        let v2 = classify(400, r#"{"code":3,"message":"Invalid page token"}"#);
+        assert!(is_refused_page_token(&v1));
+        assert!(is_refused_page_token(&v2));
+        assert!(!is_refused_page_token(&classify(
+            400,
+            r#"{"code":3,"message":"bad filter"}"#
+        )));
+        assert!(!is_refused_page_token(&classify(
+            500,
+            r#"{"code":13,"message":"Invalid page token"}"#
+        )));
     }
 
     #[test]

@@ -59,44 +59,73 @@ pub const JOBS_SORT: &str = "name desc";
 /// older versions and unmanaged jobs get [`ObservedWorkflow::NotRead`].
 pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, ObserveError> {
     let options = ListOptions::scoped(&scope(namespace));
+    // A listing whose page token the server refuses (it restarted or was upgraded between two pages: tokens
+    // are not portable across server versions, KFP2-V1BETA1.md §1 "Page size / tokens", §5 P1-15) is read
+    // again once from its first page.
     let mut experiments = Vec::new();
-    for_each_page(
-        &options,
-        |page| api.list_experiments(page),
-        |items| {
-            experiments.extend(items.iter().map(observe_experiment));
-            Ok(())
-        },
-    )
-    .map_err(|source| ObserveError::Experiments {
-        namespace: namespace.to_owned(),
-        source: Box::new(source),
-    })?;
+    let mut restarted = false;
+    loop {
+        experiments.clear();
+        let listed = for_each_page(
+            &options,
+            |page| api.list_experiments(page),
+            |items| {
+                experiments.extend(items.iter().map(observe_experiment));
+                Ok(())
+            },
+        );
+        match listed {
+            Err(err) if !restarted && kfp_client::classify::is_refused_page_token(&err) => {
+                restarted = true;
+            }
+            other => {
+                other.map_err(|source| ObserveError::Experiments {
+                    namespace: namespace.to_owned(),
+                    source: Box::new(source),
+                })?;
+                break;
+            }
+        }
+    }
+    let jobs_options = options.with_sort_by(JOBS_SORT);
     let mut jobs = Vec::new();
-    let mut newest = NewestVersions::default();
-    // What the current page started from, to drop a broken-off attempt at it.
-    let mut page_start = (0, NewestVersions::default());
-    for_each_job(api, &options.with_sort_by(JOBS_SORT), |event| match event {
-        JobsEvent::Page { retry: false } => page_start = (jobs.len(), newest.clone()),
-        JobsEvent::Page { retry: true } => {
-            jobs.truncate(page_start.0);
-            newest.clone_from(&page_start.1);
+    let mut newest;
+    let mut restarted = false;
+    loop {
+        jobs.clear();
+        newest = NewestVersions::default();
+        // What the current page started from, to drop a broken-off attempt at it.
+        let mut page_start = (0, NewestVersions::default());
+        let listed = for_each_job(api, &jobs_options, |event| match event {
+            JobsEvent::Page { retry: false } => page_start = (jobs.len(), newest.clone()),
+            JobsEvent::Page { retry: true } => {
+                jobs.truncate(page_start.0);
+                newest.clone_from(&page_start.1);
+            }
+            JobsEvent::Job(job) => {
+                // An unusable job never counts as the newest version: the newest usable one is compared.
+                let workflow =
+                    if unusable_reason(&job).is_none() && newest.is_newest_so_far(&job.name) {
+                        observe_workflow(&job)
+                    } else {
+                        ObservedWorkflow::NotRead
+                    };
+                jobs.push(observe_job_with(&job, workflow));
+            }
+        });
+        match listed {
+            Err(err) if !restarted && kfp_client::classify::is_refused_page_token(&err) => {
+                restarted = true;
+            }
+            other => {
+                other.map_err(|source| ObserveError::Jobs {
+                    namespace: namespace.to_owned(),
+                    source: Box::new(source),
+                })?;
+                break;
+            }
         }
-        JobsEvent::Job(job) => {
-            // An unusable job never counts as the newest version: the newest usable one is compared.
-            let workflow = if unusable_reason(&job).is_none() && newest.is_newest_so_far(&job.name)
-            {
-                observe_workflow(&job)
-            } else {
-                ObservedWorkflow::NotRead
-            };
-            jobs.push(observe_job_with(&job, workflow));
-        }
-    })
-    .map_err(|source| ObserveError::Jobs {
-        namespace: namespace.to_owned(),
-        source: Box::new(source),
-    })?;
+    }
     newest.forget_superseded(&mut jobs);
     Ok(ObservedNamespace {
         namespace: namespace.to_owned(),

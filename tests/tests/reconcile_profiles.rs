@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use kfp_gitops_tests::emulator::{ALL_PROFILES, Emulator, EmulatorConfig, ForeignJob, Profile};
+use kfp_gitops_tests::emulator::{
+    ALL_PROFILES, Emulator, EmulatorConfig, Fault, ForeignJob, Profile,
+};
 
 const NAMESPACE: &str = "team-1";
 
@@ -510,5 +512,45 @@ fn the_library_reconciles_a_single_user_server_on_every_profile() {
         }
         let enabled = kfp.versions().iter().filter(|v| v.2).count();
         assert_eq!(enabled, 1, "{}: {:?}", kfp.label, kfp.versions());
+    }
+}
+
+#[test]
+fn a_refused_page_token_restarts_the_listing_once_on_every_profile() {
+    for &profile in ALL_PROFILES {
+        let kfp = Kfp::start(profile, true);
+        let config = Config::new("0 0 7 * * *");
+        assert_eq!(kfp.apply(&config).code, Some(0));
+        // The server was restarted or upgraded between two pages (KFP2-V1BETA1.md §1, §5 P1-15).
+        for path in ["/apis/v1beta1/jobs", "/apis/v1beta1/experiments"] {
+            kfp.emulator.inject_fault(Fault {
+                message: "Failed to create list options: Invalid page token".to_owned(),
+                ..Fault::status("GET", path, 400)
+            });
+        }
+        kfp.emulator.reset_counts();
+        let planned = kfp.plan(&config);
+        assert_eq!(planned.code, Some(0), "{}", planned.text);
+        assert_eq!(
+            kfp.emulator.count("GET /apis/v1beta1/jobs"),
+            2,
+            "{}",
+            kfp.label
+        );
+        assert_eq!(
+            kfp.emulator.count("GET /apis/v1beta1/experiments"),
+            2,
+            "{}",
+            kfp.label
+        );
+        // Twice in a row is a real failure.
+        kfp.emulator.inject_fault(Fault {
+            message: "Invalid page token".to_owned(),
+            times: 2,
+            ..Fault::status("GET", "/apis/v1beta1/jobs", 400)
+        });
+        let failed = kfp.plan(&config);
+        assert_eq!(failed.code, Some(1), "{}", failed.text);
+        kfp.emulator.clear_faults();
     }
 }

@@ -74,7 +74,8 @@
 //!
 //! Not emulated, and why: P0-3 (manifest comparison) is the client's alone, the byte echo is the same on
 //! every profile (§2.5 row 1); P1-15 (page tokens differ by version) — the emulator's tokens are opaque on
-//! every profile already and the client never carries one across calls; the DB spelling of `storage_state`
+//! every profile already, and a token refused after a server restart or upgrade is played with an injected
+//! 400 fault ([`Emulator::inject_fault`]); the DB spelling of `storage_state`
 //! (§2.2, P1-10) — the response is the same on every profile and the client never filters on it; the
 //! "legacy" pre-upgrade job rows without an experiment column (§3) — the client lists by NAMESPACE, never by
 //! EXPERIMENT; protojson's random spaces (§1 row 1) — the client parses JSON and never compares bytes; the
