@@ -505,3 +505,20 @@ fn the_binary_takes_the_profile_flag() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("1.8.5, 2.0, 2.5, 2.14, 2.17"));
 }
+
+#[test]
+fn gateway_v2_answers_carry_protojson_spacing_and_parse_the_same() {
+    for &profile in ALL_PROFILES {
+        let emulator = start(profile, false);
+        let response = emulator
+            .request("GET", &format!("{API}/experiments"), None)
+            .unwrap();
+        let text = response.text();
+        assert_eq!(
+            text.contains("\": "),
+            profile.gateway_v2(),
+            "{profile}: {text}"
+        );
+        assert_eq!(response.json()["experiments"][0]["name"], "Default");
+    }
+}

@@ -233,11 +233,22 @@ fn ui_page() -> Response {
 /// "Error body"); gateway v2 adds `WWW-Authenticate` to a 401 (§1 "Missing/invalid identity").
 pub(crate) fn respond(core: &Core, result: Result<Value, ApiError>) -> Response {
     let profile = core.profile();
+    let json = |status: u16, value: &Value| {
+        if profile.gateway_v2() {
+            Response::new(
+                status,
+                "application/json",
+                wire::protojson_spacing(&value.to_string()),
+            )
+        } else {
+            Response::json(status, value)
+        }
+    };
     match result {
-        Ok(value) => Response::json(200, &value),
+        Ok(value) => json(200, &value),
         Err(err) => {
             let status = err.http_status_for(profile);
-            let response = Response::json(status, &err.body_for(profile));
+            let response = json(status, &err.body_for(profile));
             if status == 401 && profile.gateway_v2() {
                 response.with_header("WWW-Authenticate", "Bearer")
             } else {

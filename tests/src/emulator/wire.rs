@@ -174,6 +174,31 @@ impl ApiError {
     }
 }
 
+/// protojson's "unstable" output, which grpc-gateway v2 (KFP 2.14+) writes: a space after some separators
+/// (KFP2-V1BETA1.md §1 row 1). The emulator puts one after every `,` and `:` between tokens (never inside a
+/// string), so a client that compares response bytes instead of parsing them fails against it.
+pub fn protojson_spacing(compact: &str) -> String {
+    let mut out = String::with_capacity(compact.len() + compact.len() / 8);
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in compact.chars() {
+        out.push(c);
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == ',' || c == ':' {
+            out.push(' ');
+        }
+    }
+    out
+}
+
 /// grpc-gateway v1.16 `HTTPStatusFromCode`.
 pub fn http_status_of_code(code: i32) -> u16 {
     match code {
@@ -559,6 +584,17 @@ mod tests {
         assert_eq!(format_timestamp(secs), "2024-01-02T03:04:05Z");
         assert_eq!(parse_timestamp("2024-01-02"), None);
         assert_eq!(parse_timestamp("2024-01-02T03:04:05"), None);
+    }
+
+    #[test]
+    fn protojson_spacing_never_touches_strings() {
+        let compact = json!({"a": "x, y: \"z,\"", "b": [1, 2]}).to_string();
+        let spaced = protojson_spacing(&compact);
+        assert_eq!(spaced, r#"{"a": "x, y: \"z,\"", "b": [1, 2]}"#);
+        assert_eq!(
+            serde_json::from_str::<Value>(&spaced).unwrap(),
+            serde_json::from_str::<Value>(&compact).unwrap()
+        );
     }
 
     #[test]
