@@ -69,6 +69,7 @@
 //! | error writer | 2.14+ routing errors as JSON, a wrong method → 501 | §1 "Routing errors" | — |
 //! | error writer | missing identity → 401 `Failed to check authorization…` (2.x), `WWW-Authenticate` (2.14+); 1.8.5 keeps 500 `Unauthenticated` | §1 "Missing/invalid identity" | P1-13 |
 //! | error writer | Canceled → 499 on 2.14+ | §1 "gRPC→HTTP map" | — |
+//! | encoder (`core.rs`, `wire.rs`) | 2.14+ answers with protojson's spacing (a space after `,` and `:` outside strings) | §1 row 1, §6.2 | P0-3 |
 //! | healthz (`api.rs`) | 1.8.5 text/plain string; 2.0–2.16 the same string as `application/json`; 2.17 compact JSON; `tag_name` per profile (direct and UI proxy) | §2.1 | P1-14 |
 //! | fixtures (`control.rs`) | foreign jobs (empty or v2 manifests) and a job `error` ([`Emulator::insert_job`], [`Emulator::set_job_error`]) | §2.5 "jobs created by others", §6.6 | P0-2 |
 //!
@@ -78,7 +79,7 @@
 //! 400 fault ([`Emulator::inject_fault`]); the DB spelling of `storage_state`
 //! (§2.2, P1-10) — the response is the same on every profile and the client never filters on it; the
 //! "legacy" pre-upgrade job rows without an experiment column (§3) — the client lists by NAMESPACE, never by
-//! EXPERIMENT; protojson's random spaces (§1 row 1) — the client parses JSON and never compares bytes; the
+//! EXPERIMENT; the
 //! persistence agent's status ticks, `pipeline_id`-wins-over-manifest, 2.5's pin-latest and pipeline upload
 //! deltas (§2.6, §2.9, P2) — kfp-gitops sends raw manifests only and never uploads.
 
