@@ -7,7 +7,7 @@
 //! * KFP 2.14+ (grpc-gateway v2): `{code, message, details}` without `error`;
 //! * the upload handlers: `{error_message, error_details}`; gateways: text or HTML.
 //!
-//! Pure: no I/O. [`crate::HttpKfpClient`] calls [`api_error`] for every non-2xx answer it does not treat as
+//! Pure: no I/O. [`crate::HttpKfpClient`] calls `api_error` for every non-2xx answer it does not treat as
 //! a login problem, and [`is_lost_identity`] to decide a re-login.
 
 use crate::error::Error;

@@ -56,7 +56,7 @@
 //! | validator | bad apiVersion/kind → 500; YAML manifests accepted | §2.6 "Bad apiVersion/kind…", "Manifest must be JSON" | P0-6 |
 //! | validator | neither manifest nor pipeline → 500 | §2.6 "Neither source" | P0-6 |
 //! | validator | experiment name > 128 bytes → 500 (2.14/2.17 profiles, i.e. 2.15+) | §2.3 "Name length" | P0-6 |
-//! | validator | max-concurrency message (`at leas` on 2.0) | §2.6 "`max_concurrency` ∉ [1,10]" | P0-6 |
+//! | validator | max-concurrency message (`at leas` on 2.0) | §2.6 "`max_concurrency` ∉ \[1,10\]" | P0-6 |
 //! | validator | 2.17 `BLOCK_V1_PIPELINES`: v1 CreateJob/CreateRun → 400 `Namespace <ns> is not allowed to run v1 pipelines…` (`EmulatorConfig::block_v1_except`) | §2.6 last row, §4.1 | P0-8 |
 //! | controller (`control.rs`) | a blocked v1 job never fires ([`Emulator::trigger_job`] → `None`) while still `enabled` | §4.2 | P0-8 |
 //! | validator | single-user experiment refs ignored; multi-user: first NAMESPACE ref | §2.3 "Multi-user refs", "Single-user refs" | P1-11 |
