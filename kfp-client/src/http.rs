@@ -710,7 +710,8 @@ impl HttpKfpClient {
                     // A Dex session logs in again; a token file is re-read (it may have been rotated).
                     let can_renew = matches!(self.auth, Auth::Dex { .. } | Auth::TokenFile { .. });
                     if can_renew && !relogged {
-                        // Nothing reached KFP, so even a create can be repeated after the login.
+                        // Nothing was done (a login page, or KFP's identity check, which precedes every
+                        // change), so even a create can be repeated after the login.
                         relogged = true;
                         attempt -= 1;
                         self.relogin(generation)?;
