@@ -239,7 +239,10 @@ pub fn observe_workflow(job: &Job) -> ObservedWorkflow {
     if manifest.is_empty() {
         ObservedWorkflow::Unreadable("the job has no workflow manifest".to_owned())
     } else {
-        match Workflow::parse_json(manifest) {
+        // KFP 2.x accepts and echoes YAML manifests (KFP2-V1BETA1.md §2.5 "YAML manifests", §5 P0-3).
+        let parsed = Workflow::parse_json(manifest)
+            .or_else(|err| Workflow::parse_yaml(manifest).map_err(|_| err));
+        match parsed {
             Ok(workflow) => ObservedWorkflow::Digest(workflow.digest().0),
             Err(err) => ObservedWorkflow::Unreadable(err.to_string()),
         }

@@ -107,3 +107,23 @@ fn unusable_jobs_with_unmanaged_names_are_not_warned_about() {
         summary(&plan)
     );
 }
+
+#[test]
+fn a_yaml_manifest_as_2x_echoes_it_compares_like_its_json() {
+    let run = run("nightly");
+    let json_job = job_for(&run, "2024-05-01T00:00:00Z", "j1", true, "exp-1");
+    let value: serde_json::Value =
+        serde_json::from_str(&json_job.pipeline_spec.workflow_manifest).unwrap();
+    let mut yaml_job = json_job.clone();
+    yaml_job.pipeline_spec.workflow_manifest = serde_saphyr::to_string(&value).unwrap();
+    assert_ne!(
+        yaml_job.pipeline_spec.workflow_manifest,
+        json_job.pipeline_spec.workflow_manifest
+    );
+    let digest = |job| kfp_reconcile::observe::observe_job(job).workflow;
+    assert!(matches!(
+        digest(&json_job),
+        kfp_reconcile::ObservedWorkflow::Digest(_)
+    ));
+    assert_eq!(digest(&yaml_job), digest(&json_job));
+}
