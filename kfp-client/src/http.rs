@@ -18,8 +18,8 @@ use crate::cookies::CookieJar;
 use crate::dex;
 use crate::error::{Error, Result, TransportKind};
 use crate::models::{
-    ErrorBody, Experiment, Healthz, Job, ListExperimentsResponse, ListJobsResponse,
-    ListPipelinesResponse, ListRunsResponse, Page, Pipeline, Run, RunDetail,
+    Experiment, Healthz, Job, ListExperimentsResponse, ListJobsResponse, ListPipelinesResponse,
+    ListRunsResponse, Page, Pipeline, Run, RunDetail,
 };
 use crate::secrets::Secret;
 use crate::stream::{self, StreamFailure};
@@ -356,37 +356,41 @@ pub(crate) fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Er
 }
 
 fn api_error(method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) -> Error {
-    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
-    match parsed.filter(ErrorBody::is_recognized) {
-        Some(body) => Error::Api {
+    // What the server said is cut to a bounded excerpt with every known secret masked.
+    match crate::classify::api_error(
+        method,
+        path,
+        status,
+        looks_like_html(content_type, body),
+        body,
+    ) {
+        Error::Api {
             status,
-            method: method.to_owned(),
-            path: path.to_owned(),
-            message: crate::secrets::excerpt(body.user_message(), MAX_MESSAGE_CHARS),
-            details: body
-                .internal_details()
-                .map(|details| crate::secrets::excerpt(details, MAX_DETAILS_CHARS)),
-            code: body.code,
+            method,
+            path,
+            message,
+            details,
+            code,
+        } => Error::Api {
+            status,
+            method,
+            path,
+            message: crate::secrets::excerpt(&message, MAX_MESSAGE_CHARS),
+            details: details.map(|details| crate::secrets::excerpt(&details, MAX_DETAILS_CHARS)),
+            code,
         },
-        None => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            let message = if text.is_empty() {
-                format!("HTTP {status} without a body")
-            } else if looks_like_html(content_type, body) {
-                "an HTML page instead of a KFP API answer (is the API URL right?)".to_owned()
-            } else {
-                crate::secrets::excerpt(text, MAX_MESSAGE_CHARS)
-            };
-            Error::Api {
-                status,
-                method: method.to_owned(),
-                path: path.to_owned(),
-                message,
-                details: None,
-                code: None,
-            }
-        }
+        Error::V1PipelinesBlocked {
+            method,
+            path,
+            namespace,
+            message,
+        } => Error::V1PipelinesBlocked {
+            method,
+            path,
+            namespace,
+            message: crate::secrets::excerpt(&message, MAX_MESSAGE_CHARS),
+        },
+        other => other,
     }
 }
 
@@ -689,10 +693,17 @@ impl HttpKfpClient {
                 "the server answered HTTP 401{said}"
             )));
         }
-        Ok(Outcome::Failed {
-            error: api_error(method, &path, status, &content_type, &body),
-            retry_after,
-        })
+        let error = api_error(method, &path, status, &content_type, &body);
+        // KFP 1.8.5 answers a lost identity with a 500 `Unauthenticated`: a new login (or a rotated token
+        // file) may help, as with a 401 (KFP2-V1BETA1.md §1, §5 P1-13).
+        if matches!(self.auth, Auth::Dex { .. } | Auth::TokenFile { .. })
+            && crate::classify::is_lost_identity(&error)
+        {
+            return Ok(Outcome::Unauthenticated(format!(
+                "the server saw no user identity: {error}"
+            )));
+        }
+        Ok(Outcome::Failed { error, retry_after })
     }
 
     fn should_retry(kind: Kind, error: &Error) -> bool {
@@ -734,9 +745,11 @@ impl HttpKfpClient {
                 Outcome::Ok(body) => return Ok(Some(body)),
                 Outcome::Streamed => return Ok(None),
                 Outcome::Unauthenticated(reason) => {
-                    let is_dex = matches!(self.auth, Auth::Dex { .. });
-                    if is_dex && !relogged {
-                        // Nothing reached KFP, so even a create can be repeated after the login.
+                    // A Dex session logs in again; a token file is re-read (it may have been rotated).
+                    let can_renew = matches!(self.auth, Auth::Dex { .. } | Auth::TokenFile { .. });
+                    if can_renew && !relogged {
+                        // Nothing was done (a login page, or KFP's identity check, which precedes every
+                        // change), so even a create can be repeated after the login.
                         relogged = true;
                         attempt -= 1;
                         self.relogin(generation)?;

@@ -278,7 +278,10 @@ fn apply_experiment(
                 id,
                 outcome,
             };
-            match api.create_experiment(&body) {
+            // Refused locally what KFP 2.x would answer with a 500 (KFP2-V1BETA1.md §5 P0-6).
+            match kfp_client::precheck::check_experiment(&body)
+                .and_then(|()| api.create_experiment(&body))
+            {
                 Ok(created) => (
                     step(Some(created.id.clone()), Outcome::Done),
                     Some(created.id),
@@ -526,7 +529,9 @@ fn create_version(
     let body = job_body(version, &experiment_id);
     let mut attempt = 1;
     loop {
-        let err = match api.create_job(&body) {
+        // Refused locally what KFP 2.x would answer with a 500 (KFP2-V1BETA1.md §5 P0-6).
+        let err = match kfp_client::precheck::check_job(&body).and_then(|()| api.create_job(&body))
+        {
             Ok(created) => return (Outcome::Done, Some(created.id)),
             Err(err) if err.is_ambiguous() => err,
             Err(err) => {
