@@ -238,6 +238,11 @@ pub fn create_run_once(
     run: &Run,
     experiment_id: &str,
 ) -> Result<Run, RunNowError> {
+    // What the server would refuse is refused here, before anything is sent.
+    kfp_client::precheck::check_run(run).map_err(|err| RunNowError::Create {
+        run: run.name.clone(),
+        source: Box::new(err),
+    })?;
     let err = match api.create_run(run) {
         Ok(detail) => return Ok(detail.run),
         Err(err) if err.is_ambiguous() => err,

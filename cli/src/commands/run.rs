@@ -239,6 +239,8 @@ fn find_or_create_experiment(
             .unwrap_or_default(),
         ..Experiment::default()
     };
+    // Refused locally what KFP 2.x would answer with a 500 (KFP2-V1BETA1.md §5 P0-6).
+    kfp_client::precheck::check_experiment(&experiment)?;
     let created = client.create_experiment(&experiment)?;
     tracing::info!(experiment = %name, id = %created.id, "created the experiment");
     Ok(created)
