@@ -330,3 +330,90 @@ fn zone_data_is_bundled_not_read_from_the_host() {
         assert!(zone(name).is_ok(), "{name}");
     }
 }
+
+const RUNS: &str = r#"recurring_runs:
+  - pipeline_source:
+      path: workflow.yaml
+    job:
+      enabled: true
+      name: morning
+      description: ~
+      experiment: reports
+      max_concurrency: 1
+      trigger:
+        catchup: false
+        cron: "0 30 0 1 * *"
+"#;
+
+fn problems_with(zones: kfp_config::cron::timezone::ScheduleZones) -> Vec<kfp_config::Problem> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("experiments.yaml"),
+        "experiments:\n  - name: reports\n    description: ~\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("recurring_runs.yaml"), RUNS).unwrap();
+    kfp_config::validate_namespace(
+        dir.path(),
+        &kfp_config::LoadOptions {
+            namespace: Some("team-1".to_owned()),
+            offline: true,
+            zones,
+            ..kfp_config::LoadOptions::default()
+        },
+    )
+    .problems
+}
+
+#[test]
+fn the_project_default_zone_is_checked_at_the_cron_with_its_origin() {
+    use kfp_config::cron::timezone::ScheduleZones;
+    let zones = ScheduleZones {
+        default_timezone: Some("Europe/Berlin".to_owned()),
+        scheduler_timezone: "UTC".to_owned(),
+        at: ts(WINTER),
+    };
+    let problems = problems_with(zones.clone());
+    let problem = problems
+        .iter()
+        .find(|p| p.pointer == "/recurring_runs/0/job/trigger/cron")
+        .unwrap_or_else(|| panic!("{problems:?}"));
+    assert_eq!(problem.line, Some(12));
+    assert!(
+        problem.message.contains("day-of-month field"),
+        "{}",
+        problem.message
+    );
+    assert!(
+        problem.message.contains("defaults.timezone"),
+        "{}",
+        problem.message
+    );
+    assert!(problem.tip.is_some());
+    // In the scheduler's zone the same cron is fine.
+    let utc = ScheduleZones {
+        default_timezone: Some("UTC".to_owned()),
+        ..zones
+    };
+    assert!(
+        !problems_with(utc)
+            .iter()
+            .any(|p| p.pointer.ends_with("/trigger/cron")),
+    );
+}
+
+#[test]
+fn the_project_file_names_known_zones() {
+    use kfp_config::project::ProjectFile;
+    let file =
+        ProjectFile::parse("scheduler_timezone: UTC\ndefaults:\n  timezone: Europe/Berlin\n")
+            .unwrap();
+    assert_eq!(file.defaults.timezone.as_deref(), Some("Europe/Berlin"));
+    for text in [
+        "scheduler_timezone: Europe/Berlim\n",
+        "defaults:\n  timezone: Mars/Olympus_Mons\n",
+    ] {
+        let err = ProjectFile::parse(text).unwrap_err().to_string();
+        assert!(err.contains("unknown time zone"), "{err}");
+    }
+}

@@ -48,6 +48,7 @@ pub mod observed;
 pub mod planner;
 mod saved;
 mod session;
+pub mod zoned;
 
 pub use apply::{
     ApplyOptions, ApplyReport, JobReport, Outcome, RE_ENABLE, StepReport, apply, apply_many,
@@ -63,8 +64,8 @@ pub use lock::{
 };
 pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
-    Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, Reason, RestartCause,
-    VersionRef, VersionSummary, Warning,
+    Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, PlannedZone, Reason,
+    RestartCause, VersionRef, VersionSummary, Warning,
 };
 pub use observe::{ObserveError, observe, observe_many};
 pub use observed::{

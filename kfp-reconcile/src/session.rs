@@ -309,7 +309,10 @@ impl<'a> Session<'a> {
 
     /// Loads every target, observes every namespace (in parallel) and plans each, at `now`.
     pub fn plan(&self, targets: &[Target], now: Timestamp) -> Result<Vec<Plan>, SessionError> {
-        let desired = load_desired(targets, &self.options.load)?;
+        // Zoned crons are checked at the plan's clock.
+        let mut load = self.options.load.clone();
+        load.zones.at = now;
+        let desired = load_desired(targets, &load)?;
         let namespaces: Vec<String> = targets.iter().map(|t| t.namespace.clone()).collect();
         desired
             .iter()

@@ -136,7 +136,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                 .collect();
             locked(&session, &namespaces, cancel, || {
                 // Planned once the namespaces are ours: no other apply changes them under the plan.
-                let mut plans = session.plan(&settings.targets, jiff::Timestamp::now())?;
+                let mut plans = session.plan(&settings.targets, settings.now)?;
                 // Shown as `plan` shows it: a changed workflow as a diff against the running version's.
                 session.attach_workflow_diffs(&mut plans);
                 apply_plans(&plans, &session, cancel, ctx)
