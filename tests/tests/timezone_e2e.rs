@@ -223,3 +223,91 @@ fn validate_refuses_a_local_time_that_the_change_skips() {
         + &String::from_utf8_lossy(&output.stderr);
     assert!(out.contains("unknown time zone `Europe/Berlim`"), "{out}");
 }
+
+/// Moves the emulator's clock (which starts at the real time) to `target`, firing nothing.
+fn set_clock(emulator: &Emulator, target: &str) {
+    let target: jiff::Timestamp = target.parse().unwrap();
+    let seconds = target.as_second() - jiff::Timestamp::now().as_second();
+    emulator.advance_clock(std::time::Duration::from_secs(
+        u64::try_from(seconds).unwrap(),
+    ));
+}
+
+/// The `scheduled_at` of every run created by a job, in Berlin time.
+fn fires_in_berlin(emulator: &Emulator) -> Vec<String> {
+    let berlin = kfp_config::cron::timezone::zone("Europe/Berlin").unwrap();
+    let state = emulator.state();
+    let mut fires: Vec<String> = state["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|run| {
+            run["references"].as_array().unwrap().iter().any(|r| {
+                r["key_type"] == "JOB"
+                    && r["relationship"] == "CREATOR"
+                    && r["name"].as_str().unwrap().starts_with("GIT::morning__")
+            })
+        })
+        .map(|run| {
+            let at = jiff::Timestamp::from_second(run["scheduled_at"].as_i64().unwrap()).unwrap();
+            berlin
+                .to_datetime(at)
+                .strftime("%a %Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .collect();
+    fires.sort();
+    fires
+}
+
+#[test]
+fn simulated_fires_land_at_seven_in_berlin_on_both_sides_of_the_change() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    let dir = config("0 0 7 * * MON-FRI", "Europe/Berlin");
+    let monday = "2027-03-22T00:00:00Z";
+    set_clock(&emulator, monday);
+    let (code, out) = run(&emulator, dir.path(), monday, "apply");
+    assert_eq!(code, Some(0), "{out}");
+    let week = std::time::Duration::from_secs(7 * 86_400);
+    assert_eq!(emulator.advance_clock_firing(week), 5);
+
+    // The following Monday, past the change: apply replaces the version, which then fires at 05:00 UTC.
+    let (code, out) = run(&emulator, dir.path(), "2027-03-29T00:00:00Z", "apply");
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(emulator.advance_clock_firing(week), 5);
+    assert_eq!(
+        fires_in_berlin(&emulator),
+        [
+            "Fri 2027-03-26 07:00",
+            "Fri 2027-04-02 07:00",
+            "Mon 2027-03-22 07:00",
+            "Mon 2027-03-29 07:00",
+            "Thu 2027-03-25 07:00",
+            "Thu 2027-04-01 07:00",
+            "Tue 2027-03-23 07:00",
+            "Tue 2027-03-30 07:00",
+            "Wed 2027-03-24 07:00",
+            "Wed 2027-03-31 07:00",
+        ]
+    );
+
+    // A controller that skips the job's fires makes no runs.
+    let enabled = versions(&emulator)
+        .into_iter()
+        .find(|(_, enabled, ..)| *enabled)
+        .unwrap();
+    let state = emulator.state();
+    let id = state["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["name"] == enabled.0.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    emulator.skip_fires(&id, true);
+    assert_eq!(emulator.advance_clock_firing(week), 0);
+    emulator.skip_fires(&id, false);
+    assert_eq!(emulator.advance_clock_firing(week), 5);
+}

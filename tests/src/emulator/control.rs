@@ -79,6 +79,10 @@ pub(crate) fn handle(core: &Core, request: &Request, rest: &str) -> Response {
         }
         ("POST", "clock") => {
             body(request).and_then(|b| match b.get("advance_seconds").and_then(Value::as_i64) {
+                Some(seconds) if b.get("fire").and_then(Value::as_bool) == Some(true) => {
+                    let runs = super::fire::advance_firing(core, seconds);
+                    Ok(Response::json(200, &json!({ "runs": runs })))
+                }
                 Some(seconds) => {
                     advance_clock(core, seconds);
                     Ok(ok())
@@ -100,6 +104,11 @@ pub(crate) fn handle(core: &Core, request: &Request, rest: &str) -> Response {
                     &json!({"error": format!("no job {id}")}),
                 )),
             }
+        }
+        ("POST" | "DELETE", path) if path.starts_with("jobs/") && path.ends_with("/skip-fires") => {
+            let id = &path["jobs/".len()..path.len() - "/skip-fires".len()];
+            super::fire::skip_fires(core, id, request.method == "POST");
+            Ok(ok())
         }
         ("POST", path) if path.starts_with("runs/") && path.ends_with("/finish") => {
             let id = &path["runs/".len()..path.len() - "/finish".len()];
@@ -149,6 +158,7 @@ pub(crate) fn reset(core: &Core) {
         control.latency = core.config.latency;
         control.run_duration = core.config.run_duration;
         control.clock_offset_s = 0;
+        control.skipped_fires.clear();
     }
     *lock(&core.sessions) = super::auth::Sessions::default();
     *lock(&core.state) = core.initial.clone();
@@ -167,7 +177,11 @@ pub(crate) fn advance_clock(core: &Core, seconds: i64) {
 /// What the ScheduledWorkflow controller does when a job fires: a run with the job's spec, owned by its
 /// experiment and created by the job. Returns the run id.
 pub(crate) fn trigger_job(core: &Core, id: &str) -> Option<String> {
-    let now_ms = core.now_ms();
+    trigger_job_at(core, id, core.now_ms())
+}
+
+/// [`trigger_job`] for a fire scheduled at `now_ms`.
+pub(crate) fn trigger_job_at(core: &Core, id: &str, now_ms: i64) -> Option<String> {
     let mut state = core.state();
     let job = state.jobs.iter().find(|j| j.id == id)?.clone();
     let mut references: Vec<Reference> = job

@@ -30,6 +30,8 @@ pub(crate) struct Control {
     pub faults: Vec<FaultSlot>,
     pub run_duration: Duration,
     pub clock_offset_s: i64,
+    /// Jobs whose scheduled fires are skipped (see `fire.rs`).
+    pub skipped_fires: std::collections::BTreeSet<String>,
 }
 
 /// Shared by every connection thread.
