@@ -54,7 +54,14 @@ impl Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Base URL of the KFP API, e.g. `https://kubeflow.example.com/pipeline` or `http://ml-pipeline:8888`
-    #[arg(long, global = true, env = "KFP_API_URL", value_name = "URL")]
+    // `hide_env_values`: `--help` must not print a URL that may carry credentials.
+    #[arg(
+        long,
+        global = true,
+        env = "KFP_API_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub api_url: Option<String>,
 
     /// Kubernetes namespace (Kubeflow profile) to work in. `plan`, `apply`, `validate` and `watch` take it

@@ -118,13 +118,29 @@ impl Failure {
         ExitCode::FAILURE
     }
 
-    /// Prints the failure on stderr (and as JSON on stdout with `--output json`).
+    /// Prints the failure on stderr (and as JSON on stdout with `--output json`), redacted: URLs lose their
+    /// credentials and every secret the process knows is masked (see [`Failure::redacted`]).
     pub fn report(&self, ctx: &Context) {
-        if self.format == OutputFormat::Json && !self.json_reported {
-            let json = serde_json::json!({ "error": self });
+        let failure = self.redacted();
+        if failure.format == OutputFormat::Json && !failure.json_reported {
+            let json = serde_json::json!({ "error": failure });
             println!("{json}");
         }
-        eprint!("{}", self.render(ctx.color));
+        eprint!("{}", failure.render(ctx.color));
+    }
+
+    /// The failure as it may leave the process: every text through [`kfp_client::secrets::redact_text`].
+    pub fn redacted(&self) -> Self {
+        let redact = |text: &String| kfp_client::secrets::redact_text(text);
+        Self {
+            message: redact(&self.message),
+            causes: self.causes.iter().map(redact).collect(),
+            hint: self.hint.as_ref().map(redact),
+            details: self.details.iter().map(redact).collect(),
+            format: self.format,
+            interrupted: self.interrupted,
+            json_reported: self.json_reported,
+        }
     }
 
     fn render(&self, color: bool) -> String {
@@ -289,6 +305,13 @@ impl From<kfp_client::Error> for Failure {
             Error::Transport { kind, .. } => match kind {
                 TransportKind::Connect => Some("check --api-url (KFP_API_URL) and that the API is reachable from here, e.g. `kubectl port-forward -n kubeflow svc/ml-pipeline 8888` and --api-url http://localhost:8888".into()),
                 TransportKind::Timeout => Some("the API did not answer in time: raise --request-timeout or --connect-timeout, or try again later".into()),
+                TransportKind::Tls if failure.message.contains("CaUsedAsEndEntity") => Some(
+                    "the server presents a CA certificate as its own certificate (a self-signed certificate made \
+                     with `openssl req -x509` is marked as a CA), which TLS refuses even when it is given with \
+                     --ca-cert: give the server a certificate signed by a CA, or make the self-signed one with \
+                     `-addext basicConstraints=critical,CA:FALSE -addext subjectAltName=DNS:HOST`; only on a \
+                     test cluster use --skip-tls-verify".into(),
+                ),
                 TransportKind::Tls => Some("for a private CA pass --ca-cert FILE; only on a test cluster use --skip-tls-verify".into()),
                 _ => None,
             },
@@ -350,6 +373,48 @@ mod tests {
         assert!(
             !hint.contains("target/") && !hint.contains("xtask"),
             "{hint}"
+        );
+    }
+
+    #[test]
+    fn what_is_reported_has_no_credentials_of_urls_nor_known_secrets() {
+        let _ = kfp_client::secrets::Secret::new("failure-test-t0ken");
+        let failure = Failure::new("cannot reach https://me@corp:pw@host/r.git?token=abc")
+            .detail("the server said failure-test-t0ken")
+            .hint("retry");
+        let mut failure = failure;
+        failure
+            .causes
+            .push("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig".into());
+        assert_eq!(
+            failure.redacted().render(false),
+            "error: cannot reach https://***@host/r.git?token=***\n  the server said ***\n  caused by: \
+             Authorization: Bearer ***\nhint: retry\n"
+        );
+    }
+
+    #[test]
+    fn a_ca_certificate_used_as_the_servers_own_gets_its_own_hint() {
+        let tls = |message: &str| {
+            Failure::from(kfp_client::Error::Transport {
+                method: "GET".into(),
+                path: "/apis/v1beta1/healthz".into(),
+                kind: kfp_client::TransportKind::Tls,
+                message: message.into(),
+                may_have_been_sent: false,
+            })
+            .hint
+            .unwrap()
+        };
+        let hint =
+            tls("TLS failure: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))");
+        assert!(hint.contains("openssl req -x509"), "{hint}");
+        assert!(
+            hint.contains("basicConstraints=critical,CA:FALSE"),
+            "{hint}"
+        );
+        assert!(
+            tls("TLS failure: UnknownIssuer").starts_with("for a private CA pass --ca-cert FILE")
         );
     }
 

@@ -95,9 +95,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(signed).map_err(|_| format!("{text:?} must not be negative"))
 }
 
+/// The value of the secret environment variable `name`, which must be UTF-8 text.
+fn utf8_secret<'a>(name: &str, value: &'a std::ffi::OsStr) -> Result<&'a str, Failure> {
+    value.to_str().ok_or_else(|| {
+        Failure::new(format!("{name} is set but is not UTF-8 text")).hint(format!(
+            "set {name} to the token or password itself (UTF-8), or unset it"
+        ))
+    })
+}
+
 impl KfpArgs {
     /// The client configuration, with secrets from the process environment.
+    /// A secret that is set but not UTF-8 is an error, not silently ignored.
     pub fn client_config(&self, global: &GlobalArgs) -> Result<ClientConfig, Failure> {
+        for name in [ENV_TOKEN, ENV_DEX_PASSWORD] {
+            if let Some(value) = std::env::var_os(name) {
+                utf8_secret(name, &value)?;
+            }
+        }
         self.client_config_with_env(global, |name| std::env::var(name).ok())
     }
 
@@ -268,6 +283,19 @@ mod tests {
             .unwrap_err();
         assert_eq!(failure.message, "no KFP API URL given");
         assert!(failure.hint.unwrap().contains("--api-url"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_that_is_not_utf8_is_an_error() {
+        use std::os::unix::ffi::OsStrExt;
+        let value = std::ffi::OsStr::from_bytes(b"tok\xff");
+        let failure = utf8_secret("KFP_TOKEN", value).unwrap_err();
+        assert_eq!(failure.message, "KFP_TOKEN is set but is not UTF-8 text");
+        assert_eq!(
+            utf8_secret("KFP_TOKEN", std::ffi::OsStr::new("tok")).unwrap(),
+            "tok"
+        );
     }
 
     #[test]

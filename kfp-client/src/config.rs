@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::secret::Secret;
+use crate::secrets::Secret;
 
 /// Where the projected ServiceAccount token lives inside a Kubeflow pod (CONTRACT §8.1).
 pub const IN_CLUSTER_TOKEN_PATH: &str = "/var/run/secrets/kubeflow/pipelines/token";

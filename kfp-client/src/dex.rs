@@ -33,8 +33,8 @@ struct Hop {
 
 fn login_error(url: &Url, reason: impl Into<String>) -> Error {
     Error::Login {
-        url: without_query(url.as_str()).to_owned(),
-        reason: reason.into(),
+        url: crate::secrets::redact_url(without_query(url.as_str())),
+        reason: crate::secrets::redact_text(&reason.into()),
     }
 }
 
@@ -44,8 +44,7 @@ fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Res
     let mut form = form;
     let mut redirected = false;
     for _ in 0..MAX_HOPS {
-        let host = current.host_str().unwrap_or_default().to_owned();
-        let cookie = jar.header_for(&host);
+        let cookie = jar.header_for(&current);
         let result = match &form {
             Some(body) => {
                 let mut request = agent
@@ -71,7 +70,7 @@ fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Res
         })?;
         let status = response.status().as_u16();
         jar.store(
-            &host,
+            &current,
             response
                 .headers()
                 .get_all(SET_COOKIE)
@@ -90,6 +89,7 @@ fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Res
             let next = current
                 .join(location)
                 .map_err(|err| login_error(&current, format!("bad redirect target: {err}")))?;
+            refuse_downgrade(&current, &next)?;
             if !matches!(status, 307 | 308) {
                 form = None;
             }
@@ -110,6 +110,23 @@ fn follow(agent: &Agent, jar: &CookieJar, url: Url, form: Option<String>) -> Res
         });
     }
     Err(login_error(&current, "too many redirects"))
+}
+
+/// A login that started on https stays on https: a redirect to plain http would carry the session and,
+/// later, the password in clear.
+fn refuse_downgrade(current: &Url, next: &Url) -> Result<()> {
+    if current.scheme() == "https" && next.scheme() != "https" {
+        return Err(login_error(
+            current,
+            format!(
+                "refusing to follow a redirect from https to {}: the login would continue unencrypted and \
+                 could send the password in clear; fix the external URL of the gateway or of Dex (it must be \
+                 https)",
+                crate::secrets::redact_url(without_query(next.as_str()))
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn is_login_path(path: &str) -> bool {
@@ -186,6 +203,13 @@ pub(crate) fn login(
     }
 
     // 4. Post the credentials. Dex answers a wrong password by showing the form again, without a redirect.
+    //    Never in clear when the API itself is https (the redirects above refuse that already).
+    if api_url.starts_with("https:") && login_url.scheme() != "https" {
+        return Err(login_error(
+            &login_url,
+            "refusing to send the password over plain http: the API URL is https",
+        ));
+    }
     let form = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("login", &config.username)
         .append_pair("password", config.password.expose())
@@ -219,4 +243,38 @@ pub(crate) fn login(
     }
     tracing::info!(user = %config.username, "logged in to Dex");
     Ok(LoginOutcome::LoggedIn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_redirect_from_https_to_plain_http_is_refused_with_a_clear_message() {
+        let err = refuse_downgrade(
+            &url("https://kf.example.com/dex/auth/local?state=s"),
+            &url("http://kf.example.com/dex/auth/local/login?state=s"),
+        )
+        .unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("login to https://kf.example.com/dex/auth/local failed: refusing to follow a redirect from https to http://kf.example.com/dex/auth/local/login"),
+            "{shown}"
+        );
+        assert!(shown.contains("password in clear"), "{shown}");
+        for (from, to) in [
+            ("https://a/x", "https://b/y"),
+            ("http://a/x", "http://a/y"),
+            ("http://a/x", "https://a/y"),
+        ] {
+            assert!(
+                refuse_downgrade(&url(from), &url(to)).is_ok(),
+                "{from} -> {to}"
+            );
+        }
+    }
 }

@@ -99,6 +99,34 @@ pub enum Error {
         message: String,
     },
 
+    /// KFP 2.17 with `BLOCK_V1_PIPELINES=true` refuses v1 jobs and runs in this namespace (it is not in
+    /// `V1_ALLOWED_NAMESPACES`): HTTP 400 `Namespace <ns> is not allowed to run v1 pipelines…`
+    /// (KFP2-V1BETA1.md §2.6, §4.1). Nothing was created.
+    #[error(
+        "{method} {path}: KFP refuses v1 pipelines in namespace {namespace:?} (KFP 2.17 BLOCK_V1_PIPELINES; \
+         the namespace is not in V1_ALLOWED_NAMESPACES): {message}"
+    )]
+    V1PipelinesBlocked {
+        /// Request method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// The refused namespace.
+        namespace: String,
+        /// The server's message.
+        message: String,
+    },
+
+    /// A request refused before it was sent because KFP would reject it — KFP 2.x with an HTTP 500 that a
+    /// retry loop would hammer (KFP2-V1BETA1.md §5 P0-6). See [`crate::precheck`].
+    #[error("{what} was not sent to KFP: {reason}")]
+    Refused {
+        /// What was refused, e.g. `recurring run "GIT::x__…"`.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+
     /// The bearer-token file could not be read.
     #[error("cannot read the KFP token file {}", path.display())]
     TokenFile {
@@ -152,6 +180,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Api { status, .. } | Self::Decode { status, .. } => Some(*status),
+            Self::V1PipelinesBlocked { .. } => Some(400),
             _ => None,
         }
     }

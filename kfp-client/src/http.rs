@@ -18,10 +18,10 @@ use crate::cookies::CookieJar;
 use crate::dex;
 use crate::error::{Error, Result, TransportKind};
 use crate::models::{
-    ErrorBody, Experiment, Healthz, Job, ListExperimentsResponse, ListJobsResponse,
-    ListPipelinesResponse, ListRunsResponse, Page, Pipeline, Run, RunDetail,
+    Experiment, Healthz, Job, ListExperimentsResponse, ListJobsResponse, ListPipelinesResponse,
+    ListRunsResponse, Page, Pipeline, Run, RunDetail,
 };
-use crate::secret::Secret;
+use crate::secrets::Secret;
 use crate::stream::{self, StreamFailure};
 
 /// The API's path prefix under the configured URL.
@@ -29,6 +29,12 @@ pub const API_PREFIX: &str = "/apis/v1beta1";
 
 /// Largest response body read (a page of 200 jobs with big manifests is tens of MB).
 const MAX_BODY_BYTES: u64 = 1 << 30;
+
+/// Longest server message kept in an error (the rest is cut: a gateway may echo whole requests).
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Longest internal error chain kept in an error.
+const MAX_DETAILS_CHARS: usize = 2000;
 
 /// Read buffer of a streamed answer.
 const STREAM_BUFFER_BYTES: usize = 64 << 10;
@@ -70,8 +76,6 @@ pub struct HttpKfpClient {
     api_url: String,
     base: String,
     agent: Agent,
-    /// Host of the API URL, for the cookie jar.
-    host: String,
     auth: Auth,
     jar: CookieJar,
     retry: RetryPolicy,
@@ -283,8 +287,7 @@ fn not_json_reason(status: u16, content_type: &str, body: &[u8]) -> String {
             )
         };
     }
-    let text = String::from_utf8_lossy(body);
-    let text: String = text.trim().chars().take(200).collect();
+    let text = crate::secrets::excerpt(&String::from_utf8_lossy(body), 200);
     if text.is_empty() {
         format!("the gateway answered HTTP {status} without a body instead of JSON")
     } else {
@@ -347,41 +350,47 @@ pub(crate) fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Er
         method: method.to_owned(),
         path: path.to_owned(),
         kind,
-        message,
+        message: crate::secrets::redact_text(&message),
         may_have_been_sent,
     }
 }
 
 fn api_error(method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) -> Error {
-    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
-    match parsed.filter(ErrorBody::is_recognized) {
-        Some(body) => Error::Api {
+    // What the server said is cut to a bounded excerpt with every known secret masked.
+    match crate::classify::api_error(
+        method,
+        path,
+        status,
+        looks_like_html(content_type, body),
+        body,
+    ) {
+        Error::Api {
             status,
-            method: method.to_owned(),
-            path: path.to_owned(),
-            message: body.user_message().to_owned(),
-            details: body.internal_details().map(str::to_owned),
-            code: body.code,
+            method,
+            path,
+            message,
+            details,
+            code,
+        } => Error::Api {
+            status,
+            method,
+            path,
+            message: crate::secrets::excerpt(&message, MAX_MESSAGE_CHARS),
+            details: details.map(|details| crate::secrets::excerpt(&details, MAX_DETAILS_CHARS)),
+            code,
         },
-        None => {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            let message = if text.is_empty() {
-                format!("HTTP {status} without a body")
-            } else if looks_like_html(content_type, body) {
-                "an HTML page instead of a KFP API answer (is the API URL right?)".to_owned()
-            } else {
-                text.chars().take(500).collect()
-            };
-            Error::Api {
-                status,
-                method: method.to_owned(),
-                path: path.to_owned(),
-                message,
-                details: None,
-                code: None,
-            }
-        }
+        Error::V1PipelinesBlocked {
+            method,
+            path,
+            namespace,
+            message,
+        } => Error::V1PipelinesBlocked {
+            method,
+            path,
+            namespace,
+            message: crate::secrets::excerpt(&message, MAX_MESSAGE_CHARS),
+        },
+        other => other,
     }
 }
 
@@ -418,15 +427,10 @@ impl HttpKfpClient {
             },
         };
         tracing::debug!(api_url = %api_url, auth = %auth.describe(), "KFP client configured");
-        let host = url::Url::parse(&api_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
         Ok(Self {
             base: format!("{api_url}{API_PREFIX}"),
             api_url,
             agent,
-            host,
             auth,
             jar: CookieJar::default(),
             retry: config.retry,
@@ -563,7 +567,13 @@ impl HttpKfpClient {
         };
         let bearer = self.bearer()?;
         let authorization = bearer.map(|token| format!("Bearer {}", token.expose()));
-        let cookie = self.jar.header_for(&self.host);
+        let request_url = url::Url::parse(&url).map_err(|err| {
+            Error::Config(format!(
+                "the request URL {} is not a URL: {err}",
+                shown_url(&url)
+            ))
+        })?;
+        let cookie = self.jar.header_for(&request_url);
         macro_rules! headers {
             ($builder:expr) => {{
                 let mut builder = $builder
@@ -598,7 +608,7 @@ impl HttpKfpClient {
         let status = response.status().as_u16();
         // oauth2-proxy refreshes its session cookie on API answers.
         self.jar.store(
-            &self.host,
+            &request_url,
             response
                 .headers()
                 .get_all(SET_COOKIE)
@@ -619,7 +629,10 @@ impl HttpKfpClient {
             .map(std::time::Duration::from_secs);
         tracing::debug!(method, path = %path, status, "KFP API answered");
         if (300..400).contains(&status) {
-            let target = location.as_deref().map_or("nowhere", without_query);
+            let target = location.as_deref().map_or_else(
+                || "nowhere".to_owned(),
+                |location| crate::secrets::redact_url(without_query(location)),
+            );
             return Ok(Outcome::Unauthenticated(format!(
                 "the gateway answered HTTP {status} with a redirect to {target} (a login page)"
             )));
@@ -680,10 +693,17 @@ impl HttpKfpClient {
                 "the server answered HTTP 401{said}"
             )));
         }
-        Ok(Outcome::Failed {
-            error: api_error(method, &path, status, &content_type, &body),
-            retry_after,
-        })
+        let error = api_error(method, &path, status, &content_type, &body);
+        // KFP 1.8.5 answers a lost identity with a 500 `Unauthenticated`: a new login (or a rotated token
+        // file) may help, as with a 401 (KFP2-V1BETA1.md §1, §5 P1-13).
+        if matches!(self.auth, Auth::Dex { .. } | Auth::TokenFile { .. })
+            && crate::classify::is_lost_identity(&error)
+        {
+            return Ok(Outcome::Unauthenticated(format!(
+                "the server saw no user identity: {error}"
+            )));
+        }
+        Ok(Outcome::Failed { error, retry_after })
     }
 
     fn should_retry(kind: Kind, error: &Error) -> bool {
@@ -725,9 +745,11 @@ impl HttpKfpClient {
                 Outcome::Ok(body) => return Ok(Some(body)),
                 Outcome::Streamed => return Ok(None),
                 Outcome::Unauthenticated(reason) => {
-                    let is_dex = matches!(self.auth, Auth::Dex { .. });
-                    if is_dex && !relogged {
-                        // Nothing reached KFP, so even a create can be repeated after the login.
+                    // A Dex session logs in again; a token file is re-read (it may have been rotated).
+                    let can_renew = matches!(self.auth, Auth::Dex { .. } | Auth::TokenFile { .. });
+                    if can_renew && !relogged {
+                        // Nothing was done (a login page, or KFP's identity check, which precedes every
+                        // change), so even a create can be repeated after the login.
                         relogged = true;
                         attempt -= 1;
                         self.relogin(generation)?;
@@ -952,9 +974,10 @@ fn tls_config(config: &ClientConfig) -> Result<TlsConfig> {
     }
     if config.tls.skip_verify {
         tracing::warn!(
+            target: crate::SECURITY_WARNING_LOG_TARGET,
             "TLS certificate verification is disabled (--skip-tls-verify): the connection to {} can be \
              intercepted",
-            config.api_url
+            shown_url(&config.api_url)
         );
         builder = builder.disable_verification(true);
     }

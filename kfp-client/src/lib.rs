@@ -18,6 +18,11 @@
 //!   jobs listing one decoded job at a time ([`KfpApi::list_jobs_each`]; the HTTP client decodes the answer
 //!   as it arrives), so a page of large manifests is never held at once.
 //!
+//! * KFP 2.x backends serving v1beta1 (2.0 … 2.17) are handled like 1.8.5: errors are keyed on the HTTP
+//!   status and read from every body shape ([`classify`]), a 401 or 1.8.5's 500 `Unauthenticated` triggers
+//!   the one re-login, 2.17's per-namespace v1 refusal is [`Error::V1PipelinesBlocked`], only v1beta1 proto
+//!   fields are sent, and [`precheck`] refuses locally what 2.x would answer with a 500.
+//!
 //! What it never does: print, exit the process, or let a token, password or cookie reach a log line, an
 //! error message or `Debug` output (see [`Secret`] and [`WIRE_DUMP_LOG_TARGET`]).
 //!
@@ -50,13 +55,15 @@
 //! ```
 
 mod api;
+pub mod classify;
 mod config;
 mod cookies;
 mod dex;
 mod error;
 mod http;
 pub mod models;
-mod secret;
+pub mod precheck;
+pub mod secrets;
 mod stream;
 mod wire;
 
@@ -72,7 +79,11 @@ pub use config::{
 };
 pub use error::{Error, Result, TransportKind};
 pub use http::{API_PREFIX, HttpKfpClient};
-pub use secret::Secret;
+pub use secrets::Secret;
+
+/// The log target of warnings about weakened security (`--skip-tls-verify`): a subscriber should show them at
+/// every log level (the directive `kfp_gitops::security=warn`).
+pub const SECURITY_WARNING_LOG_TARGET: &str = "kfp_gitops::security";
 
 /// The log target under which the HTTP library dumps raw request and response bytes at TRACE level, headers
 /// included (bearer tokens, session cookies). A subscriber that may enable TRACE should switch this target off

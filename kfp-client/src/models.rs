@@ -937,7 +937,8 @@ impl Healthz {
     }
 }
 
-/// One detail of an error body: `{"@type": "type.googleapis.com/api.Error", error_message, error_details}`.
+/// One detail of an error body: `{"@type": "type.googleapis.com/api.Error", error_message, error_details}`
+/// (KFP 1.8.5) or `{"@type": "type.googleapis.com/google.rpc.Status", code, message}` (KFP 2.x).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ErrorDetail {
@@ -960,7 +961,17 @@ pub struct ErrorDetail {
         deserialize_with = "null_as_default"
     )]
     pub error_details: String,
+    /// KFP 2.x: a `google.rpc.Status` detail's message (the external message; `Internal Server Error` for
+    /// every 500).
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "null_as_default"
+    )]
+    pub message: String,
 }
+
+/// What KFP 2.x puts in the detail of every internal error instead of a message.
+const OPAQUE_DETAIL: &str = "Internal Server Error";
 
 /// An error body, in any of the shapes KFP uses: the gateway's `{error, code, message, details}`, KFP ≥ 2.14's
 /// `{code, message, details}`, and the upload handlers' `{error_message, error_details}`.
@@ -1011,12 +1022,19 @@ impl ErrorBody {
             && self.details.is_empty())
     }
 
-    /// The most user-facing message available: the `api.Error` external message, then the status message.
+    /// The most user-facing message available: the `api.Error` external message, a KFP 2.x status detail's
+    /// message unless it is the opaque `Internal Server Error`, then the status message.
     pub fn user_message(&self) -> &str {
         self.details
             .iter()
             .map(|d| d.error_message.as_str())
             .find(|m| !m.is_empty())
+            .or_else(|| {
+                self.details
+                    .iter()
+                    .map(|d| d.message.as_str())
+                    .find(|m| !m.is_empty() && *m != OPAQUE_DETAIL)
+            })
             .or_else(|| Some(self.message.as_str()).filter(|m| !m.is_empty()))
             .or_else(|| Some(self.error.as_str()).filter(|m| !m.is_empty()))
             .unwrap_or(self.error_message.as_str())

@@ -19,27 +19,9 @@ use sha2::{Digest as _, Sha256};
 /// The public GitHub API.
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 
-/// A secret string (a token): never shown by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+/// A secret string (a token): never shown by `Debug` or `Display`, and masked in printed text once created
+/// (the one secret type of kfp-gitops, see `kfp_client::secrets`).
+pub use kfp_client::secrets::Secret;
 
 /// How sources are fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +57,8 @@ impl SourceOptions {
     }
 }
 
-/// A repository a file comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A repository a file comes from. `Debug` shows a git URL redacted, like `Display` of [`RemoteFile`].
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Repo {
     /// A GitHub repository.
     GitHub {
@@ -90,6 +72,22 @@ pub enum Repo {
         /// The URL as `git` takes it.
         url: String,
     },
+}
+
+impl fmt::Debug for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Repo::GitHub { owner, repo } => f
+                .debug_struct("GitHub")
+                .field("owner", owner)
+                .field("repo", repo)
+                .finish(),
+            Repo::Git { url } => f
+                .debug_struct("Git")
+                .field("url", &redact_url(url))
+                .finish(),
+        }
+    }
 }
 
 /// A file in a repository at a reference (branch, tag or SHA).
@@ -109,7 +107,7 @@ impl fmt::Display for RemoteFile {
             Repo::GitHub { owner, repo } => {
                 write!(f, "github:{owner}/{repo}@{}:{}", self.reference, self.path)
             }
-            Repo::Git { url } => write!(f, "{url}@{}:{}", self.reference, self.path),
+            Repo::Git { url } => write!(f, "{}@{}:{}", redact_url(url), self.reference, self.path),
         }
     }
 }
@@ -613,8 +611,8 @@ impl Fetcher {
         }
         self.count_request();
         request.call().map_err(|err| SourceError::Transport {
-            url: url.to_owned(),
-            message: err.to_string(),
+            url: redact_url(url),
+            message: kfp_client::secrets::redact_text(&err.to_string()),
         })
     }
 
@@ -650,6 +648,7 @@ impl Fetcher {
                     })
                     .or(Some(body))
             })
+            .map(|message| kfp_client::secrets::excerpt(&message, MAX_MESSAGE_CHARS))
             .unwrap_or_default();
         let rate_limited = status == 429
             || (status == 403
@@ -670,7 +669,7 @@ impl Fetcher {
             404 => SourceError::NotFound { what },
             _ => SourceError::Http {
                 status,
-                url: url.to_owned(),
+                url: redact_url(url),
                 message,
             },
         }
@@ -699,14 +698,14 @@ impl Fetcher {
                 .into_body()
                 .read_json()
                 .map_err(|err| SourceError::Transport {
-                    url: url.clone(),
-                    message: err.to_string(),
+                    url: redact_url(&url),
+                    message: kfp_client::secrets::redact_text(&err.to_string()),
                 })?;
         match json.get("sha").and_then(|sha| sha.as_str()) {
             Some(sha) if is_commit_sha(sha) => Ok(sha.to_ascii_lowercase()),
             _ => Err(SourceError::Http {
                 status: 200,
-                url,
+                url: redact_url(&url),
                 message: "the answer has no commit `sha`".to_owned(),
             }),
         }
@@ -739,8 +738,8 @@ impl Fetcher {
             .limit(512 * 1024 * 1024)
             .read_to_vec()
             .map_err(|err| SourceError::Transport {
-                url,
-                message: err.to_string(),
+                url: redact_url(&url),
+                message: kfp_client::secrets::redact_text(&err.to_string()),
             })
     }
 
@@ -768,15 +767,12 @@ impl Fetcher {
             std::fs::create_dir_all(&dir).map_err(|err| {
                 SourceError::Io(format!("cannot create {}: {err}", dir.display()))
             })?;
-            run_git(
-                &[
-                    OsArg::s("init"),
-                    OsArg::s("--bare"),
-                    OsArg::s("--quiet"),
-                    OsArg::p(&dir),
-                ],
-                None,
-            )?;
+            run_git(&[
+                OsArg::s("init"),
+                OsArg::s("--bare"),
+                OsArg::s("--quiet"),
+                OsArg::p(&dir),
+            ])?;
         }
         Ok(dir)
     }
@@ -784,9 +780,11 @@ impl Fetcher {
     fn git_resolve(&self, url: &str, reference: &str) -> Result<String, SourceError> {
         if url.starts_with('-') {
             return Err(SourceError::BadPath(format!(
-                "`{url}` is not a valid git URL"
+                "`{}` is not a valid git URL",
+                redact_url(url)
             )));
         }
+        let remote = GitRemote::new(url);
         let lock = self.git_lock(url);
         let _guard = lock
             .lock()
@@ -801,13 +799,13 @@ impl Fetcher {
                 return Err(SourceError::Offline);
             }
             self.count_request();
-            if let Err(err) = self.git_fetch(&repo, url, &sha) {
+            if let Err(err) = self.git_fetch(&repo, &remote, &sha) {
                 // Servers speaking the old protocol refuse a commit that no branch or tag points at:
                 // fetch every branch and tag in full, then look for the commit.
-                match not_found_if_missing(err, url, reference) {
+                match not_found_if_missing(err, &remote.shown, reference) {
                     SourceError::NotFound { .. } => {
                         self.count_request();
-                        self.git_fetch_everything(&repo, url)?;
+                        self.git_fetch_everything(&repo, &remote)?;
                     }
                     other => return Err(other),
                 }
@@ -816,7 +814,7 @@ impl Fetcher {
                 Ok(sha)
             } else {
                 Err(SourceError::NotFound {
-                    what: format!("commit {sha} in {url}"),
+                    what: format!("commit {sha} in {}", remote.shown),
                 })
             };
         }
@@ -824,17 +822,14 @@ impl Fetcher {
             return Err(SourceError::Offline);
         }
         self.count_request();
-        self.git_fetch(&repo, url, reference)
-            .map_err(|err| not_found_if_missing(err, url, reference))?;
-        let output = run_git(
-            &[
-                OsArg::s("--git-dir"),
-                OsArg::p(&repo),
-                OsArg::s("rev-parse"),
-                OsArg::s("FETCH_HEAD^{commit}"),
-            ],
-            None,
-        )?;
+        self.git_fetch(&repo, &remote, reference)
+            .map_err(|err| not_found_if_missing(err, &remote.shown, reference))?;
+        let output = run_git(&[
+            OsArg::s("--git-dir"),
+            OsArg::p(&repo),
+            OsArg::s("rev-parse"),
+            OsArg::s("FETCH_HEAD^{commit}"),
+        ])?;
         let sha = String::from_utf8_lossy(&output).trim().to_owned();
         if is_commit_sha(&sha) {
             Ok(sha)
@@ -846,8 +841,13 @@ impl Fetcher {
         }
     }
 
-    fn git_fetch(&self, repo: &Path, url: &str, reference: &str) -> Result<(), SourceError> {
-        run_git(
+    fn git_fetch(
+        &self,
+        repo: &Path,
+        remote: &GitRemote,
+        reference: &str,
+    ) -> Result<(), SourceError> {
+        run_git_with(
             &[
                 OsArg::s("--git-dir"),
                 OsArg::p(repo),
@@ -856,15 +856,15 @@ impl Fetcher {
                 OsArg::s("--no-tags"),
                 OsArg::s("--depth"),
                 OsArg::s("1"),
-                OsArg::s(url),
+                OsArg::s(&remote.plain),
                 OsArg::s(reference),
             ],
-            Some(url),
+            Some(remote),
         )
         .map(drop)
     }
 
-    fn git_fetch_everything(&self, repo: &Path, url: &str) -> Result<(), SourceError> {
+    fn git_fetch_everything(&self, repo: &Path, remote: &GitRemote) -> Result<(), SourceError> {
         let mut args = vec![
             OsArg::s("--git-dir"),
             OsArg::p(repo),
@@ -877,11 +877,11 @@ impl Fetcher {
             args.push(OsArg::s("--unshallow"));
         }
         args.extend([
-            OsArg::s(url),
+            OsArg::s(&remote.plain),
             OsArg::s("+refs/heads/*:refs/kfp-gitops/heads/*"),
             OsArg::s("+refs/tags/*:refs/kfp-gitops/tags/*"),
         ]);
-        run_git(&args, Some(url)).map(drop)
+        run_git_with(&args, Some(remote)).map(drop)
     }
 
     fn git_file(&self, url: &str, sha: &str, path: &str) -> Result<Vec<u8>, SourceError> {
@@ -891,16 +891,13 @@ impl Fetcher {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let repo = self.bare_repo(url)?;
         let spec = format!("{sha}:{path}");
-        run_git(
-            &[
-                OsArg::s("--git-dir"),
-                OsArg::p(&repo),
-                OsArg::s("cat-file"),
-                OsArg::s("blob"),
-                OsArg::s(&spec),
-            ],
-            None,
-        )
+        run_git(&[
+            OsArg::s("--git-dir"),
+            OsArg::p(&repo),
+            OsArg::s("cat-file"),
+            OsArg::s("blob"),
+            OsArg::s(&spec),
+        ])
         .map_err(|err| match err {
             SourceError::Git { stderr, .. }
                 if stderr.contains("Not a valid object")
@@ -908,7 +905,7 @@ impl Fetcher {
                     || stderr.contains("bad file") =>
             {
                 SourceError::NotFound {
-                    what: format!("file `{path}` in {url} at {sha}"),
+                    what: format!("file `{path}` in {} at {sha}", redact_url(url)),
                 }
             }
             other => other,
@@ -916,6 +913,7 @@ impl Fetcher {
     }
 }
 
+/// `url` is the remote as messages show it (redacted).
 fn not_found_if_missing(err: SourceError, url: &str, reference: &str) -> SourceError {
     match err {
         SourceError::Git { stderr, .. }
@@ -950,16 +948,13 @@ fn not_found_if_missing(err: SourceError, url: &str, reference: &str) -> SourceE
 }
 
 fn has_commit(repo: &Path, sha: &str) -> bool {
-    run_git(
-        &[
-            OsArg::s("--git-dir"),
-            OsArg::p(repo),
-            OsArg::s("cat-file"),
-            OsArg::s("-e"),
-            OsArg::s(&format!("{sha}^{{commit}}")),
-        ],
-        None,
-    )
+    run_git(&[
+        OsArg::s("--git-dir"),
+        OsArg::p(repo),
+        OsArg::s("cat-file"),
+        OsArg::s("-e"),
+        OsArg::s(&format!("{sha}^{{commit}}")),
+    ])
     .is_ok()
 }
 
@@ -978,23 +973,66 @@ impl<'a> OsArg<'a> {
     }
 }
 
-/// Runs `git` without prompts; `url` is redacted from messages (it may embed credentials).
-fn run_git(args: &[OsArg<'_>], url: Option<&str>) -> Result<Vec<u8>, SourceError> {
+/// A git remote as `git` is given it: the URL without its user info, and the credentials that were in it,
+/// which reach git through its environment (never its command line, which every user sees in `ps`).
+struct GitRemote {
+    /// The URL without user info (http and https; other schemes keep theirs, e.g. the `git@` of ssh).
+    plain: String,
+    /// The URL for messages.
+    shown: String,
+    /// `Authorization: Basic ...` built from the user info of an http(s) URL.
+    authorization: Option<Secret>,
+}
+
+impl GitRemote {
+    fn new(url: &str) -> Self {
+        let lower = url.to_ascii_lowercase();
+        let (plain, credentials) = if lower.starts_with("http://") || lower.starts_with("https://")
+        {
+            kfp_client::secrets::split_url_credentials(url)
+        } else {
+            (url.to_owned(), None)
+        };
+        Self {
+            shown: redact_url(url),
+            authorization: credentials.map(|credentials| credentials.basic_authorization()),
+            plain,
+        }
+    }
+}
+
+/// Runs `git` without prompts, with an environment cleared of the secrets of this process.
+fn run_git(args: &[OsArg<'_>]) -> Result<Vec<u8>, SourceError> {
+    run_git_with(args, None)
+}
+
+/// [`run_git`] for a command that reaches `remote`: its credentials go in as an `http.extraHeader` through
+/// `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0`, and the user's credential helpers are switched
+/// off for the call (`-c credential.helper=`) so that none of them stores them.
+fn run_git_with(args: &[OsArg<'_>], remote: Option<&GitRemote>) -> Result<Vec<u8>, SourceError> {
     let mut command = Command::new("git");
+    kfp_client::secrets::scrub_env(&mut command);
     command
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "true")
+        .env_remove("SSH_ASKPASS")
         .stdin(std::process::Stdio::null());
+    if let Some(authorization) = remote.and_then(|remote| remote.authorization.as_ref()) {
+        command
+            .args(["-c", "credential.helper="])
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env(
+                "GIT_CONFIG_VALUE_0",
+                format!("Authorization: {}", authorization.expose()),
+            );
+    }
     let mut shown = Vec::new();
     for arg in args {
         match arg {
             OsArg::S(text) => {
                 command.arg(text);
-                shown.push(if Some(*text) == url {
-                    redact_url(text)
-                } else {
-                    (*text).to_owned()
-                });
+                shown.push(redact_url(text));
             }
             OsArg::P(path) => {
                 command.arg(path);
@@ -1016,25 +1054,23 @@ fn run_git(args: &[OsArg<'_>], url: Option<&str>) -> Result<Vec<u8>, SourceError
     if output.status.success() {
         Ok(output.stdout)
     } else {
-        let mut stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        if let Some(url) = url {
-            stderr = stderr.replace(url, &redact_url(url));
-        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
         Err(SourceError::Git {
             command: shown,
-            stderr,
+            stderr: kfp_client::secrets::excerpt(&stderr, MAX_GIT_STDERR_CHARS),
         })
     }
 }
 
-/// `https://user:token@host/x` → `https://***@host/x`.
+/// Longest server message kept in an error.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Longest error output of git kept in an error.
+const MAX_GIT_STDERR_CHARS: usize = 2000;
+
+/// `https://user:token@host/x?token=t` → `https://***@host/x?token=***` (see [`kfp_client::secrets::redact_url`]).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme && !url[scheme + 3..at].contains('/') => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
+    kfp_client::secrets::redact_url(url)
 }
 
 /// Characters escaped in one URL path segment.
@@ -1200,6 +1236,33 @@ mod tests {
         };
         assert!(!format!("{options:?}").contains("supersecret"));
         assert!(!format!("{:?}", Fetcher::new(options)).contains("supersecret"));
+    }
+
+    #[test]
+    fn a_git_source_is_shown_without_its_credentials() {
+        let file = RemoteFile {
+            repo: Repo::Git {
+                url: "https://me@corp:pw-s3cret@git.example/r.git?token=t0k".into(),
+            },
+            reference: "main".into(),
+            path: "p.yaml".into(),
+        };
+        let shown = format!("{file} {file:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("t0k") && !shown.contains("corp"),
+            "{shown}"
+        );
+        assert!(
+            shown.starts_with("https://***@git.example/r.git?token=***@main:p.yaml"),
+            "{shown}"
+        );
+        let remote = GitRemote::new("https://me@corp:pw-s3cret@git.example/r.git");
+        assert_eq!(remote.plain, "https://git.example/r.git");
+        assert_eq!(remote.shown, "https://***@git.example/r.git");
+        assert!(remote.authorization.is_some());
+        let ssh = GitRemote::new("ssh://git@git.example/r.git");
+        assert_eq!(ssh.plain, "ssh://git@git.example/r.git");
+        assert!(ssh.authorization.is_none());
     }
 
     #[test]

@@ -278,7 +278,10 @@ fn apply_experiment(
                 id,
                 outcome,
             };
-            match api.create_experiment(&body) {
+            // Refused locally what KFP 2.x would answer with a 500 (KFP2-V1BETA1.md §5 P0-6).
+            match kfp_client::precheck::check_experiment(&body)
+                .and_then(|()| api.create_experiment(&body))
+            {
                 Ok(created) => (
                     step(Some(created.id.clone()), Outcome::Done),
                     Some(created.id),
@@ -333,24 +336,13 @@ fn apply_experiment(
     }
 }
 
+/// The id of the experiment of `namespace` named exactly `name`, if there is one.
 fn find_experiment(
     namespace: &str,
     name: &str,
     api: &dyn KfpApi,
 ) -> Result<Option<String>, kfp_client::Error> {
-    let options = ListOptions::scoped(&scope(namespace)).with_filter(Filter::name_equals(name));
-    let mut found = None;
-    for_each_page(
-        &options,
-        |page| api.list_experiments(page),
-        |items| {
-            if found.is_none() {
-                found = items.into_iter().find(|e| e.name == name).map(|e| e.id);
-            }
-            Ok(())
-        },
-    )?;
-    Ok(found)
+    Ok(crate::observe::experiment_named(api, namespace, name)?.map(|experiment| experiment.id))
 }
 
 /// The ids of the jobs of `namespace` named exactly `name`.
@@ -537,7 +529,9 @@ fn create_version(
     let body = job_body(version, &experiment_id);
     let mut attempt = 1;
     loop {
-        let err = match api.create_job(&body) {
+        // Refused locally what KFP 2.x would answer with a 500 (KFP2-V1BETA1.md §5 P0-6).
+        let err = match kfp_client::precheck::check_job(&body).and_then(|()| api.create_job(&body))
+        {
             Ok(created) => return (Outcome::Done, Some(created.id)),
             Err(err) if err.is_ambiguous() => err,
             Err(err) => {

@@ -16,11 +16,10 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kfp_client::models::{Experiment, Filter, ResourceReference};
-use kfp_client::{KfpApi, ListOptions, for_each_page};
+use kfp_client::KfpApi;
+use kfp_client::models::{Experiment, ResourceReference};
 
 use crate::cancel::CancelToken;
-use crate::observe::scope;
 
 /// The name of the experiment that is a namespace's lock.
 pub const LOCK_EXPERIMENT: &str = "kfp-gitops-lock";
@@ -283,23 +282,10 @@ fn parse_description(id: &str, description: &str) -> LockHolder {
 
 /// The lock experiment of `namespace`, if there is one.
 fn find_lock(api: &dyn KfpApi, namespace: &str) -> Result<Option<LockHolder>, kfp_client::Error> {
-    let options =
-        ListOptions::scoped(&scope(namespace)).with_filter(Filter::name_equals(LOCK_EXPERIMENT));
-    let mut found = None;
-    for_each_page(
-        &options,
-        |page| api.list_experiments(page),
-        |items| {
-            if found.is_none() {
-                found = items
-                    .into_iter()
-                    .find(|experiment| experiment.name == LOCK_EXPERIMENT)
-                    .map(|experiment| parse_description(&experiment.id, &experiment.description));
-            }
-            Ok(())
-        },
-    )?;
-    Ok(found)
+    Ok(
+        crate::observe::experiment_named(api, namespace, LOCK_EXPERIMENT)?
+            .map(|experiment| parse_description(&experiment.id, &experiment.description)),
+    )
 }
 
 #[cfg(test)]

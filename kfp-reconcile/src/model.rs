@@ -433,6 +433,18 @@ pub enum Warning {
         /// `catchup` or `interval`.
         cause: RestartCause,
     },
+    /// A KFP job with a managed version's name that kfp-gitops cannot use (KFP reports an `error` for it, or it
+    /// is a KFP v2 job): it is neither compared nor changed, and never counts as drift (KFP2-V1BETA1.md §5 P0-2).
+    UnusableJobSkipped {
+        /// The recurring run (logical job) name.
+        job: String,
+        /// The KFP job's name.
+        name: String,
+        /// Its KFP id.
+        id: String,
+        /// Why it is unusable.
+        reason: String,
+    },
     /// Pruning would remove every recurring run of a namespace whose config declares none.
     EmptyPruneRefused {
         /// How many orphaned jobs were left alone.
@@ -511,6 +523,16 @@ impl fmt::Display for Warning {
             Self::ScheduleNotTranslatable { job, reason } => write!(
                 f,
                 "recurring run {job:?}: {reason}; it is left as it is in KFP"
+            ),
+            Self::UnusableJobSkipped {
+                job,
+                name,
+                id,
+                reason,
+            } => write!(
+                f,
+                "recurring run {job:?}: KFP job {name:?} (id {id}) is skipped because {reason}; kfp-gitops \
+                 leaves it as it is"
             ),
             Self::EmptyPruneRefused { orphans } => write!(
                 f,

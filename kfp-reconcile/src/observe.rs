@@ -59,55 +59,108 @@ pub const JOBS_SORT: &str = "name desc";
 /// older versions and unmanaged jobs get [`ObservedWorkflow::NotRead`].
 pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, ObserveError> {
     let options = ListOptions::scoped(&scope(namespace));
+    // A listing whose page token the server refuses (it restarted or was upgraded between two pages: tokens
+    // are not portable across server versions, KFP2-V1BETA1.md §1 "Page size / tokens", §5 P1-15) is read
+    // again once from its first page.
     let mut experiments = Vec::new();
-    for_each_page(
-        &options,
-        |page| api.list_experiments(page),
-        |items| {
-            // A namespace lock comes and goes with every apply: it is no part of the state (a saved
-            // plan stays fresh across it).
-            experiments.extend(
-                items
-                    .iter()
-                    .filter(|experiment| experiment.name != crate::lock::LOCK_EXPERIMENT)
-                    .map(observe_experiment),
-            );
-            Ok(())
-        },
-    )
-    .map_err(|source| ObserveError::Experiments {
-        namespace: namespace.to_owned(),
-        source: Box::new(source),
-    })?;
+    let mut restarted = false;
+    loop {
+        experiments.clear();
+        let listed = for_each_page(
+            &options,
+            |page| api.list_experiments(page),
+            |items| {
+                // A namespace lock comes and goes with every apply: it is no part of the state (a
+                // saved plan stays fresh across it).
+                experiments.extend(
+                    items
+                        .iter()
+                        .filter(|experiment| experiment.name != crate::lock::LOCK_EXPERIMENT)
+                        .map(observe_experiment),
+                );
+                Ok(())
+            },
+        );
+        match listed {
+            Err(err) if !restarted && kfp_client::classify::is_refused_page_token(&err) => {
+                restarted = true;
+            }
+            other => {
+                other.map_err(|source| ObserveError::Experiments {
+                    namespace: namespace.to_owned(),
+                    source: Box::new(source),
+                })?;
+                break;
+            }
+        }
+    }
+    let jobs_options = options.with_sort_by(JOBS_SORT);
     let mut jobs = Vec::new();
-    let mut newest = NewestVersions::default();
-    // What the current page started from, to drop a broken-off attempt at it.
-    let mut page_start = (0, NewestVersions::default());
-    for_each_job(api, &options.with_sort_by(JOBS_SORT), |event| match event {
-        JobsEvent::Page { retry: false } => page_start = (jobs.len(), newest.clone()),
-        JobsEvent::Page { retry: true } => {
-            jobs.truncate(page_start.0);
-            newest.clone_from(&page_start.1);
+    let mut newest;
+    let mut restarted = false;
+    loop {
+        jobs.clear();
+        newest = NewestVersions::default();
+        // What the current page started from, to drop a broken-off attempt at it.
+        let mut page_start = (0, NewestVersions::default());
+        let listed = for_each_job(api, &jobs_options, |event| match event {
+            JobsEvent::Page { retry: false } => page_start = (jobs.len(), newest.clone()),
+            JobsEvent::Page { retry: true } => {
+                jobs.truncate(page_start.0);
+                newest.clone_from(&page_start.1);
+            }
+            JobsEvent::Job(job) => {
+                // An unusable job never counts as the newest version: the newest usable one is compared.
+                let workflow =
+                    if unusable_reason(&job).is_none() && newest.is_newest_so_far(&job.name) {
+                        observe_workflow(&job)
+                    } else {
+                        ObservedWorkflow::NotRead
+                    };
+                jobs.push(observe_job_with(&job, workflow));
+            }
+        });
+        match listed {
+            Err(err) if !restarted && kfp_client::classify::is_refused_page_token(&err) => {
+                restarted = true;
+            }
+            other => {
+                other.map_err(|source| ObserveError::Jobs {
+                    namespace: namespace.to_owned(),
+                    source: Box::new(source),
+                })?;
+                break;
+            }
         }
-        JobsEvent::Job(job) => {
-            let workflow = if newest.is_newest_so_far(&job.name) {
-                observe_workflow(&job)
-            } else {
-                ObservedWorkflow::NotRead
-            };
-            jobs.push(observe_job_with(&job, workflow));
-        }
-    })
-    .map_err(|source| ObserveError::Jobs {
-        namespace: namespace.to_owned(),
-        source: Box::new(source),
-    })?;
+    }
     newest.forget_superseded(&mut jobs);
     Ok(ObservedNamespace {
         namespace: namespace.to_owned(),
         experiments,
         jobs,
     })
+}
+
+/// The experiment of `namespace` named exactly `name`, if there is one (one filtered listing).
+pub(crate) fn experiment_named(
+    api: &dyn KfpApi,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Experiment>, kfp_client::Error> {
+    let options = ListOptions::scoped(&scope(namespace))
+        .with_filter(kfp_client::models::Filter::name_equals(name));
+    let mut found = None;
+    for_each_page(
+        &options,
+        |page| api.list_experiments(page),
+        |items| {
+            if found.is_none() {
+                found = items.into_iter().find(|experiment| experiment.name == name);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(found)
 }
 
 /// Observes several namespaces in parallel (one thread each), keeping the input order.
@@ -193,13 +246,32 @@ impl NewestVersions {
     }
 }
 
+/// Why KFP's job cannot be a version kfp-gitops acts on, if it cannot: KFP reports an `error` for it, or it
+/// has no `workflow_manifest` — a KFP v2 job (a `pipeline_manifest` instead), or a 2.5+ "always latest" job
+/// with neither (KFP2-V1BETA1.md §2.5 "jobs created by others", §5 P0-2).
+pub fn unusable_reason(job: &Job) -> Option<String> {
+    let spec = &job.pipeline_spec;
+    if !job.error.is_empty() {
+        Some(format!("KFP reports an error for it: {}", job.error))
+    } else if spec.workflow_manifest.is_empty() && !spec.pipeline_manifest.is_empty() {
+        Some("it is a KFP v2 job (a pipeline_manifest, no workflow_manifest)".to_owned())
+    } else if spec.workflow_manifest.is_empty() {
+        Some("it has no workflow manifest (a KFP v2 job, or one that runs a pipeline's latest version)".to_owned())
+    } else {
+        None
+    }
+}
+
 /// A job's workflow manifest reduced to a digest, or why it cannot be read.
 pub fn observe_workflow(job: &Job) -> ObservedWorkflow {
     let manifest = &job.pipeline_spec.workflow_manifest;
     if manifest.is_empty() {
         ObservedWorkflow::Unreadable("the job has no workflow manifest".to_owned())
     } else {
-        match Workflow::parse_json(manifest) {
+        // KFP 2.x accepts and echoes YAML manifests (KFP2-V1BETA1.md §2.5 "YAML manifests", §5 P0-3).
+        let parsed = Workflow::parse_json(manifest)
+            .or_else(|err| Workflow::parse_yaml(manifest).map_err(|_| err));
+        match parsed {
             Ok(workflow) => ObservedWorkflow::Digest(workflow.digest().0),
             Err(err) => ObservedWorkflow::Unreadable(err.to_string()),
         }
@@ -255,6 +327,7 @@ fn observe_job_with(job: &Job, workflow: ObservedWorkflow) -> ObservedJob {
         },
         workflow,
         created_at: job.created_at,
+        unusable: unusable_reason(job),
     }
 }
 

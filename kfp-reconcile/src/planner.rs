@@ -77,7 +77,8 @@ pub fn plan(
     let mut warnings = Vec::new();
     let experiments = plan_experiments(desired, observed, &mut warnings);
 
-    let (mut groups, unmanaged) = group_versions(observed);
+    let usable = skip_unusable_jobs(observed, &mut warnings);
+    let (mut groups, unmanaged) = group_versions(&usable);
     let mut jobs = Vec::new();
     let mut unchanged = Vec::new();
     for run in &desired.recurring_runs {
@@ -215,6 +216,32 @@ fn plan_experiments(
         }
     }
     plans
+}
+
+/// The observed namespace without the managed versions KFP cannot give us (an `error`, or a KFP v2 job with
+/// no workflow manifest): each is skipped with a warning, never compared, changed or counted as drift
+/// (KFP2-V1BETA1.md §5 P0-2).
+fn skip_unusable_jobs(
+    observed: &ObservedNamespace,
+    warnings: &mut Vec<Warning>,
+) -> ObservedNamespace {
+    let mut usable = ObservedNamespace {
+        namespace: observed.namespace.clone(),
+        experiments: Vec::new(),
+        jobs: Vec::with_capacity(observed.jobs.len()),
+    };
+    for job in &observed.jobs {
+        match (&job.unusable, naming::parse_version_name(&job.name)) {
+            (Some(reason), Some(version)) => warnings.push(Warning::UnusableJobSkipped {
+                job: version.job,
+                name: job.name.clone(),
+                id: job.id.clone(),
+                reason: reason.clone(),
+            }),
+            _ => usable.jobs.push(job.clone()),
+        }
+    }
+    usable
 }
 
 /// Managed versions grouped by logical job name (newest first), and the unmanaged jobs.

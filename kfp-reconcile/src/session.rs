@@ -111,23 +111,33 @@ fn target_load_options(
     }
 }
 
-/// Checks every target's config folder (in parallel, sharing fetchers), with no KFP access: every
-/// problem and every check skipped offline, per namespace, in the order of `targets`.
-pub fn validate(targets: &[Target], load: &LoadOptions) -> Result<Vec<Validation>, SessionError> {
+/// Runs `work` on every target's config folder, one thread each, with one set of fetchers shared by
+/// all (unless `load` brings its own); `None` for a thread that panicked.
+fn per_target<T: Send>(
+    targets: &[Target],
+    load: &LoadOptions,
+    work: fn(&std::path::Path, &LoadOptions) -> T,
+) -> Vec<Option<T>> {
     let fetchers = SharedFetchers::default();
-    let results: Vec<Option<Validation>> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = targets
             .iter()
             .map(|target| {
                 let options = target_load_options(load, target, &fetchers);
-                scope.spawn(move || kfp_config::validate_namespace(&target.config, &options))
+                scope.spawn(move || work(&target.config, &options))
             })
             .collect();
         handles
             .into_iter()
             .map(|handle| handle.join().ok())
             .collect()
-    });
+    })
+}
+
+/// Checks every target's config folder (in parallel, sharing fetchers), with no KFP access: every
+/// problem and every check skipped offline, per namespace, in the order of `targets`.
+pub fn validate(targets: &[Target], load: &LoadOptions) -> Result<Vec<Validation>, SessionError> {
+    let results = per_target(targets, load, kfp_config::validate_namespace);
     results
         .into_iter()
         .zip(targets)
@@ -146,21 +156,7 @@ pub fn load_desired(
     targets: &[Target],
     load: &LoadOptions,
 ) -> Result<Vec<DesiredNamespace>, SessionError> {
-    let fetchers = SharedFetchers::default();
-    let results: Vec<Option<Result<DesiredNamespace, kfp_config::ConfigErrors>>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = targets
-                .iter()
-                .map(|target| {
-                    let options = target_load_options(load, target, &fetchers);
-                    scope.spawn(move || kfp_config::load_namespace(&target.config, &options))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|handle| handle.join().ok())
-                .collect()
-        });
+    let results = per_target(targets, load, kfp_config::load_namespace);
     let mut desired = Vec::new();
     let mut problems = Vec::new();
     for (result, target) in results.into_iter().zip(targets) {
@@ -309,10 +305,30 @@ impl<'a> Session<'a> {
 
     /// Loads every target, observes every namespace (in parallel) and plans each, at `now`.
     pub fn plan(&self, targets: &[Target], now: Timestamp) -> Result<Vec<Plan>, SessionError> {
-        // Zoned crons are checked at the plan's clock.
+        let desired = self.load(targets, now)?;
+        self.plan_loaded(targets, &desired, now)
+    }
+
+    /// Loads every target's desired state with the session's options (no KFP access), zoned crons
+    /// checked at `now`: what [`Session::plan_loaded`] plans, after a lock is taken.
+    pub fn load(
+        &self,
+        targets: &[Target],
+        now: Timestamp,
+    ) -> Result<Vec<DesiredNamespace>, SessionError> {
         let mut load = self.options.load.clone();
         load.zones.at = now;
-        let desired = load_desired(targets, &load)?;
+        load_desired(targets, &load)
+    }
+
+    /// Observes the namespaces of `targets` (in parallel) and plans each from its loaded `desired`
+    /// state (in the order of `targets`), at `now`.
+    pub fn plan_loaded(
+        &self,
+        targets: &[Target],
+        desired: &[DesiredNamespace],
+        now: Timestamp,
+    ) -> Result<Vec<Plan>, SessionError> {
         let namespaces: Vec<String> = targets.iter().map(|t| t.namespace.clone()).collect();
         desired
             .iter()
@@ -369,17 +385,25 @@ impl<'a> Session<'a> {
         cancel: &CancelToken,
         waiting: &mut dyn FnMut(&str, &LockHolder),
     ) -> NamespaceReconcile {
+        let failed = |error| NamespaceReconcile {
+            namespace: target.namespace.clone(),
+            error: Some(error),
+            ..NamespaceReconcile::default()
+        };
+        // A config that does not load is refused before anything is asked of KFP, the lock included.
+        let desired = match self.load(std::slice::from_ref(target), now) {
+            Ok(mut desired) => desired.remove(0),
+            Err(error) => return failed(error),
+        };
         let locks = match self.lock(std::slice::from_ref(&target.namespace), cancel, waiting) {
             Ok(locks) => locks,
             Err(error) => {
-                return NamespaceReconcile {
-                    namespace: target.namespace.clone(),
-                    error: Some(error),
-                    ..NamespaceReconcile::default()
-                };
+                let mut outcome = failed(error);
+                outcome.managed_jobs = Some(desired.recurring_runs.len() as u64);
+                return outcome;
             }
         };
-        let mut outcome = self.reconcile_locked(target, converged, now, cancel);
+        let mut outcome = self.reconcile_locked(target, &desired, converged, now, cancel);
         if let Err(error) = self.unlock(locks) {
             outcome.error.get_or_insert(error);
         }
@@ -389,6 +413,7 @@ impl<'a> Session<'a> {
     fn reconcile_locked(
         &self,
         target: &Target,
+        desired: &DesiredNamespace,
         converged: &Converged,
         now: Timestamp,
         cancel: &CancelToken,
@@ -396,13 +421,6 @@ impl<'a> Session<'a> {
         let mut outcome = NamespaceReconcile {
             namespace: target.namespace.clone(),
             ..NamespaceReconcile::default()
-        };
-        let desired = match load_desired(std::slice::from_ref(target), &self.options.load) {
-            Ok(mut desired) => desired.remove(0),
-            Err(error) => {
-                outcome.error = Some(error);
-                return outcome;
-            }
         };
         outcome.managed_jobs = Some(desired.recurring_runs.len() as u64);
         let observed = match observe(self.api, &target.namespace) {
@@ -412,7 +430,7 @@ impl<'a> Session<'a> {
                 return outcome;
             }
         };
-        let mut plan = plan(&desired, &observed, now, &self.plan_options(target));
+        let mut plan = plan(desired, &observed, now, &self.plan_options(target));
         outcome.warnings = std::mem::take(&mut plan.warnings);
         outcome.leftovers = std::mem::take(&mut plan.leftovers);
 

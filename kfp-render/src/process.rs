@@ -36,6 +36,8 @@ pub(crate) fn run_render_command(
         File::create(&stderr_path).map_err(|err| RenderError::io("create", &stderr_path, err))?;
 
     let mut command = Command::new(resolve_program(program, &target.workdir));
+    // A render command compiles a pipeline: it needs none of the KFP, Dex or GitHub credentials.
+    kfp_client::secrets::scrub_env(&mut command);
     command
         .args(args)
         .current_dir(&target.workdir)

@@ -833,3 +833,78 @@ fn an_absolute_config_folder_outside_the_checkout_is_refused_at_start_up_and_ins
         vec![("0 0 3 * * *".to_owned(), true)]
     );
 }
+
+#[test]
+fn every_action_is_logged_and_a_deleted_newest_version_is_named_as_the_drift() {
+    let emulator = multi_user();
+    let checkout = Checkout::new();
+    checkout.publish(
+        "1111111",
+        &Schedules::new(&[("nightly", "0 0 2 * * *", true)]),
+    );
+    let daemon = Daemon::start(&emulator, &checkout, &[]);
+    daemon.wait_ready();
+    checkout.publish(
+        "2222222",
+        &Schedules::new(&[("nightly", "0 0 3 * * *", true)]),
+    );
+    wait_for(
+        || format!("the new version; log:\n{}", daemon.log()),
+        || {
+            (versions_of(&emulator, "nightly")
+                == vec![
+                    ("0 0 2 * * *".to_owned(), false),
+                    ("0 0 3 * * *".to_owned(), true),
+                ])
+            .then_some(())
+        },
+    );
+    // The audit trail: each action with the recurring run, the version and its id.
+    let log = daemon.log();
+    for action in ["create", "disable", "enable"] {
+        assert!(
+            log.lines().any(|line| line.contains("applied")
+                && line.contains(&format!("action=\"{action}\""))
+                && line.contains("recurring_run=\"nightly\"")
+                && line.contains("target=\"GIT::nightly__")),
+            "no `applied` line for {action}:\n{log}"
+        );
+    }
+
+    // Someone deletes the newest version in the KFP UI: the older one left is not what git says.
+    let (newest, _) = versions(&emulator)
+        .into_iter()
+        .rfind(|(_, (cron, _))| cron == "0 0 3 * * *")
+        .unwrap();
+    let id = emulator.state()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["name"] == newest.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = kfp_gitops_tests::emulator::client::send(
+        emulator.addr(),
+        "DELETE",
+        &format!("/apis/v1beta1/jobs/{id}"),
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(response.status, 200);
+    let reason = format!("its newest version {newest} was deleted outside git");
+    wait_for(
+        || format!("the drift log line; log:\n{}", daemon.log()),
+        || daemon.log().contains(&reason).then_some(()),
+    );
+    wait_for(
+        || format!("a new version; log:\n{}", daemon.log()),
+        || {
+            versions_of(&emulator, "nightly")
+                .contains(&("0 0 3 * * *".to_owned(), true))
+                .then_some(())
+        },
+    );
+}

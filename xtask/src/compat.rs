@@ -1,8 +1,10 @@
 //! `cargo xtask compat`: proves the KFP API emulator's fidelity with the official `kfp==1.8.22` SDK.
 //!
-//! Builds the `kfp-emulator` binary, starts it in single-user and then multi-user mode (multi-user through
-//! the `/pipeline` UI-proxy prefix, then again behind a Dex login), and runs `tests/python/compat.py` with
-//! the project venv's python against each. The script uses only `kfp.Client` and its
+//! Builds the `kfp-emulator` binary and, for every profile (`--kfp-profile` 1.8.5, 2.0, 2.5, 2.14, 2.17: KFP
+//! 1.8.5 and the KFP 2.x backends serving v1beta1), starts it in single-user and then multi-user mode
+//! (multi-user through the `/pipeline` UI-proxy prefix, and for 1.8.5 and 2.17 again behind a Dex login), and
+//! runs `tests/python/compat.py --profile P` with the project venv's python against each. The SDK works
+//! against every 2.x profile; what it sees differently there is listed in the script's docstring. The script uses only `kfp.Client` and its
 //! `_job_api`/`_experiment_api` (plus `requests` for the Dex login, as deployKF's KFPClientManager does); it
 //! names the SDK call that failed and the server's answer.
 
@@ -15,6 +17,13 @@ use crate::venv;
 
 /// How long a run takes in the emulator during the check (the SDK polls every 5 s).
 const RUN_DURATION_MS: &str = "1500";
+
+/// The emulator profiles the SDK is run against (`kfp-emulator --kfp-profile`).
+const PROFILES: &[&str] = &["1.8.5", "2.0", "2.5", "2.14", "2.17"];
+
+/// The profiles also checked behind a Dex login (the login is the gateway's, the same for every server; the
+/// oldest and the newest server check what lies behind it).
+const DEX_PROFILES: &[&str] = &["1.8.5", "2.17"];
 
 /// The emulator's Dex user for the login check (a throw-away test credential).
 const DEX_USER: &str = "compat@example.com";
@@ -31,14 +40,23 @@ pub fn run(root: &Path) -> Result<(), String> {
         .join("debug")
         .join(format!("kfp-emulator{}", std::env::consts::EXE_SUFFIX));
     let script = root.join("tests/python/compat.py");
-    for (mode, dex) in [("single", false), ("multi", false), ("multi", true)] {
+    let modes = PROFILES.iter().flat_map(|&profile| {
+        let dex = [("multi", true)]
+            .into_iter()
+            .filter(move |_| DEX_PROFILES.contains(&profile));
+        [("single", false), ("multi", false)]
+            .into_iter()
+            .chain(dex)
+            .map(move |(mode, dex)| (profile, mode, dex))
+    });
+    for (profile, mode, dex) in modes {
         let label = if dex {
-            format!("{mode}-user emulator behind a Dex login")
+            format!("KFP {profile} {mode}-user emulator behind a Dex login")
         } else {
-            format!("{mode}-user emulator")
+            format!("KFP {profile} {mode}-user emulator")
         };
         println!("    compat: {label}");
-        let (emulator, base) = start_emulator(&binary, mode == "multi", dex)?;
+        let (emulator, base) = start_emulator(&binary, profile, mode == "multi", dex)?;
         let host = if mode == "multi" {
             format!("{base}/pipeline")
         } else {
@@ -50,6 +68,7 @@ pub fn run(root: &Path) -> Result<(), String> {
             .arg("ignore::FutureWarning")
             .arg(&script)
             .args(["--host", &host, "--mode", mode, "--namespace", "team-1"])
+            .args(["--profile", profile])
             .current_dir(root);
         if dex {
             command
@@ -68,11 +87,17 @@ pub fn run(root: &Path) -> Result<(), String> {
 /// Starts the binary on an ephemeral port in the wanted mode.
 fn start_emulator(
     binary: &Path,
+    profile: &str,
     multi_user: bool,
     dex: bool,
 ) -> Result<(EmulatorProcess, String), String> {
     let mut command = Command::new(binary);
-    command.args(["--run-duration-ms", RUN_DURATION_MS]);
+    command.args([
+        "--run-duration-ms",
+        RUN_DURATION_MS,
+        "--kfp-profile",
+        profile,
+    ]);
     if multi_user {
         command.arg("--multi-user");
     }

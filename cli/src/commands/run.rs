@@ -245,6 +245,8 @@ fn find_or_create_experiment(
             .unwrap_or_default(),
         ..Experiment::default()
     };
+    // Refused locally what KFP 2.x would answer with a 500 (KFP2-V1BETA1.md §5 P0-6).
+    kfp_client::precheck::check_experiment(&experiment)?;
     let created = client.create_experiment(&experiment)?;
     tracing::info!(experiment = %name, id = %created.id, "created the experiment");
     Ok(created)
@@ -319,6 +321,7 @@ fn create_run_once(
     run: &Run,
     experiment: &Experiment,
 ) -> Result<Run, Failure> {
+    kfp_client::precheck::check_run(run)?;
     let err = match client.create_run(run) {
         Ok(detail) => return Ok(detail.run),
         Err(err) if err.is_ambiguous() => err,

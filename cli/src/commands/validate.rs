@@ -29,7 +29,7 @@ pub struct ValidateArgs {
     pub offline: bool,
 
     /// The GitHub API (GitHub Enterprise: https://HOST/api/v3); the token comes from GITHUB_TOKEN
-    #[arg(long, env = "GITHUB_API_URL", value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true, value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
     pub github_api_url: String,
 
     /// The cache of fetched pipelines [default: .cache/kfp-gitops in the repository root]

@@ -65,7 +65,7 @@ pub struct WatchArgs {
 
     /// The GitHub REST API of pipeline sources on GitHub (GitHub Enterprise: https://HOST/api/v3); a
     /// token for private repositories is read from GITHUB_TOKEN
-    #[arg(long, env = "GITHUB_API_URL", value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true, value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
     pub github_api_url: String,
 
     #[command(flatten)]

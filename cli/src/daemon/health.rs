@@ -4,9 +4,14 @@
 //!   probe and the alerts on `kfp_gitops_last_success_timestamp_seconds` report that).
 //! * Ready: after the first successful reconcile, and for as long as the last success is at most
 //!   three intervals old.
+//!
+//! Anyone who reaches the port can read the answers, so they hold no error text: only ready or not, and
+//! the class of the last failure ([`FailureClass`]). What went wrong is in the log.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use super::FailureClass;
 
 /// How many intervals without a successful reconcile are tolerated before the daemon is not ready.
 pub const STALE_AFTER_INTERVALS: u32 = 3;
@@ -17,19 +22,19 @@ pub enum Readiness {
     Ready,
     /// No reconcile has succeeded yet.
     NotYet {
-        last_error: Option<String>,
+        last_failure: Option<FailureClass>,
     },
     /// The last success is older than three intervals.
     Stale {
         since: Duration,
-        last_error: Option<String>,
+        last_failure: Option<FailureClass>,
     },
 }
 
 #[derive(Debug, Default)]
 struct State {
     last_success: Option<Instant>,
-    last_error: Option<String>,
+    last_failure: Option<FailureClass>,
 }
 
 /// Shared between the reconcile loop (which records) and the HTTP server (which reads).
@@ -50,27 +55,30 @@ impl Health {
     pub fn record_success(&self, at: Instant) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.last_success = Some(at);
-        state.last_error = None;
+        state.last_failure = None;
     }
 
-    pub fn record_failure(&self, error: String) {
+    pub fn record_failure(&self, class: FailureClass) {
         self.state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .last_error = Some(error);
+            .last_failure = Some(class);
     }
 
     pub fn readiness(&self, now: Instant) -> Readiness {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let last_error = state.last_error.clone();
+        let last_failure = state.last_failure;
         match state.last_success {
-            None => Readiness::NotYet { last_error },
+            None => Readiness::NotYet { last_failure },
             Some(at) => {
                 let since = now.saturating_duration_since(at);
                 if since <= self.interval * STALE_AFTER_INTERVALS {
                     Readiness::Ready
                 } else {
-                    Readiness::Stale { since, last_error }
+                    Readiness::Stale {
+                        since,
+                        last_failure,
+                    }
                 }
             }
         }
@@ -78,26 +86,28 @@ impl Health {
 }
 
 impl Readiness {
-    /// The body of `/readyz`: `ok`, or why not.
-    pub fn describe(&self) -> String {
-        let error = |last_error: &Option<String>| {
-            last_error
-                .as_ref()
-                .map(|e| format!("; last error: {e}"))
+    /// The body of `/readyz`: `ok`, or why not, with the class of the last failure (details are in the log).
+    pub fn summary(&self) -> String {
+        let failure = |last_failure: &Option<FailureClass>| {
+            last_failure
+                .map(|class| format!("; last failure: {} (see the log)", class.as_str()))
                 .unwrap_or_default()
         };
         match self {
             Self::Ready => "ok".to_owned(),
-            Self::NotYet { last_error } => {
+            Self::NotYet { last_failure } => {
                 format!(
                     "not ready: no successful reconcile yet{}",
-                    error(last_error)
+                    failure(last_failure)
                 )
             }
-            Self::Stale { since, last_error } => format!(
+            Self::Stale {
+                since,
+                last_failure,
+            } => format!(
                 "not ready: last successful reconcile {}s ago{}",
                 since.as_secs(),
-                error(last_error)
+                failure(last_failure)
             ),
         }
     }
@@ -111,10 +121,10 @@ mod tests {
     fn not_ready_until_the_first_success() {
         let health = Health::new(Duration::from_secs(60));
         let start = Instant::now();
-        health.record_failure("connection refused".to_owned());
+        health.record_failure(FailureClass::Setup);
         assert_eq!(
-            health.readiness(start).describe(),
-            "not ready: no successful reconcile yet; last error: connection refused"
+            health.readiness(start).summary(),
+            "not ready: no successful reconcile yet; last failure: setup (see the log)"
         );
         health.record_success(start);
         assert_eq!(health.readiness(start), Readiness::Ready);
@@ -125,16 +135,14 @@ mod tests {
         let health = Health::new(Duration::from_secs(60));
         let start = Instant::now();
         health.record_success(start);
-        health.record_failure("503".to_owned());
+        health.record_failure(FailureClass::Namespace);
         assert_eq!(
             health.readiness(start + Duration::from_secs(180)),
             Readiness::Ready
         );
         assert_eq!(
-            health
-                .readiness(start + Duration::from_secs(181))
-                .describe(),
-            "not ready: last successful reconcile 181s ago; last error: 503"
+            health.readiness(start + Duration::from_secs(181)).summary(),
+            "not ready: last successful reconcile 181s ago; last failure: namespace (see the log)"
         );
         health.record_success(start + Duration::from_secs(200));
         assert_eq!(

@@ -132,7 +132,7 @@ fn answer(
             };
             text(
                 status,
-                format!("{}\n", readiness.describe()),
+                format!("{}\n", readiness.summary()),
                 "text/plain; charset=utf-8",
             )
         }

@@ -103,7 +103,25 @@ impl CycleOutcome {
         self.namespaces.iter().map(|ns| ns.drift).sum()
     }
 
-    /// The first problem, for logs and `/readyz`.
+    /// What kind of problem the cycle had, for `/readyz`, which anyone who reaches the port can read: a
+    /// fixed word, never the error text (that goes to the log only).
+    pub fn failure_class(&self) -> Option<FailureClass> {
+        if self.error.is_some() {
+            Some(FailureClass::Setup)
+        } else if self.namespaces.iter().any(|ns| ns.error.is_some()) {
+            Some(FailureClass::Namespace)
+        } else if self
+            .namespaces
+            .iter()
+            .any(|ns| !ns.failed_actions.is_empty())
+        {
+            Some(FailureClass::Actions)
+        } else {
+            None
+        }
+    }
+
+    /// The first problem, for the log.
     pub fn first_error(&self) -> Option<String> {
         if let Some(error) = &self.error {
             return Some(error.clone());
@@ -125,6 +143,27 @@ impl CycleOutcome {
                     ns.failed_actions.values().sum::<u64>()
                 )
             })
+    }
+}
+
+/// The kind of problem of a failed cycle, as `/readyz` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// The cycle could not start: no checkout, no project file, no API client.
+    Setup,
+    /// A namespace could not be reconciled at all: its config, its sources or the listing of its jobs.
+    Namespace,
+    /// Some actions failed.
+    Actions,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Setup => "setup",
+            Self::Namespace => "namespace",
+            Self::Actions => "actions",
+        }
     }
 }
 
@@ -208,8 +247,8 @@ pub fn run_loop(
             health.record_success(Instant::now());
         } else {
             consecutive_failures = consecutive_failures.saturating_add(1);
-            if let Some(error) = outcome.first_error() {
-                health.record_failure(error);
+            if let Some(class) = outcome.failure_class() {
+                health.record_failure(class);
             }
         }
         let delay = schedule.delay(consecutive_failures, jitter(cycle));
@@ -382,6 +421,61 @@ mod tests {
             text.contains("kfp_gitops_reconcile_total{result=\"failure\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn readiness_names_the_class_of_a_failure_never_its_text() {
+        let secret_error =
+            "namespace team-1: cannot fetch https://u:readyz-s3cret@git.example/r.git";
+        for (outcome, class) in [
+            (CycleOutcome::failed(secret_error.to_owned()), "setup"),
+            (
+                CycleOutcome {
+                    namespaces: vec![NamespaceOutcome {
+                        namespace: "team-1".into(),
+                        error: Some(secret_error.to_owned()),
+                        ..NamespaceOutcome::default()
+                    }],
+                    ..CycleOutcome::default()
+                },
+                "namespace",
+            ),
+            (
+                CycleOutcome {
+                    namespaces: vec![NamespaceOutcome {
+                        namespace: "team-1".into(),
+                        failed_actions: BTreeMap::from([("create".to_owned(), 1)]),
+                        ..NamespaceOutcome::default()
+                    }],
+                    ..CycleOutcome::default()
+                },
+                "actions",
+            ),
+        ] {
+            let health = Health::new(Duration::from_secs(60));
+            let mut reconciler = Scripted {
+                outcomes: vec![outcome],
+                calls: 0,
+                stop_after: None,
+            };
+            let schedule = Schedule {
+                once: true,
+                ..fast()
+            };
+            run_loop(
+                &mut reconciler,
+                schedule,
+                &health,
+                &Metrics::new(),
+                &Shutdown::new(),
+            );
+            assert_eq!(
+                health.readiness(Instant::now()).summary(),
+                format!(
+                    "not ready: no successful reconcile yet; last failure: {class} (see the log)"
+                )
+            );
+        }
     }
 
     #[test]

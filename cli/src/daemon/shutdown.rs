@@ -56,26 +56,3 @@ impl Shutdown {
         })
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn waiting_returns_false_when_nobody_asks_to_stop() {
-        let shutdown = Shutdown::new();
-        assert!(!shutdown.wait(Duration::from_millis(1)));
-        assert!(!shutdown.is_triggered());
-    }
-
-    #[test]
-    fn a_trigger_from_another_thread_ends_the_wait() {
-        let shutdown = Shutdown::new();
-        let remote = shutdown.clone();
-        let thread = std::thread::spawn(move || remote.trigger());
-        // An hour: the test only finishes because the trigger wakes the waiter.
-        assert!(shutdown.wait(Duration::from_secs(3600)));
-        thread.join().unwrap();
-        assert!(shutdown.is_triggered());
-    }
-}

@@ -1,4 +1,4 @@
-//! `kfp-emulator`: the KFP 1.8.5 v1beta1 API emulator as a process, for demos and for the Python SDK
+//! `kfp-emulator`: the KFP v1beta1 API emulator (KFP 1.8.5, or a 2.x backend with `--kfp-profile`) as a process, for demos and for the Python SDK
 //! compatibility check (`cargo xtask compat`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use kfp_gitops_tests::emulator::{AuthMode, DexConfig, Emulator, EmulatorConfig};
+use kfp_gitops_tests::emulator::{AuthMode, DexConfig, Emulator, EmulatorConfig, Profile};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Auth {
@@ -20,7 +20,7 @@ enum Auth {
     Dex,
 }
 
-/// Serve an emulated Kubeflow Pipelines 1.8.5 API until interrupted.
+/// Serve an emulated Kubeflow Pipelines v1beta1 API (KFP 1.8.5 or a 2.x backend) until interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "kfp-emulator", version)]
 struct Args {
@@ -70,6 +70,17 @@ struct Args {
     /// A state file (JSON from `GET /_emulator/state`) to start from.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// Which KFP API server to play: 1.8.5, 2.0 (2.0.0–2.3.x), 2.5 (2.4–2.5), 2.14 (2.14–2.16) or 2.17.
+    #[arg(long, default_value = "1.8.5", value_parser = parse_profile)]
+    kfp_profile: Profile,
+    /// KFP 2.17 only: turn on BLOCK_V1_PIPELINES, allowing v1 pipelines only in these namespaces
+    /// (V1_ALLOWED_NAMESPACES; comma-separated, may be empty).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    block_v1_except: Option<Vec<String>>,
+}
+
+fn parse_profile(text: &str) -> Result<Profile, String> {
+    text.parse()
 }
 
 /// In Dex mode the API is served behind the login under `/pipeline`, as Kubeflow's gateway serves it:
@@ -111,6 +122,14 @@ fn main() -> ExitCode {
         latency: Duration::from_millis(args.latency_ms),
         run_duration: Duration::from_millis(args.run_duration_ms),
         state_file: args.state.clone(),
+        profile: args.kfp_profile,
+        block_v1_except: args.block_v1_except.as_ref().map(|allowed| {
+            allowed
+                .iter()
+                .filter(|ns| !ns.is_empty())
+                .cloned()
+                .collect()
+        }),
         ..EmulatorConfig::default()
     };
     let emulator = match Emulator::start(config) {
@@ -120,6 +139,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    eprintln!("kfp-emulator: playing KFP {}", emulator.profile());
     println!("listening on {}", emulator.base_url());
     if let Some(line) = dex_note(&args, &emulator.base_url()) {
         // The first line is the one scripts wait for (and may stop reading after): this one must never

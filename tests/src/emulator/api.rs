@@ -9,9 +9,10 @@ use super::cron;
 use super::http::{Request, Response};
 use super::list::{self, ListParams};
 use super::pipelines;
+use super::profile::Profile;
 use super::state::{
-    ARCHIVED, AVAILABLE, Experiment, Job, Parameter, RELATIONSHIPS, RESOURCE_TYPES, Reference, Run,
-    Spec, State, new_uuid,
+    ARCHIVED, AVAILABLE, Experiment, Job, JobV2, Parameter, RELATIONSHIPS, RESOURCE_TYPES,
+    Reference, Run, Spec, State, new_uuid,
 };
 use super::wire::{self, ApiError, Out};
 
@@ -173,26 +174,37 @@ pub(crate) fn dispatch(
         }
         pattern => pipelines::dispatch(&ctx, pattern, &route.params),
     };
-    respond(result)
+    respond(core, result)
 }
 
+/// `GET /healthz` per profile (KFP2-V1BETA1.md §2.1): the same keys everywhere; 1.8.5 writes a hand-made
+/// string without Content-Type, 2.0–2.16 the same string as `application/json`, 2.17 `json.Marshal`'s
+/// compact output. Through the UI proxy the UI answers in its own shape, unchanged in 2.x.
 fn healthz(core: &Core, via_ui: bool) -> Response {
     let multi = core.config.multi_user;
+    let profile = core.profile();
+    let tag = profile.tag_name();
     if via_ui {
         // ml-pipeline-ui answers this itself (frontend/server/handlers/healthz.ts).
         let body = json!({
-            "apiServerCommitHash": "unknown", "apiServerTagName": "1.8.5", "apiServerMultiUser": multi,
+            "apiServerCommitHash": "unknown", "apiServerTagName": tag, "apiServerMultiUser": multi,
             "multi_user": multi, "apiServerReady": true, "buildDate": "unknown",
-            "frontendCommitHash": "unknown", "frontendTagName": "1.8.5",
+            "frontendCommitHash": "unknown", "frontendTagName": tag,
         });
         return Response::new(200, "application/json; charset=utf-8", body.to_string());
     }
-    // The API server writes a hand-made string and no Content-Type; Go sniffs text/plain.
-    Response::new(
-        200,
-        "text/plain; charset=utf-8",
-        format!("{{\"commit_sha\":\"unknown\", \"tag_name\":\"1.8.5\", \"multi_user\":{multi}}}"),
-    )
+    let hand_made =
+        format!("{{\"commit_sha\":\"unknown\", \"tag_name\":\"{tag}\", \"multi_user\":{multi}}}");
+    match profile {
+        // The API server writes a hand-made string and no Content-Type; Go sniffs text/plain.
+        Profile::V1_8_5 => Response::new(200, "text/plain; charset=utf-8", hand_made),
+        Profile::V2_17 => Response::new(
+            200,
+            "application/json",
+            format!("{{\"commit_sha\":\"unknown\",\"tag_name\":\"{tag}\",\"multi_user\":{multi}}}"),
+        ),
+        _ => Response::new(200, "application/json", hand_made),
+    }
 }
 
 /// One request's context.
@@ -324,6 +336,35 @@ impl Ctx<'_> {
         self.core.config.multi_user
     }
 
+    fn profile(&self) -> Profile {
+        self.core.profile()
+    }
+
+    /// KFP2-V1BETA1.md §1 "Unknown JSON fields": gateway v2 (2.14+) decodes bodies with
+    /// `DiscardUnknown: false` and answers 400 InvalidArgument; older gateways ignore them.
+    fn check_fields(&self, body: &Value, schema: &'static Message) -> Result<(), ApiError> {
+        if self.profile().gateway_v2() {
+            unknown_field(body, schema).map_or(Ok(()), |name| {
+                Err(ApiError::gateway(format!(
+                    "proto: (line 1:2): unknown field \"{name}\""
+                )))
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// KFP 2.17 `BLOCK_V1_PIPELINES` with `V1_ALLOWED_NAMESPACES` (KFP2-V1BETA1.md §2.6 last rows, §4.1):
+    /// v1 CreateJob/CreateRun in any other namespace answer 400.
+    fn check_v1_allowed(&self, namespace: &str) -> Result<(), ApiError> {
+        if v1_blocked(self.core, namespace) {
+            return Err(ApiError::invalid(format!(
+                "Namespace {namespace} is not allowed to run v1 pipelines. Please migrate to using KFP V2 pipelines."
+            )));
+        }
+        Ok(())
+    }
+
     fn now(&self) -> i64 {
         self.core.now_ms() / 1000
     }
@@ -418,11 +459,45 @@ impl Ctx<'_> {
         let name = wire::string(body, "name")?;
         let description = wire::string(body, "description")?;
         let refs = parse_refs(body)?;
+        self.check_fields(body, &EXPERIMENT_MSG)?;
         let validate = || -> Result<String, ApiError> {
             if name.is_empty() {
+                // KFP2-V1BETA1.md §2.3 "Empty `name`": 2.x wraps it in an InternalServerError (500).
+                if self.profile().is_v2() {
+                    return Err(ApiError::internal(
+                        "Experiment must have a non-empty name",
+                        "Failed to convert an experiment",
+                    ));
+                }
                 return Err(ApiError::invalid(
                     "Experiment name is empty. Please specify a valid experiment name.",
                 ));
+            }
+            // KFP2-V1BETA1.md §2.3 "Name length": 2.15+ (our 2.14/2.17 profiles) answers 500 beyond 128 bytes.
+            if self.profile().length_limits() && name.len() > 128 {
+                return Err(ApiError::internal(
+                    &format!(
+                        "Experiment.Name length cannot exceed 128 (got {})",
+                        name.len()
+                    ),
+                    "Failed to convert an experiment",
+                ));
+            }
+            if self.profile().is_v2() {
+                // KFP2-V1BETA1.md §2.3 "Multi-user refs"/"Single-user refs": the first NAMESPACE ref counts
+                // (any relationship), single-user refs are ignored.
+                if !self.multi() {
+                    return Ok(String::new());
+                }
+                return refs
+                    .iter()
+                    .find(|r| r.key_type == NAMESPACE && !r.key_id.is_empty())
+                    .map(|r| r.key_id.clone())
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "An experiment cannot have an empty namespace in multi-user mode",
+                        )
+                    });
             }
             if self.multi() {
                 let ok = refs.len() == 1
@@ -466,7 +541,7 @@ impl Ctx<'_> {
             namespace,
             storage_state: AVAILABLE.to_owned(),
         };
-        let out = experiment.to_json(self.multi());
+        let out = experiment.to_json(self.multi(), self.profile());
         state.experiments.push(experiment);
         Ok(out)
     }
@@ -486,7 +561,7 @@ impl Ctx<'_> {
             .map_err(|e| self.auth_wrap(e))?;
         authorize(self.core, self.identity)
             .map_err(|e| e.wrap("Failed to authorize the request."))?;
-        Ok(experiment.to_json(self.multi()))
+        Ok(experiment.to_json(self.multi(), self.profile()))
     }
 
     /// In multi-user mode the RBAC check looks the resource up first, so its errors carry that prefix.
@@ -522,9 +597,11 @@ impl Ctx<'_> {
                 .map_err(|e| e.wrap("Failed to authorize the request."))?;
             key.id
         } else {
-            if key
-                .as_ref()
-                .is_some_and(|k| k.key_type == NAMESPACE && !k.id.is_empty())
+            // KFP2-V1BETA1.md §2.2 "Single-user key": 2.x ignores the namespace instead of refusing it.
+            if !self.profile().is_v2()
+                && key
+                    .as_ref()
+                    .is_some_and(|k| k.key_type == NAMESPACE && !k.id.is_empty())
             {
                 return Err(ApiError::invalid(
                     "In single-user mode, ListExperiment cannot filter by namespace.",
@@ -543,7 +620,9 @@ impl Ctx<'_> {
         Ok(Out::new()
             .list(
                 "experiments",
-                page.iter().map(|e| e.to_json(self.multi())).collect(),
+                page.iter()
+                    .map(|e| e.to_json(self.multi(), self.profile()))
+                    .collect(),
             )
             .i32("total_size", total as i64)
             .str("next_page_token", &next)
@@ -634,12 +713,28 @@ impl Ctx<'_> {
                 ));
             }
             if !workflow_manifest.is_empty() {
-                validate_workflow(&workflow_manifest)?;
+                self.validate_manifest(&workflow_manifest)?;
             }
             out.workflow_manifest = workflow_manifest;
             out.pipeline_manifest = pipeline_manifest;
         } else {
             if pipeline_id.is_empty() && version_id.is_empty() {
+                // KFP2-V1BETA1.md §2.6 "Neither source": 500 in all 2.x (2.0–2.4 a wrapped InvalidInput,
+                // 2.5+ a plain error).
+                match self.profile() {
+                    Profile::V1_8_5 => {}
+                    Profile::V2_0 => {
+                        return Err(ApiError::internal(
+                            "Invalid input error: empty pipeline spec manifest",
+                            "Failed to fetch a template with an invalid pipeline spec manifest",
+                        ));
+                    }
+                    _ => {
+                        return Err(ApiError::non_user(
+                            "Cannot create a job with an empty pipeline ID",
+                        ));
+                    }
+                }
                 return Err(ApiError::invalid(
                     "Please specify a pipeline by providing a (workflow manifest or pipeline manifest) or (pipeline id or/and pipeline version).",
                 ));
@@ -704,6 +799,38 @@ impl Ctx<'_> {
         Ok(out)
     }
 
+    /// The manifest checks of the profile: 1.8.5 `json.Unmarshal` + apiVersion/kind (400); 2.x accepts YAML
+    /// and wraps every template error in an InternalServerError, HTTP 500 (KFP2-V1BETA1.md §2.6 "Manifest
+    /// must be JSON", "Bad apiVersion/kind, Argo lint failure").
+    fn validate_manifest(&self, manifest: &str) -> Result<(), ApiError> {
+        if !self.profile().is_v2() {
+            return validate_workflow(manifest);
+        }
+        let internal = |cause: &str| {
+            ApiError::internal(
+                cause,
+                "Failed to create a recurring run with an invalid pipeline spec manifest",
+            )
+        };
+        let parsed = manifest_value(manifest).ok_or_else(|| {
+            internal("Invalid input error: Failed to parse the workflow manifest")
+        })?;
+        let field = |name: &str| parsed.get(name).and_then(Value::as_str).unwrap_or("");
+        if field("apiVersion") != "argoproj.io/v1alpha1" {
+            return Err(internal(&format!(
+                "Invalid input error: Unsupported argo version. Expected: argoproj.io/v1alpha1. Received: {}",
+                field("apiVersion")
+            )));
+        }
+        if field("kind") != "Workflow" {
+            return Err(internal(&format!(
+                "Invalid input error: Unexpected resource type. Expected: Workflow. Received: {}",
+                field("kind")
+            )));
+        }
+        Ok(())
+    }
+
     /// The source's version reference to add when only `pipeline_id` was sent.
     fn version_ref(state: &State, spec: &Spec, refs: &[InRef]) -> Option<Reference> {
         if spec.pipeline_id.is_empty() || refs.iter().any(|r| r.key_type == PIPELINE_VERSION) {
@@ -731,6 +858,12 @@ impl Ctx<'_> {
             .find(|r| r.key_type == EXPERIMENT)
             .map(|r| r.key_id.clone())
         else {
+            // KFP2-V1BETA1.md §2.6 "Multi-user, no EXPERIMENT ref".
+            if self.profile().is_v2() {
+                return Err(ApiError::invalid(
+                    "Experiment id can not be empty in multi-user mode",
+                ));
+            }
             return Err(ApiError::invalid(format!("{kind} has no experiment.")));
         };
         let experiment = self.find_experiment(state, &experiment_id).map_err(|e| {
@@ -769,10 +902,15 @@ impl Ctx<'_> {
                         .iter()
                         .find(|e| e.id == r.key_id)
                         .ok_or_else(|| {
-                            ApiError::internal(
-                                "sql: no rows in result set",
-                                "Failed to get experiment.",
-                            )
+                            // KFP2-V1BETA1.md §2.6 "Experiment id unknown": 404 in both modes on 2.x.
+                            if self.profile().is_v2() {
+                                ApiError::not_found("Experiment", &r.key_id)
+                            } else {
+                                ApiError::internal(
+                                    "sql: no rows in result set",
+                                    "Failed to get experiment.",
+                                )
+                            }
                         })?;
                     if r.relationship == OWNER {
                         experiment_id = experiment.id.clone();
@@ -849,6 +987,7 @@ impl Ctx<'_> {
     // ----- jobs -----
 
     fn create_job(&self, body: &Value) -> Result<Value, ApiError> {
+        self.check_fields(body, &JOB_MSG)?;
         let mut state = self.core.state();
         let refs = parse_refs(body)?;
         let max_concurrency = wire::int64(body, "max_concurrency")?;
@@ -867,11 +1006,27 @@ impl Ctx<'_> {
             ));
         }
         let validate = || -> Result<Spec, ApiError> {
+            // KFP2-V1BETA1.md §2.6 "Empty `name`": 2.x falls back to the pipeline name, else answers 500.
+            if self.profile().is_v2() && wire::string(body, "name")?.is_empty() {
+                return Err(ApiError::internal(
+                    "Job name cannot be empty",
+                    "Failed to convert a recurring run",
+                ));
+            }
             let spec = self.validate_spec(&state, body, &refs)?;
             if !(1..=10).contains(&max_concurrency) {
-                return Err(ApiError::invalid(format!(
-                    "The max concurrency of the job is out of range. Support 1-10. Received {max_concurrency}."
-                )));
+                // KFP2-V1BETA1.md §2.6 "`max_concurrency` ∉ [1,10]": new text, "at leas" until 2.4.0.
+                return Err(ApiError::invalid(match self.profile() {
+                    Profile::V1_8_5 => format!(
+                        "The max concurrency of the job is out of range. Support 1-10. Received {max_concurrency}."
+                    ),
+                    Profile::V2_0 => format!(
+                        "Max concurrency of a recurring run must be at leas 1 and at most 10. Received {max_concurrency}"
+                    ),
+                    _ => format!(
+                        "Max concurrency of a recurring run must be at least 1 and at most 10. Received {max_concurrency}"
+                    ),
+                }));
             }
             if let Some(cron_schedule) = &cron_schedule {
                 let expression = wire::string(cron_schedule, "cron")?;
@@ -897,6 +1052,8 @@ impl Ctx<'_> {
         } else {
             self.core.config.pod_namespace.clone()
         };
+        self.check_v1_allowed(&namespace)
+            .map_err(|e| e.wrap("Failed to create a recurring run"))?;
         let wrap = |e: ApiError| e.wrap("Failed to create a new job.");
         check_parameters(&spec).map_err(wrap)?;
         let extra = Self::version_ref(&state, &spec, &refs);
@@ -941,7 +1098,7 @@ impl Ctx<'_> {
             namespace,
             experiment_id,
         };
-        let out = job.to_json();
+        let out = job.to_json(self.profile());
         state.jobs.push(job);
         Ok(out)
     }
@@ -965,7 +1122,7 @@ impl Ctx<'_> {
     fn get_job(&self, id: &str) -> Result<Value, ApiError> {
         let state = self.core.state();
         let index = self.find_job(&state, id)?;
-        Ok(state.jobs[index].to_json())
+        Ok(state.jobs[index].to_json(self.profile()))
     }
 
     fn delete_job(&self, id: &str) -> Result<Value, ApiError> {
@@ -1051,13 +1208,16 @@ impl Ctx<'_> {
     fn list_jobs(&self) -> Result<Value, ApiError> {
         let pairs = self.query()?;
         let params = self.list_params(&pairs)?;
-        let options =
-            list::options::<Job>(&params).map_err(|e| e.wrap("Failed to create list options"))?;
+        let profile = self.profile();
         let state = self.core.state();
         let key = self.list_scope(&state, &pairs, "Jobs")?;
         let in_scope = |job: &&Job| match &key {
             None => true,
+            // KFP2-V1BETA1.md §2.5 "Single-user key": 2.x ignores the namespace in single-user mode.
+            Some(k) if k.key_type == NAMESPACE && profile.is_v2() && !self.multi() => true,
             Some(k) if k.key_type == NAMESPACE => job.namespace == k.id,
+            // KFP2-V1BETA1.md §2.5 "EXPERIMENT key": 2.x filters on the experiment column.
+            Some(k) if k.key_type == EXPERIMENT && profile.is_v2() => job.experiment_id == k.id,
             Some(k) => {
                 let type_name = enum_name(RESOURCE_TYPES, k.key_type);
                 job.references
@@ -1065,9 +1225,20 @@ impl Ctx<'_> {
                     .any(|r| r.key_type == type_name && r.key_id == k.id)
             }
         };
-        let (page, total, next) = list::page(state.jobs.iter().filter(in_scope), &options);
+        let (page, total, next): (Vec<&Job>, usize, String) = if profile.is_v2() {
+            // KFP2-V1BETA1.md §2.5 "Sort/filter keys": 2.x's keys, `package_id` refused.
+            let options = list::options::<JobV2<'_>>(&params)
+                .map_err(|e| e.wrap("Failed to create list options"))?;
+            let rows: Vec<JobV2<'_>> = state.jobs.iter().filter(in_scope).map(JobV2).collect();
+            let (page, total, next) = list::page(&rows, &options);
+            (page.into_iter().map(|j| j.0).collect(), total, next)
+        } else {
+            let options = list::options::<Job>(&params)
+                .map_err(|e| e.wrap("Failed to create list options"))?;
+            list::page(state.jobs.iter().filter(in_scope), &options)
+        };
         Ok(Out::new()
-            .list("jobs", page.iter().map(|j| j.to_json()).collect())
+            .list("jobs", page.iter().map(|j| j.to_json(profile)).collect())
             .i32("total_size", total as i64)
             .str("next_page_token", &next)
             .done())
@@ -1076,10 +1247,18 @@ impl Ctx<'_> {
     // ----- runs -----
 
     fn create_run(&self, body: &Value) -> Result<Value, ApiError> {
+        self.check_fields(body, &RUN_MSG)?;
         let mut state = self.core.state();
         let refs = parse_refs(body)?;
         let name = wire::string(body, "name")?;
         let validate = || -> Result<Spec, ApiError> {
+            // KFP2-V1BETA1.md §2.8 "Empty name": 500 on 2.x (no pipeline_name to fall back to here).
+            if name.is_empty() && self.profile().is_v2() {
+                return Err(ApiError::internal(
+                    "Run name cannot be empty",
+                    "Failed to convert a run",
+                ));
+            }
             if name.is_empty() {
                 return Err(ApiError::invalid(
                     "The run name is empty. Please specify a valid name.",
@@ -1093,6 +1272,8 @@ impl Ctx<'_> {
         } else {
             self.core.config.pod_namespace.clone()
         };
+        self.check_v1_allowed(&namespace)
+            .map_err(|e| e.wrap("Failed to create a run"))?;
         let wrap = |e: ApiError| e.wrap("Failed to create a new run.");
         check_parameters(&spec).map_err(wrap)?;
         let extra = Self::version_ref(&state, &spec, &refs);
@@ -1121,7 +1302,7 @@ impl Ctx<'_> {
             phase_started_ms: now_ms,
             settled: false,
         };
-        let out = run.detail_json();
+        let out = run.detail_json(self.profile());
         state.runs.push(run);
         Ok(out)
     }
@@ -1147,7 +1328,7 @@ impl Ctx<'_> {
         let index = self
             .find_run(&state, id)
             .map_err(|e| e.wrap("Failed to get a run."))?;
-        Ok(state.runs[index].detail_json())
+        Ok(state.runs[index].detail_json(self.profile()))
     }
 
     fn delete_run(&self, id: &str) -> Result<Value, ApiError> {
@@ -1271,7 +1452,10 @@ impl Ctx<'_> {
         };
         let (page, total, next) = list::page(state.runs.iter().filter(in_scope), &options);
         Ok(Out::new()
-            .list("runs", page.iter().map(|r| r.to_json()).collect())
+            .list(
+                "runs",
+                page.iter().map(|r| r.to_json(self.profile())).collect(),
+            )
             .i32("total_size", total as i64)
             .str("next_page_token", &next)
             .done())
@@ -1342,7 +1526,7 @@ fn check_parameters(spec: &Spec) -> Result<(), ApiError> {
     if spec.workflow_manifest.is_empty() {
         return Ok(());
     }
-    let workflow: Value = serde_json::from_str(&spec.workflow_manifest).unwrap_or(Value::Null);
+    let workflow = manifest_value(&spec.workflow_manifest).unwrap_or(Value::Null);
     let declared: Vec<&str> = workflow
         .pointer("/spec/arguments/parameters")
         .and_then(Value::as_array)
@@ -1362,4 +1546,119 @@ fn check_parameters(spec: &Spec) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// A manifest as JSON, or as YAML (which KFP 2.x accepts and echoes, KFP2-V1BETA1.md §2.5 "YAML manifests").
+fn manifest_value(manifest: &str) -> Option<Value> {
+    serde_json::from_str::<Value>(manifest)
+        .ok()
+        .or_else(|| serde_saphyr::from_str::<Value>(manifest).ok())
+        .filter(Value::is_object)
+}
+
+/// Whether 2.17's v1 blocking refuses `namespace` (never on other profiles).
+pub(crate) fn v1_blocked(core: &Core, namespace: &str) -> bool {
+    core.profile().can_block_v1()
+        && core
+            .config
+            .block_v1_except
+            .as_ref()
+            .is_some_and(|allowed| !allowed.contains(namespace))
+}
+
+/// The fields of a v1beta1 proto message, for 2.14+'s unknown-field check: `(proto name, sub-message)`.
+pub(crate) struct Message(&'static [(&'static str, Option<&'static Message>)]);
+
+static KEY_MSG: Message = Message(&[("type", None), ("id", None)]);
+static REF_MSG: Message = Message(&[
+    ("key", Some(&KEY_MSG)),
+    ("name", None),
+    ("relationship", None),
+]);
+static PARAMETER_MSG: Message = Message(&[("name", None), ("value", None)]);
+static RUNTIME_CONFIG_MSG: Message = Message(&[("parameters", None), ("pipeline_root", None)]);
+static SPEC_MSG: Message = Message(&[
+    ("pipeline_id", None),
+    ("pipeline_name", None),
+    ("workflow_manifest", None),
+    ("pipeline_manifest", None),
+    ("parameters", Some(&PARAMETER_MSG)),
+    ("runtime_config", Some(&RUNTIME_CONFIG_MSG)),
+]);
+static CRON_MSG: Message = Message(&[("start_time", None), ("end_time", None), ("cron", None)]);
+static PERIODIC_MSG: Message = Message(&[
+    ("start_time", None),
+    ("end_time", None),
+    ("interval_second", None),
+]);
+static TRIGGER_MSG: Message = Message(&[
+    ("cron_schedule", Some(&CRON_MSG)),
+    ("periodic_schedule", Some(&PERIODIC_MSG)),
+]);
+/// `api.Job`.
+pub(crate) static JOB_MSG: Message = Message(&[
+    ("id", None),
+    ("name", None),
+    ("description", None),
+    ("pipeline_spec", Some(&SPEC_MSG)),
+    ("resource_references", Some(&REF_MSG)),
+    ("service_account", None),
+    ("max_concurrency", None),
+    ("trigger", Some(&TRIGGER_MSG)),
+    ("mode", None),
+    ("created_at", None),
+    ("updated_at", None),
+    ("status", None),
+    ("error", None),
+    ("enabled", None),
+    ("no_catchup", None),
+]);
+/// `api.Experiment`.
+pub(crate) static EXPERIMENT_MSG: Message = Message(&[
+    ("id", None),
+    ("name", None),
+    ("description", None),
+    ("created_at", None),
+    ("resource_references", Some(&REF_MSG)),
+    ("storage_state", None),
+]);
+/// `api.Run`.
+pub(crate) static RUN_MSG: Message = Message(&[
+    ("id", None),
+    ("name", None),
+    ("storage_state", None),
+    ("description", None),
+    ("pipeline_spec", Some(&SPEC_MSG)),
+    ("resource_references", Some(&REF_MSG)),
+    ("service_account", None),
+    ("created_at", None),
+    ("scheduled_at", None),
+    ("finished_at", None),
+    ("status", None),
+    ("error", None),
+    ("metrics", None),
+]);
+
+/// The first field of `value` (recursively) that `schema` does not know, by proto or JSON name.
+fn unknown_field(value: &Value, schema: &Message) -> Option<String> {
+    let object = value.as_object()?;
+    for (name, item) in object {
+        let Some((_, sub)) = schema
+            .0
+            .iter()
+            .find(|(proto, _)| *proto == name || wire::camel(proto) == *name)
+        else {
+            return Some(name.clone());
+        };
+        if let Some(sub) = sub {
+            let items: Vec<&Value> = match item {
+                Value::Array(items) => items.iter().collect(),
+                other => vec![other],
+            };
+            if let Some(found) = items.into_iter().find_map(|i| unknown_field(i, sub)) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }

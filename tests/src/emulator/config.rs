@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::profile::Profile;
+
 /// How the emulator authenticates callers.
 #[derive(Clone, Default)]
 pub enum AuthMode {
@@ -98,6 +100,11 @@ pub struct EmulatorConfig {
     pub state_file: Option<PathBuf>,
     /// The API server's pod namespace: the Namespace column of jobs and runs in single-user mode.
     pub pod_namespace: String,
+    /// Which KFP server to play (default 1.8.5; see [`Profile`]).
+    pub profile: Profile,
+    /// KFP 2.17's `BLOCK_V1_PIPELINES=true` with this `V1_ALLOWED_NAMESPACES` allow-list; `None` = blocking
+    /// off (the default). Honoured by the 2.17 profile only (KFP2-V1BETA1.md §2.6 last rows, §4.1–4.2).
+    pub block_v1_except: Option<BTreeSet<String>>,
 }
 
 impl Default for EmulatorConfig {
@@ -110,6 +117,8 @@ impl Default for EmulatorConfig {
             run_duration: Duration::from_secs(5),
             state_file: None,
             pod_namespace: "kubeflow".to_owned(),
+            profile: Profile::default(),
+            block_v1_except: None,
         }
     }
 }
@@ -132,6 +141,23 @@ impl EmulatorConfig {
     #[must_use]
     pub fn with_auth(mut self, auth: AuthMode) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// Sets the profile (which KFP server to play).
+    #[must_use]
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Turns on 2.17's v1 blocking: every namespace but `allowed` refuses v1 jobs and runs.
+    #[must_use]
+    pub fn with_v1_blocked_except<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        allowed: I,
+    ) -> Self {
+        self.block_v1_except = Some(allowed.into_iter().map(Into::into).collect());
         self
     }
 
@@ -230,6 +256,27 @@ impl Fault {
                     || p.strip_prefix("*:").is_some_and(|verb| a.rsplit_once(':').is_some_and(|(_, v)| v == verb))
             })
     }
+}
+
+/// A job inserted behind the API's back ([`super::Emulator::insert_job`], `POST /_emulator/jobs`), as the UI,
+/// the v2 SDK or the v2beta1 API leave them in a namespace (KFP2-V1BETA1.md §2.5 "jobs created by others").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForeignJob {
+    /// Display name.
+    pub name: String,
+    /// Namespace ("" = the pod namespace).
+    pub namespace: String,
+    /// Owning experiment ("" = the Default experiment).
+    pub experiment_id: String,
+    /// `pipeline_spec.workflow_manifest` ("" for a v2 job).
+    pub workflow_manifest: String,
+    /// `pipeline_spec.pipeline_manifest` (a v2 IR YAML, or "").
+    pub pipeline_manifest: String,
+    /// The `error` field.
+    pub error: String,
+    /// Enabled.
+    pub enabled: bool,
 }
 
 /// The outcome a control call gives a run.

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::config::{Fault, RunOutcome};
+use super::config::{Fault, ForeignJob, RunOutcome};
 use super::core::{Core, FaultSlot, lock};
 use super::http::{Request, Response};
-use super::state::{AVAILABLE, Reference, Run, new_uuid};
+use super::profile::Profile;
+use super::state::{AVAILABLE, Job, Reference, Run, Spec, new_uuid};
 
 fn ok() -> Response {
     Response::json(200, &json!({}))
@@ -95,6 +96,36 @@ pub(crate) fn handle(core: &Core, request: &Request, rest: &str) -> Response {
             Ok(ok())
         }
         ("GET", "state") => Ok(Response::json(200, &state(core))),
+        ("POST", "profile") => body(request).and_then(|b| {
+            match b
+                .get("profile")
+                .and_then(Value::as_str)
+                .map(str::parse::<Profile>)
+            {
+                Some(Ok(profile)) => {
+                    lock(&core.control).profile = profile;
+                    Ok(ok())
+                }
+                Some(Err(err)) => Err(bad(&err)),
+                None => Err(bad("expected {\"profile\": \"1.8.5\"|\"2.0\"|...}")),
+            }
+        }),
+        ("POST", "jobs") => body(request).and_then(|b| {
+            serde_json::from_value::<ForeignJob>(b)
+                .map_err(|err| bad(&format!("invalid job: {err}")))
+                .map(|job| Response::json(200, &json!({"id": insert_job(core, job)})))
+        }),
+        ("POST", path) if path.starts_with("jobs/") && path.ends_with("/error") => {
+            let id = &path["jobs/".len()..path.len() - "/error".len()];
+            body(request).and_then(|b| {
+                let text = b.get("error").and_then(Value::as_str).unwrap_or_default();
+                if set_job_error(core, id, text) {
+                    Ok(ok())
+                } else {
+                    Err(Response::json(404, &json!({"error": "no such job"})))
+                }
+            })
+        }
         ("POST", path) if path.starts_with("jobs/") && path.ends_with("/trigger") => {
             let id = &path["jobs/".len()..path.len() - "/trigger".len()];
             match trigger_job(core, id) {
@@ -159,6 +190,7 @@ pub(crate) fn reset(core: &Core) {
         control.run_duration = core.config.run_duration;
         control.clock_offset_s = 0;
         control.skipped_fires.clear();
+        control.profile = core.config.profile;
     }
     *lock(&core.sessions) = super::auth::Sessions::default();
     *lock(&core.state) = core.initial.clone();
@@ -176,6 +208,9 @@ pub(crate) fn advance_clock(core: &Core, seconds: i64) {
 
 /// What the ScheduledWorkflow controller does when a job fires: a run with the job's spec, owned by its
 /// experiment and created by the job. Returns the run id.
+///
+/// On 2.17 with v1 blocking, the controller refuses to submit the workflow of a v1 job in a blocked namespace
+/// (KFP2-V1BETA1.md §4.2): no run, `None`, while the API still reports the job enabled.
 pub(crate) fn trigger_job(core: &Core, id: &str) -> Option<String> {
     trigger_job_at(core, id, core.now_ms())
 }
@@ -184,6 +219,9 @@ pub(crate) fn trigger_job(core: &Core, id: &str) -> Option<String> {
 pub(crate) fn trigger_job_at(core: &Core, id: &str, now_ms: i64) -> Option<String> {
     let mut state = core.state();
     let job = state.jobs.iter().find(|j| j.id == id)?.clone();
+    if !job.spec.workflow_manifest.is_empty() && super::api::v1_blocked(core, &job.namespace) {
+        return None;
+    }
     let mut references: Vec<Reference> = job
         .references
         .iter()
@@ -237,4 +275,69 @@ pub(crate) fn finish_run(core: &Core, id: &str, outcome: RunOutcome) -> bool {
 
 pub(crate) fn state(core: &Core) -> Value {
     serde_json::to_value(&*core.state()).unwrap_or(Value::Null)
+}
+
+/// Inserts a job row as another client would have created it (the UI, the v2 SDK, the v2beta1 API), without
+/// any validation: the fixture for KFP2-V1BETA1.md §2.5 "jobs created by others" (empty `workflow_manifest`,
+/// a v2 `pipeline_manifest`, both empty) and §5 P0-2. Returns the id.
+pub(crate) fn insert_job(core: &Core, job: ForeignJob) -> String {
+    let now = core.now_ms() / 1000;
+    let mut state = core.state();
+    let namespace = if job.namespace.is_empty() {
+        core.config.pod_namespace.clone()
+    } else {
+        job.namespace
+    };
+    let experiment_id = if job.experiment_id.is_empty() {
+        state.default_experiment_id.clone()
+    } else {
+        job.experiment_id
+    };
+    let experiment_name = state
+        .experiments
+        .iter()
+        .find(|e| e.id == experiment_id)
+        .map(|e| e.name.clone())
+        .unwrap_or_default();
+    let row = Job {
+        id: new_uuid(),
+        name: job.name,
+        spec: Spec {
+            workflow_manifest: job.workflow_manifest,
+            pipeline_manifest: job.pipeline_manifest,
+            ..Spec::default()
+        },
+        references: vec![Reference {
+            key_type: "EXPERIMENT".to_owned(),
+            key_id: experiment_id.clone(),
+            name: experiment_name,
+            relationship: "OWNER".to_owned(),
+        }],
+        service_account: "default-editor".to_owned(),
+        max_concurrency: 1,
+        cron: "0 0 * * * *".to_owned(),
+        created_at: now,
+        updated_at: now,
+        status: "Enabled".to_owned(),
+        error: job.error,
+        enabled: job.enabled,
+        namespace,
+        experiment_id,
+        ..Job::default()
+    };
+    let id = row.id.clone();
+    state.jobs.push(row);
+    id
+}
+
+/// Sets a job's `error` (what the persistence agent reports for a broken ScheduledWorkflow).
+pub(crate) fn set_job_error(core: &Core, id: &str, text: &str) -> bool {
+    let mut state = core.state();
+    match state.jobs.iter_mut().find(|j| j.id == id) {
+        Some(job) => {
+            text.clone_into(&mut job.error);
+            true
+        }
+        None => false,
+    }
 }

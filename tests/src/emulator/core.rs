@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::auth::{self, Identity, Sessions};
 use super::config::{AuthMode, EmulatorConfig, Fault};
 use super::http::{Handler, Reply, Request, Response};
+use super::profile::Profile;
 use super::state::State;
 use super::wire::{self, ApiError};
 use super::{api, control};
@@ -32,6 +33,9 @@ pub(crate) struct Control {
     pub clock_offset_s: i64,
     /// Jobs whose scheduled fires are skipped (see `fire.rs`).
     pub skipped_fires: std::collections::BTreeSet<String>,
+    /// The profile served now (starts as the configured one; the control API can switch it, keeping the
+    /// store, to play an upgrade).
+    pub profile: Profile,
 }
 
 /// Shared by every connection thread.
@@ -62,6 +66,7 @@ impl Core {
         let control = Control {
             latency: config.latency,
             run_duration: config.run_duration,
+            profile: config.profile,
             ..Control::default()
         };
         Self {
@@ -71,6 +76,11 @@ impl Core {
             sessions: Mutex::new(Sessions::default()),
             config,
         }
+    }
+
+    /// The profile served now.
+    pub fn profile(&self) -> Profile {
+        lock(&self.control).profile
     }
 
     /// Emulated wall clock, unix milliseconds.
@@ -118,13 +128,17 @@ impl Core {
         fired
     }
 
-    fn fault_reply(fault: &Fault) -> Reply {
+    fn fault_reply(&self, fault: &Fault) -> Reply {
         if fault.drop_connection {
             return Reply::Drop;
         }
         let code = wire::code_of_http_status(fault.status);
-        let body =
-            serde_json::json!({"error": fault.message, "code": code, "message": fault.message});
+        // KFP2-V1BETA1.md §1 "Error body": 2.14+'s gateway writes no `error` key.
+        let body = if self.profile().gateway_v2() {
+            serde_json::json!({"code": code, "message": fault.message})
+        } else {
+            serde_json::json!({"error": fault.message, "code": code, "message": fault.message})
+        };
         Reply::Response(Response::json(fault.status, &body))
     }
 }
@@ -182,19 +196,27 @@ impl Handler for Core {
         if let Some(fault) = &fault
             && !fault.after_apply
         {
-            return Self::fault_reply(fault);
+            return self.fault_reply(fault);
         }
         let response = match route {
             Ok(route) => {
                 let identity = auth::identity(self, &request, via_ui);
                 api::dispatch(self, &route, &request, &identity, via_ui)
             }
+            // KFP2-V1BETA1.md §1 "Routing errors": gateway v2 answers JSON statuses, a wrong method as 501.
+            Err(405) if self.profile().gateway_v2() => Response::json(
+                501,
+                &serde_json::json!({"code": 12, "message": "Method Not Allowed"}),
+            ),
+            Err(_) if api_path.starts_with("/apis/") && self.profile().gateway_v2() => {
+                Response::json(404, &serde_json::json!({"code": 5, "message": "Not Found"}))
+            }
             Err(405) => Response::text(405, "Method Not Allowed"),
             Err(_) if api_path.starts_with("/apis/") => Response::text(404, "Not Found"),
             Err(_) => Response::text(404, "404 page not found"),
         };
         match fault {
-            Some(fault) => Self::fault_reply(&fault),
+            Some(fault) => self.fault_reply(&fault),
             None => Reply::Response(response),
         }
     }
@@ -209,11 +231,32 @@ fn ui_page() -> Response {
     )
 }
 
-/// Turns a handler result into the gateway's answer.
-pub(crate) fn respond(result: Result<Value, ApiError>) -> Response {
+/// Turns a handler result into the gateway's answer, in the profile's error shape (KFP2-V1BETA1.md §1
+/// "Error body"); gateway v2 adds `WWW-Authenticate` to a 401 (§1 "Missing/invalid identity").
+pub(crate) fn respond(core: &Core, result: Result<Value, ApiError>) -> Response {
+    let profile = core.profile();
+    let json = |status: u16, value: &Value| {
+        if profile.gateway_v2() {
+            Response::new(
+                status,
+                "application/json",
+                wire::protojson_spacing(&value.to_string()),
+            )
+        } else {
+            Response::json(status, value)
+        }
+    };
     match result {
-        Ok(value) => Response::json(200, &value),
-        Err(err) => Response::json(err.http_status(), &err.body()),
+        Ok(value) => json(200, &value),
+        Err(err) => {
+            let status = err.http_status_for(profile);
+            let response = json(status, &err.body_for(profile));
+            if status == 401 && profile.gateway_v2() {
+                response.with_header("WWW-Authenticate", "Bearer")
+            } else {
+                response
+            }
+        }
     }
 }
 
@@ -224,6 +267,18 @@ pub(crate) fn authorize(core: &Core, identity: &Identity) -> Result<(), ApiError
     }
     match identity {
         Identity::User(_) => Ok(()),
+        // KFP2-V1BETA1.md §1 "Missing/invalid identity": 2.x keeps the Unauthenticated code (HTTP 401);
+        // 1.8.5's aggregate error loses it (HTTP 500).
+        Identity::Missing(reason) if core.profile().is_v2() => Err(ApiError {
+            code: 16,
+            message: format!(
+                "Failed to check authorization. User identity is empty in the request header: {reason}"
+            ),
+            external: Some(
+                "Failed to check authorization. User identity is empty in the request header"
+                    .to_owned(),
+            ),
+        }),
         Identity::Missing(reason) => Err(ApiError::non_user(reason)),
     }
 }

@@ -1,5 +1,6 @@
-//! A faithful emulator of the KFP 1.8.5 v1beta1 API server (see `CONTRACT.md` of the KFP wire contract),
-//! for tests, benchmarks and demos that cannot run a real Kubeflow Pipelines.
+//! A faithful emulator of the KFP v1beta1 API server — KFP 1.8.5 (see `CONTRACT.md` of the KFP wire contract)
+//! and, by [`Profile`], the KFP 2.x backends that still serve v1beta1 — for tests, benchmarks and demos that
+//! cannot run a real Kubeflow Pipelines.
 //!
 //! ```no_run
 //! use kfp_gitops_tests::emulator::{Emulator, EmulatorConfig};
@@ -27,11 +28,63 @@
 //! | `POST`/`DELETE /_emulator/jobs/{id}/skip-fires` | [`Emulator::skip_fires`] |
 //! | `POST /_emulator/sessions/expire` | [`Emulator::expire_sessions`] |
 //! | `GET /_emulator/state` | [`Emulator::state`] |
+//! | `POST /_emulator/profile {"profile": "2.5"}` (keeps the store: an upgrade) | [`Emulator::set_profile`] |
+//! | `POST /_emulator/jobs {name, namespace, workflow_manifest, pipeline_manifest, error, enabled}` → `{"id"}` | [`Emulator::insert_job`] |
+//! | `POST /_emulator/jobs/{id}/error {"error": "..."}` | [`Emulator::set_job_error`] |
 //!
 //! Choices where the real server depends on its database: string comparisons in filters, sorting and name
 //! uniqueness are case-insensitive (MySQL's default `_ci` collations). Jobs never fire in real time (use
 //! [`Emulator::trigger_job`], or [`Emulator::advance_clock_firing`] to fire cron jobs on the simulated
 //! clock) and no persistence agent rewrites their `status`/`updated_at`.
+//!
+//! # Profiles: KFP 2.x backends
+//!
+//! `EmulatorConfig::profile` (`kfp-emulator --kfp-profile 1.8.5|2.0|2.5|2.14|2.17`, default 1.8.5) picks the
+//! server played. There is one store for every profile (the rows a 2.x database holds; the 1.8.5 view reads
+//! the references as sent, 2.x views rebuild them from columns), so switching profiles on a running emulator
+//! ([`Emulator::set_profile`]) plays an upgrade. `2.0` stands for 2.0.0–2.3.x, `2.5` for 2.4.0–2.5.0, `2.14`
+//! for 2.14.0–2.16.x (with 2.15's length limits), `2.17` for 2.17.0 (KFP2-V1BETA1.md §0, §6). The differences
+//! implemented, each by its row of `KFP2-V1BETA1.md` (the report beside `CONTRACT.md`), and the §5 item it
+//! serves:
+//!
+//! | where | difference | report row | §5 |
+//! |---|---|---|---|
+//! | serialiser (`state.rs`) | job refs rebuilt from columns: NAMESPACE, EXPERIMENT, PIPELINE, PIPELINE_VERSION, never a `name` | §2.5 "`resource_references`" | P0-1 |
+//! | serialiser | job `status` `STATUS_UNSPECIFIED`/`ENABLED`/`DISABLED` | §2.5 "`status`" | P0-7 |
+//! | serialiser | an empty `trigger` omitted instead of `{}` | §2.5 "`trigger`" | P1-16 |
+//! | serialiser | experiments always carry a NAMESPACE/OWNER ref (no id in single-user) | §2.2 "`resource_references` in response" | P1-11 |
+//! | serialiser | run `status` `Pending` at create, `Error` → `Failed`; run refs EXPERIMENT, NAMESPACE, JOB without names | §2.8 "`status` at create", "`status` vocabulary", "Refs" | P2-17 |
+//! | validator (`api.rs`) | unknown request fields → 400 (2.14+) | §1 "Unknown JSON fields" | P0-5 |
+//! | validator | empty job name → 500; empty experiment name → 500; empty run name → 500 | §2.6 "Empty `name`", §2.3 "Empty `name`", §2.8 "Empty name" | P0-6 |
+//! | validator | bad apiVersion/kind → 500; YAML manifests accepted | §2.6 "Bad apiVersion/kind…", "Manifest must be JSON" | P0-6 |
+//! | validator | neither manifest nor pipeline → 500 | §2.6 "Neither source" | P0-6 |
+//! | validator | experiment name > 128 bytes → 500 (2.14/2.17 profiles, i.e. 2.15+) | §2.3 "Name length" | P0-6 |
+//! | validator | max-concurrency message (`at leas` on 2.0) | §2.6 "`max_concurrency` ∉ \[1,10\]" | P0-6 |
+//! | validator | 2.17 `BLOCK_V1_PIPELINES`: v1 CreateJob/CreateRun → 400 `Namespace <ns> is not allowed to run v1 pipelines…` (`EmulatorConfig::block_v1_except`) | §2.6 last row, §4.1 | P0-8 |
+//! | controller (`control.rs`) | a blocked v1 job never fires ([`Emulator::trigger_job`] → `None`) while still `enabled` | §4.2 | P0-8 |
+//! | validator | single-user experiment refs ignored; multi-user: first NAMESPACE ref | §2.3 "Multi-user refs", "Single-user refs" | P1-11 |
+//! | validator | multi-user job without EXPERIMENT ref: new message; unknown experiment id → 404 | §2.6 "Multi-user, no EXPERIMENT ref", "Experiment id unknown" | — |
+//! | lists (`api.rs`) | single-user ListJobs/ListExperiments ignore the NAMESPACE key | §2.5 "Single-user key", §2.2 "Single-user key" | P1-9, P1-10 |
+//! | lists | ListJobs by EXPERIMENT key reads the experiment column | §2.5 "EXPERIMENT key" | P1-9 |
+//! | lists | job sort/filter keys `id, recurring_run_id, name, display_name, created_at, updated_at, description`; `package_id` → 400 | §2.5 "Sort/filter keys" | P1-12 |
+//! | error writer (`wire.rs`, `core.rs`) | 2.0–2.5 `{error, code, message, details:[google.rpc.Status]}`, 2.14+ without `error`; internal errors' detail `Internal Server Error` | §1 "Error body (handler errors)" | P0-4 |
+//! | error writer | `… not found` without the period | §1 "NotFound text" | P1-16 |
+//! | error writer | 2.14+ routing errors as JSON, a wrong method → 501 | §1 "Routing errors" | — |
+//! | error writer | missing identity → 401 `Failed to check authorization…` (2.x), `WWW-Authenticate` (2.14+); 1.8.5 keeps 500 `Unauthenticated` | §1 "Missing/invalid identity" | P1-13 |
+//! | error writer | Canceled → 499 on 2.14+ | §1 "gRPC→HTTP map" | — |
+//! | encoder (`core.rs`, `wire.rs`) | 2.14+ answers with protojson's spacing (a space after `,` and `:` outside strings) | §1 row 1, §6.2 | P0-3 |
+//! | healthz (`api.rs`) | 1.8.5 text/plain string; 2.0–2.16 the same string as `application/json`; 2.17 compact JSON; `tag_name` per profile (direct and UI proxy) | §2.1 | P1-14 |
+//! | fixtures (`control.rs`) | foreign jobs (empty or v2 manifests) and a job `error` ([`Emulator::insert_job`], [`Emulator::set_job_error`]) | §2.5 "jobs created by others", §6.6 | P0-2 |
+//!
+//! Not emulated, and why: P0-3 (manifest comparison) is the client's alone, the byte echo is the same on
+//! every profile (§2.5 row 1); P1-15 (page tokens differ by version) — the emulator's tokens are opaque on
+//! every profile already, and a token refused after a server restart or upgrade is played with an injected
+//! 400 fault ([`Emulator::inject_fault`]); the DB spelling of `storage_state`
+//! (§2.2, P1-10) — the response is the same on every profile and the client never filters on it; the
+//! "legacy" pre-upgrade job rows without an experiment column (§3) — the client lists by NAMESPACE, never by
+//! EXPERIMENT; the
+//! persistence agent's status ticks, `pipeline_id`-wins-over-manifest, 2.5's pin-latest and pipeline upload
+//! deltas (§2.6, §2.9, P2) — kfp-gitops sends raw manifests only and never uploads.
 
 mod api;
 mod archive;
@@ -45,6 +98,7 @@ mod fire;
 mod http;
 mod list;
 mod pipelines;
+mod profile;
 mod state;
 mod wire;
 
@@ -55,8 +109,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use self::config::{AuthMode, DexConfig, EmulatorConfig, Fault, RunOutcome};
+pub use self::config::{AuthMode, DexConfig, EmulatorConfig, Fault, ForeignJob, RunOutcome};
 pub use self::cron::parse as parse_robfig_cron;
+pub use self::profile::{ALL_PROFILES, Profile};
 
 use self::core::{Core, lock};
 use self::state::{AVAILABLE, Experiment, State, new_uuid};
@@ -180,6 +235,26 @@ impl Emulator {
     /// Makes the controller skip (`true`) or resume (`false`) the scheduled fires of a job.
     pub fn skip_fires(&self, id: &str, skip: bool) {
         fire::skip_fires(&self.core, id, skip);
+    }
+
+    /// The profile served now.
+    pub fn profile(&self) -> Profile {
+        self.core.profile()
+    }
+
+    /// Serves another profile from now on, keeping every row: an upgrade (or downgrade) of the server.
+    pub fn set_profile(&self, profile: Profile) {
+        lock(&self.core.control).profile = profile;
+    }
+
+    /// Inserts a job as another client would (no validation; see [`ForeignJob`]) and returns its id.
+    pub fn insert_job(&self, job: ForeignJob) -> String {
+        control::insert_job(&self.core, job)
+    }
+
+    /// Sets a job's `error` field; false when there is no such job.
+    pub fn set_job_error(&self, id: &str, error: &str) -> bool {
+        control::set_job_error(&self.core, id, error)
     }
 
     /// Expires every Dex login session.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::list::{Column, Listable};
+use super::profile::Profile;
 use super::wire::Out;
 
 /// `api.ResourceType` names and numbers.
@@ -109,9 +110,16 @@ pub struct Experiment {
 }
 
 impl Experiment {
-    /// proto-JSON of `api.Experiment`.
-    pub fn to_json(&self, multi_user: bool) -> Value {
-        let refs = if multi_user {
+    /// proto-JSON of `api.Experiment`. 2.x always emits the NAMESPACE/OWNER reference, without an id in
+    /// single-user mode (KFP2-V1BETA1.md §2.2 "`resource_references` in response").
+    pub fn to_json(&self, multi_user: bool, profile: Profile) -> Value {
+        let refs = if profile.is_v2() {
+            let key = Out::new()
+                .str("type", "NAMESPACE")
+                .str("id", &self.namespace)
+                .done();
+            vec![json!({"key": key, "relationship": "OWNER"})]
+        } else if multi_user {
             vec![
                 json!({"key": {"type": "NAMESPACE", "id": self.namespace}, "relationship": "OWNER"}),
             ]
@@ -253,23 +261,74 @@ impl Job {
         }
     }
 
-    /// proto-JSON of `api.Job`.
-    pub fn to_json(&self) -> Value {
-        Out::new()
+    /// The references 2.x's `toApiJobV1` rebuilds from columns, never with names, in this order:
+    /// NAMESPACE/OWNER, EXPERIMENT/OWNER, PIPELINE/CREATOR, PIPELINE_VERSION/CREATOR (KFP2-V1BETA1.md §2.5
+    /// "`resource_references`").
+    fn synthesised_refs(&self) -> Vec<Value> {
+        let key = |kind: &str, id: &str| Out::new().str("type", kind).str("id", id).done();
+        let mut refs = Vec::new();
+        if !self.namespace.is_empty() {
+            refs.push(json!({"key": key("NAMESPACE", &self.namespace), "relationship": "OWNER"}));
+        }
+        if !self.experiment_id.is_empty() {
+            refs.push(
+                json!({"key": key("EXPERIMENT", &self.experiment_id), "relationship": "OWNER"}),
+            );
+        }
+        if !self.spec.pipeline_id.is_empty() {
+            refs.push(
+                json!({"key": key("PIPELINE", &self.spec.pipeline_id), "relationship": "CREATOR"}),
+            );
+        }
+        if let Some(version) = self
+            .references
+            .iter()
+            .find(|r| r.key_type == "PIPELINE_VERSION")
+        {
+            refs.push(
+                json!({"key": key("PIPELINE_VERSION", &version.key_id), "relationship": "CREATOR"}),
+            );
+        }
+        refs
+    }
+
+    /// 2.x's v1 job status: `STATUS_UNSPECIFIED` at create, later `ENABLED`/`DISABLED`; Running/Succeeded
+    /// map to ENABLED, Error to STATUS_UNSPECIFIED (KFP2-V1BETA1.md §2.5 "`status`").
+    fn status_v2(&self) -> &'static str {
+        match self.status.as_str() {
+            "Enabled" | "Running" | "Succeeded" | "ENABLED" => "ENABLED",
+            "Disabled" | "DISABLED" => "DISABLED",
+            _ => "STATUS_UNSPECIFIED",
+        }
+    }
+
+    /// proto-JSON of `api.Job` as `profile` renders it.
+    pub fn to_json(&self, profile: Profile) -> Value {
+        let (refs, status) = if profile.is_v2() {
+            (self.synthesised_refs(), self.status_v2())
+        } else {
+            (
+                self.references.iter().map(Reference::to_json).collect(),
+                self.status.as_str(),
+            )
+        };
+        let trigger = self.trigger_json();
+        // KFP2-V1BETA1.md §2.5 "`trigger`": 2.x omits an empty trigger, 1.8.5 writes `{}`.
+        let trigger = (!profile.is_v2() || trigger != json!({})).then_some(trigger);
+        let mut out = Out::new()
             .str("id", &self.id)
             .str("name", &self.name)
             .str("description", &self.description)
             .msg("pipeline_spec", self.spec.to_json())
-            .list(
-                "resource_references",
-                self.references.iter().map(Reference::to_json).collect(),
-            )
+            .list("resource_references", refs)
             .str("service_account", &self.service_account)
-            .i64("max_concurrency", self.max_concurrency)
-            .msg("trigger", self.trigger_json())
-            .time("created_at", Some(self.created_at))
+            .i64("max_concurrency", self.max_concurrency);
+        if let Some(trigger) = trigger {
+            out = out.msg("trigger", trigger);
+        }
+        out.time("created_at", Some(self.created_at))
             .time("updated_at", Some(self.updated_at))
-            .str("status", &self.status)
+            .str("status", status)
             .str("error", &self.error)
             .bool("enabled", self.enabled)
             .bool("no_catchup", self.no_catchup)
@@ -291,6 +350,37 @@ impl Listable for Job {
     }
     fn key(&self) -> &str {
         &self.id
+    }
+}
+
+/// A job as KFP 2.x lists it: its sort/filter keys are `jobAPIToModelFieldMap`'s, and `package_id` is gone
+/// (KFP2-V1BETA1.md §2.5 "Sort/filter keys").
+#[derive(Debug, Clone, Copy)]
+pub struct JobV2<'a>(pub &'a Job);
+
+impl Listable for JobV2<'_> {
+    const MODEL: &'static str = "Job";
+    const KEYS: &'static [&'static str] = &[
+        "id",
+        "recurring_run_id",
+        "name",
+        "display_name",
+        "created_at",
+        "updated_at",
+        "description",
+    ];
+    fn column(&self, key: &str) -> Option<Column> {
+        Some(match key {
+            "id" | "recurring_run_id" => Column::Str(self.0.id.clone()),
+            "name" | "display_name" => Column::Str(self.0.name.clone()),
+            "created_at" => Column::Int(self.0.created_at),
+            "updated_at" => Column::Int(self.0.updated_at),
+            "description" => Column::Str(self.0.description.clone()),
+            _ => return None,
+        })
+    }
+    fn key(&self) -> &str {
+        &self.0.id
     }
 }
 
@@ -362,8 +452,40 @@ impl Run {
         }
     }
 
-    /// proto-JSON of `api.Run`.
-    pub fn to_json(&self) -> Value {
+    /// 2.x's v1 run status: `Pending` before the agent reports, `Error` (and Canceled) as `Failed`
+    /// (KFP2-V1BETA1.md §2.8 "`status` at create", "`status` vocabulary").
+    fn status_for(&self, profile: Profile) -> &str {
+        match self.status.as_str() {
+            "" if profile.is_v2() => "Pending",
+            "Error" if profile.is_v2() => "Failed",
+            other => other,
+        }
+    }
+
+    /// 2.x's synthesised run references: EXPERIMENT/OWNER, NAMESPACE/OWNER, JOB/CREATOR, no names
+    /// (KFP2-V1BETA1.md §2.8 "Refs").
+    fn refs_for(&self, profile: Profile) -> Vec<Value> {
+        if !profile.is_v2() {
+            return self.references.iter().map(Reference::to_json).collect();
+        }
+        let key = |kind: &str, id: &str| Out::new().str("type", kind).str("id", id).done();
+        let mut refs = Vec::new();
+        if !self.experiment_id.is_empty() {
+            refs.push(
+                json!({"key": key("EXPERIMENT", &self.experiment_id), "relationship": "OWNER"}),
+            );
+        }
+        if !self.namespace.is_empty() {
+            refs.push(json!({"key": key("NAMESPACE", &self.namespace), "relationship": "OWNER"}));
+        }
+        if let Some(job) = self.references.iter().find(|r| r.key_type == "JOB") {
+            refs.push(json!({"key": key("JOB", &job.key_id), "relationship": "CREATOR"}));
+        }
+        refs
+    }
+
+    /// proto-JSON of `api.Run` as `profile` renders it.
+    pub fn to_json(&self, profile: Profile) -> Value {
         Out::new()
             .str("id", &self.id)
             .str("name", &self.name)
@@ -378,29 +500,26 @@ impl Run {
             )
             .str("description", &self.description)
             .msg("pipeline_spec", self.spec.to_json())
-            .list(
-                "resource_references",
-                self.references.iter().map(Reference::to_json).collect(),
-            )
+            .list("resource_references", self.refs_for(profile))
             .str("service_account", &self.service_account)
             .time("created_at", Some(self.created_at))
             .time("scheduled_at", Some(self.scheduled_at))
             .time("finished_at", Some(self.finished_at))
-            .str("status", &self.status)
+            .str("status", self.status_for(profile))
             .str("error", &self.error)
             .list("metrics", self.metrics.clone())
             .done()
     }
 
     /// proto-JSON of `api.RunDetail`.
-    pub fn detail_json(&self) -> Value {
+    pub fn detail_json(&self, profile: Profile) -> Value {
         let runtime = json!({
             "metadata": {"name": self.id, "namespace": self.namespace},
             "status": {"phase": self.status, "finishedAt": if self.finished_at > 0 {
                 Value::String(super::wire::format_timestamp(self.finished_at)) } else { Value::Null }},
         });
         json!({
-            "run": self.to_json(),
+            "run": self.to_json(profile),
             "pipeline_runtime": Out::new().str("workflow_manifest", &runtime.to_string()).done(),
         })
     }

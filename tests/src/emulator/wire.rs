@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::profile::Profile;
+
 /// A gRPC status turned into an HTTP error by the gateway, or one of the hand-written handlers' errors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -110,6 +112,54 @@ impl ApiError {
         http_status_of_code(self.code)
     }
 
+    /// The error body as `profile`'s gateway writes it (KFP2-V1BETA1.md §1 "Error body"):
+    /// * 1.8.5: `{error, code, message, details: [api.Error{error_message, error_details}]}`;
+    /// * 2.0–2.5 (gateway v1.16, `util.UserError.GRPCStatus` with a `google.rpc.Status` detail):
+    ///   `{error, code, message, details: [{"@type": ".../google.rpc.Status", code, message: <external>}]}`,
+    ///   where an internal error's external message is literally `Internal Server Error`;
+    /// * 2.14+ (gateway v2, protojson): the same without the `error` key.
+    ///
+    /// 2.x also drops the period of `<kind> <id> not found.` (§1 "NotFound text").
+    pub fn body_for(&self, profile: Profile) -> Value {
+        if !profile.is_v2() {
+            return self.body();
+        }
+        let unperiod = |text: &str| {
+            if self.code == 5 {
+                text.replace(" not found.", " not found")
+            } else {
+                text.to_owned()
+            }
+        };
+        let message = unperiod(&self.message);
+        let mut body = if profile.gateway_v2() {
+            json!({"code": self.code, "message": message})
+        } else {
+            json!({"error": message, "code": self.code, "message": message})
+        };
+        if let Some(external) = &self.external {
+            let external = if self.code == 13 {
+                "Internal Server Error".to_owned()
+            } else {
+                unperiod(external)
+            };
+            body["details"] = json!([{
+                "@type": "type.googleapis.com/google.rpc.Status",
+                "code": self.code,
+                "message": external,
+            }]);
+        }
+        body
+    }
+
+    /// The HTTP status for `profile`: gateway v2 maps Canceled to 499 (§1 "gRPC→HTTP map").
+    pub fn http_status_for(&self, profile: Profile) -> u16 {
+        if self.code == 1 && profile.gateway_v2() {
+            return 499;
+        }
+        self.http_status()
+    }
+
     /// The `DefaultHTTPError` body.
     pub fn body(&self) -> Value {
         let mut body = json!({"error": self.message, "code": self.code, "message": self.message});
@@ -122,6 +172,31 @@ impl ApiError {
         }
         body
     }
+}
+
+/// protojson's "unstable" output, which grpc-gateway v2 (KFP 2.14+) writes: a space after some separators
+/// (KFP2-V1BETA1.md §1 row 1). The emulator puts one after every `,` and `:` between tokens (never inside a
+/// string), so a client that compares response bytes instead of parsing them fails against it.
+pub fn protojson_spacing(compact: &str) -> String {
+    let mut out = String::with_capacity(compact.len() + compact.len() / 8);
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in compact.chars() {
+        out.push(c);
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == ',' || c == ':' {
+            out.push(' ');
+        }
+    }
+    out
 }
 
 /// grpc-gateway v1.16 `HTTPStatusFromCode`.
@@ -509,6 +584,37 @@ mod tests {
         assert_eq!(format_timestamp(secs), "2024-01-02T03:04:05Z");
         assert_eq!(parse_timestamp("2024-01-02"), None);
         assert_eq!(parse_timestamp("2024-01-02T03:04:05"), None);
+    }
+
+    #[test]
+    fn protojson_spacing_never_touches_strings() {
+        let compact = json!({"a": "x, y: \"z,\"", "b": [1, 2]}).to_string();
+        let spaced = protojson_spacing(&compact);
+        assert_eq!(spaced, r#"{"a": "x, y: \"z,\"", "b": [1, 2]}"#);
+        assert_eq!(
+            serde_json::from_str::<Value>(&spaced).unwrap(),
+            serde_json::from_str::<Value>(&compact).unwrap()
+        );
+    }
+
+    #[test]
+    fn kfp2_error_bodies_carry_a_status_detail_and_2_14_drops_the_error_key() {
+        let err = ApiError::not_found("Job", "j1").wrap("Failed to get a job.");
+        assert_eq!(
+            err.body_for(Profile::V2_5),
+            json!({"error": "Failed to get a job.: ResourceNotFoundError: Job j1 not found", "code": 5,
+                   "message": "Failed to get a job.: ResourceNotFoundError: Job j1 not found",
+                   "details": [{"@type": "type.googleapis.com/google.rpc.Status", "code": 5,
+                                "message": "Job j1 not found"}]})
+        );
+        let internal = ApiError::internal("boom", "Failed to create a recurring run");
+        assert_eq!(
+            internal.body_for(Profile::V2_14),
+            json!({"code": 13, "message": "InternalServerError: Failed to create a recurring run: boom",
+                   "details": [{"@type": "type.googleapis.com/google.rpc.Status", "code": 13,
+                                "message": "Internal Server Error"}]})
+        );
+        assert_eq!(internal.body_for(Profile::V1_8_5), internal.body());
     }
 
     #[test]

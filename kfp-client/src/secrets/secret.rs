@@ -3,14 +3,18 @@
 use std::fmt;
 
 /// A secret string (a bearer token or a password). Its `Debug` and `Display` print `<redacted>`; the value is
-/// reachable only through [`Secret::expose`], which makes every place that uses it easy to find.
+/// reachable only through [`Secret::expose`], which makes every place that uses it easy to find. Creating a
+/// secret registers its value (see [`crate::secrets::register`]), so that text printed later masks it wherever it
+/// turns up.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
 impl Secret {
-    /// Wraps a secret value.
+    /// Wraps a secret value and registers it as a known secret.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        super::register(&value);
+        Self(value)
     }
 
     /// The secret value itself. Never log or format it.
@@ -26,13 +30,13 @@ impl Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Self(value)
+        Self::new(value)
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Self(value.to_owned())
+        Self::new(value)
     }
 }
 
@@ -53,10 +57,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn debug_and_display_never_show_the_value() {
-        let secret = Secret::new("hunter2");
+    fn debug_and_display_never_show_the_value_and_text_masks_it() {
+        let secret = Secret::new("hunter2-secret-test");
         assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
         assert_eq!(secret.to_string(), "<redacted>");
-        assert_eq!(secret.expose(), "hunter2");
+        assert_eq!(secret.expose(), "hunter2-secret-test");
+        assert_eq!(
+            super::super::redact_text("the server said: hunter2-secret-test"),
+            "the server said: ***"
+        );
     }
 }
