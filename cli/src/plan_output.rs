@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use jiff::Timestamp;
+use kfp_reconcile::zoned;
 use kfp_reconcile::{
     Action, ApplyReport, ExperimentAction, JobChange, JobPlan, Leftover, NewVersion, Outcome, Plan,
     PlannedSchedule,
@@ -204,7 +205,14 @@ fn render_leftover(out: &mut String, leftover: &Leftover, p: Palette) {
 fn render_job(out: &mut String, job: &JobPlan, now: Timestamp, p: Palette) {
     let (symbol, color, headline) = match job.change {
         JobChange::Create => ("+", p.green, "create".to_owned()),
-        JobChange::Replace => ("~", p.yellow, "replace with a new version".to_owned()),
+        JobChange::Replace => match job
+            .reasons
+            .iter()
+            .find(|reason| matches!(reason, kfp_reconcile::Reason::UtcOffsetChanges { .. }))
+        {
+            Some(reason) => ("~", p.yellow, format!("replace ({reason})")),
+            None => ("~", p.yellow, "replace with a new version".to_owned()),
+        },
         JobChange::Update => ("~", p.yellow, "update".to_owned()),
         JobChange::Prune => ("-", p.red, "prune (not in the config)".to_owned()),
         JobChange::Adopt => ("+", p.green, "adopt".to_owned()),
@@ -306,21 +314,47 @@ fn render_schedule(out: &mut String, version: &NewVersion, now: Timestamp, p: Pa
     match &version.schedule {
         PlannedSchedule::Cron(cron) => {
             let after = version.start.filter(|start| *start > now).unwrap_or(now);
-            let times: Vec<String> = kfp_config::cron::next_fire_times(cron, after, 3)
+            let zone = version.zone.as_ref();
+            let fires = match zone {
+                Some(zone) => zoned::next_fires(&zone.local_cron, &zone.timezone, after, 3),
+                None => kfp_config::cron::next_fire_times(cron, after, 3),
+            };
+            let times: Vec<String> = fires
                 .into_iter()
                 .filter(|time| version.end.is_none_or(|end| *time <= end))
-                .map(|time| time.to_string())
+                .map(
+                    |time| match zone.and_then(|z| zoned::local_time(time, &z.timezone)) {
+                        Some(local) => format!("{local} ({time})"),
+                        None => time.to_string(),
+                    },
+                )
                 .collect();
             let next = if times.is_empty() {
                 "never".to_owned()
             } else {
                 times.join(", ")
             };
-            let _ = writeln!(
-                out,
-                "          {}cron {cron:?}, next (UTC): {next}{}",
-                p.dim, p.reset
-            );
+            match zone {
+                Some(zone) => {
+                    let _ = writeln!(
+                        out,
+                        "          {}cron {:?} in {} = {cron:?} in {}, next ({} and UTC): {next}{}",
+                        p.dim,
+                        zone.local_cron,
+                        zone.timezone,
+                        zone.scheduler,
+                        zone.timezone,
+                        p.reset
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "          {}cron {cron:?}, next (UTC): {next}{}",
+                        p.dim, p.reset
+                    );
+                }
+            }
         }
         PlannedSchedule::Interval(seconds) => {
             let _ = writeln!(
@@ -443,6 +477,7 @@ mod tests {
             start: None,
             end: None,
             schedule,
+            zone: None,
             enabled: true,
             workflow_manifest: "{}".into(),
             workflow_digest: "0".repeat(64),

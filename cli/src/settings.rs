@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use kfp_config::LoadOptions;
+use kfp_config::cron::timezone::ScheduleZones;
 use kfp_config::project::{Project, ProjectLookup, Target, TargetQuery, Targets};
 use kfp_reconcile::{ApplyOptions, LockOptions, PlanOptions, PruneMode, SessionOptions};
 
@@ -193,6 +194,28 @@ pub fn with_project_api_url(global: &GlobalArgs, project: Option<&Project>) -> G
     global
 }
 
+/// The hidden environment variable that sets the clock of `plan`, `apply` and `validate` (an RFC 3339
+/// instant such as `2027-03-29T00:00:00Z`), for tests of schedules across changes of UTC offset; not for
+/// production use.
+pub const NOW_ENV: &str = "KFP_GITOPS_NOW";
+
+/// The clock: `KFP_GITOPS_NOW` when set (tests only), else the current time.
+pub fn clock() -> Result<jiff::Timestamp, Failure> {
+    match std::env::var(NOW_ENV) {
+        Ok(text) if !text.is_empty() => text.parse().map_err(|err: jiff::Error| {
+            Failure::new(format!(
+                "{NOW_ENV}={text:?} is not an RFC 3339 instant: {err}"
+            ))
+        }),
+        _ => Ok(jiff::Timestamp::now()),
+    }
+}
+
+/// The zones of cron schedules a project file declares, at `now`.
+pub fn schedule_zones(project: Option<&Project>, now: jiff::Timestamp) -> ScheduleZones {
+    ScheduleZones::from_project(project.map(|project| &project.file), now)
+}
+
 /// What `plan` and `apply` work with, resolved once.
 #[derive(Debug)]
 pub struct ReconcileSettings {
@@ -202,6 +225,8 @@ pub struct ReconcileSettings {
     pub global: GlobalArgs,
     /// What the library session takes.
     pub session: SessionOptions,
+    /// The plan's clock ([`clock`]).
+    pub now: jiff::Timestamp,
 }
 
 impl ReconcileSettings {
@@ -219,11 +244,16 @@ impl ReconcileSettings {
             project,
         } = kfp_config::project::resolve_targets(&targets.query(&global.namespaces))?;
         reconcile.override_prune(&mut targets);
+        let now = clock()?;
         Ok(Self {
             targets,
             global: with_project_api_url(global, project.as_ref()),
+            now,
             session: SessionOptions {
-                load: sources.load_options(false),
+                load: LoadOptions {
+                    zones: schedule_zones(project.as_ref(), now),
+                    ..sources.load_options(false)
+                },
                 plan: reconcile.plan_options(project.as_ref()),
                 apply,
                 lock,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use crate::cron;
+use crate::cron::timezone::ScheduleZones;
 use crate::model::{
     DEFAULT_KEEP_HISTORY, Experiment, ExperimentsFile, GitHubSource, GitSource, Job,
     ParameterValue, PathSource, PipelineParameter, PipelineSource, RecurringRun, RenderedSource,
@@ -19,6 +20,7 @@ use crate::yaml::{self, Node, NodeValue};
 
 pub(crate) mod files;
 pub mod names;
+mod zone;
 
 pub use names::namespace_name;
 
@@ -68,6 +70,8 @@ pub struct CheckedRun {
 struct Checker<'a> {
     file: &'a Path,
     problems: &'a mut Vec<Problem>,
+    /// The zones of recurring runs' schedules (none for experiments).
+    zones: Option<&'a ScheduleZones>,
 }
 
 /// A mapping's entries (last value of a key wins, `null` counts as absent).
@@ -469,7 +473,11 @@ fn check_experiment_list(
     problems: &mut Vec<Problem>,
     names: &mut Option<HashSet<String>>,
 ) -> Option<(ExperimentsFile, Vec<At>)> {
-    let mut checker = Checker { file, problems };
+    let mut checker = Checker {
+        file,
+        problems,
+        zones: None,
+    };
     let root = parse_root(&mut checker, text, "experiments")?;
     let fields = checker.mapping(&root, "", &["experiments"])?;
     let node = checker.required(&fields, "experiments")?;
@@ -543,9 +551,14 @@ pub(crate) fn check_recurring_runs(
     text: &str,
     experiments: Option<&HashSet<String>>,
     experiments_file: &Path,
+    zones: &ScheduleZones,
     problems: &mut Vec<Problem>,
 ) -> Option<Vec<CheckedRun>> {
-    let mut checker = Checker { file, problems };
+    let mut checker = Checker {
+        file,
+        problems,
+        zones: Some(zones),
+    };
     let root = parse_root(&mut checker, text, "recurring_runs")?;
     let fields = checker.mapping(&root, "", &["recurring_runs"])?;
     let node = checker.required(&fields, "recurring_runs")?;
@@ -1066,6 +1079,7 @@ fn check_trigger(checker: &mut Checker<'_>, node: &Node, pointer: &str) -> Optio
             "end_date",
             "cron",
             "interval_seconds",
+            "timezone",
         ],
     )?;
     let catchup = checker.boolean(&fields, "catchup");
@@ -1136,12 +1150,17 @@ fn check_trigger(checker: &mut Checker<'_>, node: &Node, pointer: &str) -> Optio
         }
         _ => {}
     }
+    let timezone = match checker.zones {
+        Some(zones) => zone::check_timezone(checker, &fields, cron.as_deref(), zones),
+        None => Ok(None),
+    };
     let trigger = Trigger {
         catchup: catchup?,
         start_date: start.ok()?.map(|(t, _)| t),
         end_date: end.ok()?.map(|(t, _)| t),
         cron,
         interval_seconds: interval,
+        timezone: timezone.ok()?,
     };
     (checker.problems.len() == before).then_some(trigger)
 }

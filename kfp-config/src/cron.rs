@@ -14,6 +14,11 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
+mod duration;
+pub mod timezone;
+
+pub use duration::parse_go_duration;
+
 /// Why a cron expression is not usable by KFP v1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CronError {
@@ -107,7 +112,7 @@ impl CronError {
 
 /// A parsed schedule: either fields as bit sets, or a constant delay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Schedule {
+pub(crate) enum Schedule {
     Spec(Spec),
     /// `@every`: the delay in whole seconds.
     Every(u64),
@@ -115,16 +120,16 @@ enum Schedule {
 
 /// Bit sets of the allowed values per field; `STAR` marks a field written as `*` or `?`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Spec {
-    second: u64,
-    minute: u64,
-    hour: u64,
-    dom: u64,
-    month: u64,
-    dow: u64,
+pub(crate) struct Spec {
+    pub(crate) second: u64,
+    pub(crate) minute: u64,
+    pub(crate) hour: u64,
+    pub(crate) dom: u64,
+    pub(crate) month: u64,
+    pub(crate) dow: u64,
 }
 
-const STAR: u64 = 1 << 63;
+pub(crate) const STAR: u64 = 1 << 63;
 
 struct Bounds {
     name: &'static str,
@@ -202,7 +207,7 @@ pub fn validate_cron(expr: &str) -> Result<(), CronError> {
     parse(expr).map(drop)
 }
 
-fn parse(expr: &str) -> Result<Schedule, CronError> {
+pub(crate) fn parse(expr: &str) -> Result<Schedule, CronError> {
     if expr.is_empty() {
         return Err(CronError::Empty);
     }
@@ -388,65 +393,6 @@ fn parse_descriptor(expr: &str) -> Result<Schedule, CronError> {
     })
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` with the units `ns`,
-/// `us`, `µs`, `μs`, `ms`, `s`, `m`, `h`, or `0`.
-pub fn parse_go_duration(text: &str) -> Result<i128, String> {
-    let invalid = || format!("`{text}` is not a Go duration (such as `90s`, `1h30m`, `1.5h`)");
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..number_end];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return Err(invalid());
-        }
-        rest = &rest[number_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_end];
-        rest = &rest[unit_end..];
-        let scale: f64 = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => return Err(format!("missing unit in duration `{text}`")),
-            other => return Err(format!("unknown unit `{other}` in duration `{text}`")),
-        };
-        let value: f64 = if number.starts_with('.') {
-            format!("0{number}")
-        } else {
-            number.to_owned()
-        }
-        .trim_end_matches('.')
-        .parse()
-        .map_err(|_| invalid())?;
-        total += value * scale;
-    }
-    // Go's durations are int64 nanoseconds (about 292 years).
-    if total > 9.2e18 {
-        return Err(format!("duration `{text}` is out of range"));
-    }
-    #[allow(clippy::cast_possible_truncation)]
-    let nanos = total.round() as i128;
-    Ok(if negative { -nanos } else { nanos })
-}
-
 /// The next `n` times strictly after `after` at which KFP fires `expr` (UTC), computed as robfig/cron
 /// v1.2.0 does (which gives up five years ahead); empty for an invalid expression. For `@every`, each time is the previous one plus the
 /// interval (KFP counts from when the recurring run was created or enabled, which a plan cannot know).
@@ -499,7 +445,7 @@ fn day_matches(spec: &Spec, date: Date) -> bool {
 }
 
 /// robfig/cron v1.2.0 `SpecSchedule.Next`, on civil UTC times.
-fn spec_next(spec: &Spec, after: DateTime) -> Option<DateTime> {
+pub(crate) fn spec_next(spec: &Spec, after: DateTime) -> Option<DateTime> {
     let one_second = jiff::SignedDuration::from_secs(1);
     let mut t = after
         .with()

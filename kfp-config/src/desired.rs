@@ -112,6 +112,17 @@ pub struct DesiredTrigger {
     pub end: Option<Timestamp>,
     /// The schedule.
     pub schedule: Schedule,
+    /// The time zone a cron is written in, when it is not the scheduler's: the planner translates it.
+    pub zone: Option<TriggerZone>,
+}
+
+/// The zone a cron schedule is written in and the zone KFP's scheduler fires in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TriggerZone {
+    /// The IANA name of the zone the cron is written in (`trigger.timezone` or `defaults.timezone`).
+    pub timezone: String,
+    /// The IANA name of the scheduler's zone (`scheduler_timezone`, default `UTC`).
+    pub scheduler: String,
 }
 
 /// A cron expression (robfig/cron v1, 6 fields or a descriptor) or a fixed interval.

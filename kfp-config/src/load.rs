@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::check::{self, At, files};
+use crate::cron::timezone::ScheduleZones;
 use crate::desired::{
     DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
-    Schedule,
+    Schedule, TriggerZone,
 };
 use crate::model::{PipelineParameter, PipelineSource, RecurringRun, ValueFrom};
 use crate::problem::{ConfigErrors, Problem};
@@ -52,6 +53,9 @@ pub struct LoadOptions {
     /// per `watch` cycle), so that a reference they have in common is resolved once, a file is fetched
     /// once, and `concurrency` bounds them together; `None`: a fetcher of this load's own.
     pub fetchers: Option<SharedFetchers>,
+    /// The zones of cron schedules (`defaults.timezone`, `scheduler_timezone`) and the clock their
+    /// translation is checked at.
+    pub zones: ScheduleZones,
 }
 
 impl Default for LoadOptions {
@@ -66,6 +70,7 @@ impl Default for LoadOptions {
             concurrency: 8,
             use_env_proxy: true,
             fetchers: None,
+            zones: ScheduleZones::default(),
         }
     }
 }
@@ -178,6 +183,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
             &text,
             declared.as_ref(),
             &experiments_path,
+            &options.zones,
             &mut problems,
         )
     });
@@ -449,6 +455,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 parameters,
                 Arc::clone(pipeline),
                 source.clone(),
+                &options.zones,
             ));
         }
     }
@@ -550,6 +557,7 @@ fn desired_run(
     parameters: Vec<(String, String)>,
     pipeline: Arc<DesiredPipeline>,
     source: String,
+    zones: &ScheduleZones,
 ) -> DesiredRecurringRun {
     let job = &run.job;
     let trigger = &job.trigger;
@@ -572,6 +580,14 @@ fn desired_run(
                 // The checks guarantee exactly one of them.
                 (None, None) => Schedule::Interval(0),
             },
+            zone: trigger
+                .cron
+                .as_ref()
+                .and_then(|_| zones.source_zone(trigger.timezone.as_deref()))
+                .map(|timezone| TriggerZone {
+                    timezone,
+                    scheduler: zones.scheduler_timezone.clone(),
+                }),
         },
         parameters,
         pipeline,

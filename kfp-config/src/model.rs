@@ -422,9 +422,15 @@ pub struct Trigger {
     pub end_date: Option<Timestamp>,
     /// A robfig/cron v1 expression with 6 fields, seconds first
     /// (`{second} {minute} {hour} {day_of_month} {month} {day_of_week}`), or `@daily`, `@every 1h`, ...;
-    /// evaluated in UTC (or the cluster's `CRON_SCHEDULE_TIMEZONE`).
+    /// evaluated in `timezone`, else in the scheduler's zone (`scheduler_timezone` of kfp-gitops.yaml, UTC
+    /// by default, the cluster's `CRON_SCHEDULE_TIMEZONE`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
+    /// The IANA time zone `cron` is written in, such as `Europe/Berlin` [default: `defaults.timezone` of
+    /// kfp-gitops.yaml, else the scheduler's zone]. kfp-gitops translates the cron to the scheduler's zone
+    /// under the UTC offsets in force when it plans, and replaces the version when they change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     /// The number of seconds between runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]

@@ -37,6 +37,10 @@ pub struct ProjectFile {
     /// Defaults for flags that were not given.
     #[serde(default, skip_serializing_if = "ProjectDefaults::is_empty")]
     pub defaults: ProjectDefaults,
+    /// The IANA time zone the cluster's KFP scheduler evaluates cron schedules in: its
+    /// `CRON_SCHEDULE_TIMEZONE` [default: `UTC`]. Schedules with a `timezone` are translated to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_timezone: Option<String>,
 }
 
 /// One pipeline to render.
@@ -102,11 +106,18 @@ pub struct ProjectDefaults {
     /// `prune` of their own (`--prune` overrides both) [default: `off`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prune: Option<PruneMode>,
+    /// The IANA time zone of cron schedules that name none, such as `Europe/Berlin` [default: the
+    /// scheduler's zone, so that crons are not translated].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 impl ProjectDefaults {
     fn is_empty(&self) -> bool {
-        self.api_url.is_none() && self.default_runner_sa.is_none() && self.prune.is_none()
+        self.api_url.is_none()
+            && self.default_runner_sa.is_none()
+            && self.prune.is_none()
+            && self.timezone.is_none()
     }
 }
 
@@ -242,6 +253,16 @@ impl ProjectFile {
                     "render target `{}`: output must be a relative folder",
                     target.name
                 ));
+            }
+        }
+        for (field, name) in [
+            ("scheduler_timezone", &self.scheduler_timezone),
+            ("defaults.timezone", &self.defaults.timezone),
+        ] {
+            if let Some(name) = name
+                && let Err(err) = crate::cron::timezone::zone(name)
+            {
+                return Err(format!("{field}: {err}; {}", err.tip().unwrap_or_default()));
             }
         }
         let mut namespaces = std::collections::HashSet::new();

@@ -118,6 +118,7 @@ fn run(experiments: Vec<String>, job_name: String) -> impl Strategy<Value = Recu
                             end_date,
                             cron,
                             interval_seconds,
+                            timezone: None,
                         },
                         adopt: None,
                     },

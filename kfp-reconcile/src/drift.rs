@@ -56,6 +56,7 @@ pub fn config_fingerprint(run: &DesiredRecurringRun) -> ConfigFingerprint {
         .map(jiff::Timestamp::as_nanosecond)
         .hash(&mut hasher);
     format!("{:?}", run.trigger.schedule).hash(&mut hasher);
+    format!("{:?}", run.trigger.zone).hash(&mut hasher);
     run.parameters.hash(&mut hasher);
     run.pipeline.digest().as_str().hash(&mut hasher);
     hasher.finish()
@@ -77,7 +78,10 @@ pub fn is_drift(
         | Reason::LatestEnabled
         // An adopted job enabled again in the UI after its adoption.
         | Reason::Adopts { .. } => unchanged_in_git,
-        Reason::HistoryBeyondKeep { .. } | Reason::NotInConfig => false,
+        // The translation of a zoned cron changes with the clock, not in the cluster.
+        Reason::HistoryBeyondKeep { .. }
+        | Reason::NotInConfig
+        | Reason::UtcOffsetChanges { .. } => false,
     })
 }
 

@@ -444,6 +444,8 @@ fn trigger_of(job: &Job) -> Result<Trigger, String> {
             end_date: cron.end_time,
             cron: Some(cron.cron.clone()),
             interval_seconds: None,
+            // KFP's cron is in the scheduler's zone, which is what a cron without a zone means.
+            timezone: None,
         }),
         (_, Some(periodic)) if periodic.interval_second > 0 => Ok(Trigger {
             catchup,
@@ -451,6 +453,7 @@ fn trigger_of(job: &Job) -> Result<Trigger, String> {
             end_date: periodic.end_time,
             cron: None,
             interval_seconds: u64::try_from(periodic.interval_second).ok(),
+            timezone: None,
         }),
         _ => Err("it has no trigger (it never fires); a recurring run of the config needs a cron or an interval".to_owned()),
     }

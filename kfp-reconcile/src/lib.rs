@@ -51,6 +51,7 @@ mod saved;
 mod session;
 pub mod status;
 pub mod trigger;
+pub mod zoned;
 
 pub use apply::{
     ApplyOptions, ApplyReport, JobReport, Outcome, RE_ENABLE, StepReport, apply, apply_many,
@@ -66,8 +67,8 @@ pub use lock::{
 };
 pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
-    Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, Reason, RestartCause,
-    VersionRef, VersionSummary, Warning,
+    Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, PlannedZone, Reason,
+    RestartCause, VersionRef, VersionSummary, Warning,
 };
 pub use observe::{ObserveError, observe, observe_many};
 pub use observed::{

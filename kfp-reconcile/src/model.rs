@@ -260,8 +260,11 @@ pub struct NewVersion {
     /// End of the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<Timestamp>,
-    /// Cron expression or interval.
+    /// Cron expression or interval (a cron in the scheduler's zone).
     pub schedule: PlannedSchedule,
+    /// The zone and local cron the schedule was translated from, when it has a `timezone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<PlannedZone>,
     /// Whether the version is enabled after the plan (it is always created disabled).
     pub enabled: bool,
     /// The workflow manifest sent to KFP (compact JSON).
@@ -279,6 +282,17 @@ pub struct Parameter {
     pub name: String,
     /// Value (absent in KFP = `""`).
     pub value: String,
+}
+
+/// A cron written in a time zone, translated to the scheduler's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedZone {
+    /// The IANA zone the cron is written in.
+    pub timezone: String,
+    /// The IANA zone of KFP's scheduler.
+    pub scheduler: String,
+    /// The cron as written in the config.
+    pub local_cron: String,
 }
 
 /// The schedule of a new version.
@@ -341,6 +355,14 @@ pub enum Reason {
         /// How many are deleted.
         count: usize,
     },
+    /// The cron is written in a time zone whose UTC offset (or the scheduler's) changed since the
+    /// latest version was made, so its translation changed.
+    UtcOffsetChanges {
+        /// The zone the cron is written in.
+        zone: String,
+        /// The local date of the change.
+        date: String,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -389,6 +411,9 @@ impl fmt::Display for Reason {
                 f,
                 "adopts the unmanaged recurring run {job:?}: it is disabled (never deleted) once the managed version exists"
             ),
+            Self::UtcOffsetChanges { zone, date } => {
+                write!(f, "UTC offset of {zone} changes on {date}")
+            }
         }
     }
 }
@@ -437,6 +462,25 @@ pub enum Warning {
         /// How many orphaned jobs were left alone.
         orphans: usize,
     },
+    /// The UTC offset of a schedule's zone changes within the next 7 days: the version must be
+    /// replaced on that day, by `apply` or the daemon.
+    UtcOffsetChangesSoon {
+        /// The job name.
+        job: String,
+        /// The zone.
+        zone: String,
+        /// When (UTC).
+        at: Timestamp,
+        /// The local date.
+        date: String,
+    },
+    /// A cron cannot be translated to the scheduler's zone at the plan's clock; the job is left as it is.
+    ScheduleNotTranslatable {
+        /// The job name.
+        job: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a replaced version restarts its schedule.
@@ -478,6 +522,20 @@ impl fmt::Display for Warning {
                      schedule restarts from now"
                 ),
             },
+            Self::UtcOffsetChangesSoon {
+                job,
+                zone,
+                at,
+                date,
+            } => write!(
+                f,
+                "recurring run {job:?}: the UTC offset of {zone} changes on {date} ({at}); the version must be \
+                 replaced then: make sure `apply` (the CI schedule) or the daemon runs after that time"
+            ),
+            Self::ScheduleNotTranslatable { job, reason } => write!(
+                f,
+                "recurring run {job:?}: {reason}; it is left as it is in KFP"
+            ),
             Self::UnusableJobSkipped {
                 job,
                 name,

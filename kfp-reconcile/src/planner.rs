@@ -7,10 +7,12 @@ use kfp_config::desired::{DesiredNamespace, DesiredRecurringRun, Schedule};
 
 use crate::model::{
     Action, ExperimentAction, ExperimentPlan, FieldDiff, JobChange, JobPlan, Leftover, NewVersion,
-    Parameter, Plan, PlannedSchedule, Reason, RestartCause, VersionRef, VersionSummary, Warning,
+    Parameter, Plan, PlannedSchedule, PlannedZone, Reason, RestartCause, VersionRef,
+    VersionSummary, Warning,
 };
 use crate::naming::{self, VersionName};
 use crate::observed::{ObservedJob, ObservedNamespace, ObservedSchedule, ObservedWorkflow};
+use crate::zoned::{self, Translated};
 
 /// The service account used when a recurring run names none (Kubeflow's per-profile runner).
 pub const DEFAULT_RUNNER_SA: &str = "default-editor";
@@ -90,7 +92,28 @@ pub fn plan(
             });
         }
         let versions = groups.remove(&run.name).unwrap_or_default();
-        let mut job_plan = plan_job(run, &versions, observed, now, options);
+        let translated = match translate(run, now) {
+            Ok(translated) => translated,
+            Err(reason) => {
+                warnings.push(Warning::ScheduleNotTranslatable {
+                    job: run.name.clone(),
+                    reason,
+                });
+                continue;
+            }
+        };
+        if let (Some(translated), Some(zone)) = (&translated, &run.trigger.zone)
+            && let Some((at, date)) = &translated.next_change
+            && at.duration_since(now) <= jiff::SignedDuration::from_hours(24 * SOON_DAYS)
+        {
+            warnings.push(Warning::UtcOffsetChangesSoon {
+                job: run.name.clone(),
+                zone: zone.timezone.clone(),
+                at: *at,
+                date: date.clone(),
+            });
+        }
+        let mut job_plan = plan_job(run, &versions, observed, now, translated.as_ref(), options);
         if let Some(adopted) = &run.adopt {
             adopt(&mut job_plan, adopted, &unmanaged);
         }
@@ -175,6 +198,19 @@ fn adopt(job_plan: &mut JobPlan, adopted: &str, unmanaged: &[&ObservedJob]) {
     });
     if job_plan.change == JobChange::Create {
         job_plan.change = JobChange::Adopt;
+    }
+}
+
+/// A change of UTC offset this close (in days) is warned about.
+const SOON_DAYS: i64 = 7;
+
+/// The translation of a cron written in a time zone other than the scheduler's, at `now`.
+fn translate(run: &DesiredRecurringRun, now: Timestamp) -> Result<Option<Translated>, String> {
+    match (&run.trigger.schedule, &run.trigger.zone) {
+        (Schedule::Cron(cron), Some(zone)) => zoned::translate(cron, zone, now)
+            .map(Some)
+            .map_err(|err| err.to_string()),
+        _ => Ok(None),
     }
 }
 
@@ -301,6 +337,7 @@ fn plan_job(
     all_versions: &[Version<'_>],
     observed: &ObservedNamespace,
     now: Timestamp,
+    translated: Option<&Translated>,
     options: &PlanOptions,
 ) -> JobPlan {
     // A version named like a newer one (in KFP's case-insensitive terms) is never kept: it is deleted
@@ -311,16 +348,17 @@ fn plan_job(
         .experiment_by_name(&run.experiment)
         .map(|experiment| experiment.id.clone());
     let desired_digest = run.pipeline.digest().as_str();
-    let diffs = match versions.first() {
+    let (diffs, offset_change) = match versions.first() {
         Some(latest) => compare(
             run,
             latest.job,
             experiment_id.as_deref(),
             desired_digest,
             observed,
+            translated,
             options,
         ),
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let up_to_date = !versions.is_empty() && diffs.is_empty();
 
@@ -369,6 +407,7 @@ fn plan_job(
             naming::version_name(&run.name, stamp),
             experiment_id,
             desired_digest.to_owned(),
+            translated,
             options,
         );
         let new_ref = VersionRef {
@@ -379,9 +418,15 @@ fn plan_job(
             reasons.push(Reason::NoVersion);
             change = JobChange::Create;
         } else {
-            reasons.push(Reason::Differs {
-                fields: diffs.iter().map(|diff| diff.field.clone()).collect(),
-            });
+            let fields: Vec<String> = diffs
+                .iter()
+                .filter(|diff| offset_change.is_none() || diff.field != "trigger.cron")
+                .map(|diff| diff.field.clone())
+                .collect();
+            if !fields.is_empty() {
+                reasons.push(Reason::Differs { fields });
+            }
+            reasons.extend(offset_change);
             let older_enabled = versions[1..].iter().filter(|v| v.job.enabled).count();
             if older_enabled > 0 {
                 reasons.push(Reason::OtherVersionsEnabled {
@@ -498,11 +543,28 @@ fn new_version(
     name: String,
     experiment_id: Option<String>,
     workflow_digest: String,
+    translated: Option<&Translated>,
     options: &PlanOptions,
 ) -> NewVersion {
+    let zone = match (&run.trigger.schedule, &run.trigger.zone, translated) {
+        (Schedule::Cron(cron), Some(zone), Some(_)) => Some(PlannedZone {
+            timezone: zone.timezone.clone(),
+            scheduler: zone.scheduler.clone(),
+            local_cron: cron.clone(),
+        }),
+        _ => None,
+    };
+    let description = match (&run.trigger.zone, &zone) {
+        (Some(trigger_zone), Some(planned)) => Some(zoned::describe(
+            run.description.as_deref(),
+            trigger_zone,
+            &planned.local_cron,
+        )),
+        _ => run.description.clone(),
+    };
     NewVersion {
         name,
-        description: run.description.clone(),
+        description,
         experiment: run.experiment.clone(),
         experiment_id,
         service_account: service_account(run, options),
@@ -518,10 +580,12 @@ fn new_version(
         catchup: run.trigger.catchup,
         start: run.trigger.start,
         end: run.trigger.end,
-        schedule: match &run.trigger.schedule {
-            Schedule::Cron(cron) => PlannedSchedule::Cron(cron.clone()),
-            Schedule::Interval(seconds) => PlannedSchedule::Interval(*seconds),
+        schedule: match (&run.trigger.schedule, translated) {
+            (Schedule::Cron(_), Some(translated)) => PlannedSchedule::Cron(translated.cron.clone()),
+            (Schedule::Cron(cron), None) => PlannedSchedule::Cron(cron.clone()),
+            (Schedule::Interval(seconds), _) => PlannedSchedule::Interval(*seconds),
         },
+        zone,
         enabled: run.enabled,
         workflow_manifest: run.pipeline.manifest().to_owned(),
         workflow_digest,
@@ -529,15 +593,20 @@ fn new_version(
     }
 }
 
-/// The fields in which `latest` differs from `run` (empty = up to date).
+/// The fields in which `latest` differs from `run` (empty = up to date), and the offset change when
+/// the only reason the KFP cron differs is that the translation of a zoned cron changed since `latest`
+/// was made.
 fn compare(
     run: &DesiredRecurringRun,
     latest: &ObservedJob,
     experiment_id: Option<&str>,
     desired_digest: &str,
     observed: &ObservedNamespace,
+    translated: Option<&Translated>,
     options: &PlanOptions,
-) -> Vec<FieldDiff> {
+) -> (Vec<FieldDiff>, Option<Reason>) {
+    let recorded = zoned::recorded(&latest.description);
+    let mut offset_change = None;
     let mut diffs = Vec::new();
     let mut push = |field: &str, observed: Option<String>, desired: Option<String>| {
         diffs.push(FieldDiff {
@@ -549,10 +618,10 @@ fn compare(
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
 
     let desired_description = run.description.as_deref().unwrap_or_default();
-    if latest.description != desired_description {
+    if recorded.description != desired_description {
         push(
             "description",
-            non_empty(&latest.description),
+            non_empty(recorded.description),
             non_empty(desired_description),
         );
     }
@@ -648,8 +717,38 @@ fn compare(
         Schedule::Cron(cron) => (Some(cron.clone()), None),
         Schedule::Interval(seconds) => (None, i64::try_from(*seconds).ok()),
     };
-    if observed_cron != desired_cron {
-        push("trigger.cron", observed_cron, desired_cron);
+    match (&run.trigger.zone, translated, &desired_cron) {
+        (Some(zone), Some(translated), Some(local)) => {
+            let desired_record = format!("{local} in {}", zone.timezone);
+            let observed_record = recorded
+                .schedule
+                .map(|(cron, zone)| format!("{cron} in {zone}"));
+            if observed_record.as_deref() != Some(desired_record.as_str()) {
+                push(
+                    "trigger.cron",
+                    observed_record.or(observed_cron),
+                    Some(desired_record),
+                );
+            } else if observed_cron.as_deref() != Some(translated.cron.as_str()) {
+                push("trigger.cron", observed_cron, Some(translated.cron.clone()));
+                offset_change = translated
+                    .last_change
+                    .as_ref()
+                    .filter(|(at, _)| latest.created_at.is_none_or(|created| created < *at))
+                    .map(|(_, date)| Reason::UtcOffsetChanges {
+                        zone: zone.timezone.clone(),
+                        date: date.clone(),
+                    });
+            }
+        }
+        _ => {
+            if let Some((_, zone)) = recorded.schedule {
+                push("trigger.timezone", Some(zone.to_owned()), None);
+            }
+            if observed_cron != desired_cron {
+                push("trigger.cron", observed_cron, desired_cron);
+            }
+        }
     }
     if observed_interval != desired_interval {
         push(
@@ -672,7 +771,7 @@ fn compare(
             Some(format!("sha256:{}", short(desired_digest))),
         ),
     }
-    diffs
+    (diffs, offset_change)
 }
 
 fn short(digest: &str) -> &str {

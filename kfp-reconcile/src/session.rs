@@ -307,14 +307,20 @@ impl<'a> Session<'a> {
 
     /// Loads every target, observes every namespace (in parallel) and plans each, at `now`.
     pub fn plan(&self, targets: &[Target], now: Timestamp) -> Result<Vec<Plan>, SessionError> {
-        let desired = self.load(targets)?;
+        let desired = self.load(targets, now)?;
         self.plan_loaded(targets, &desired, now)
     }
 
-    /// Loads every target's desired state with the session's options (no KFP access): what
-    /// [`Session::plan_loaded`] plans, after a lock is taken.
-    pub fn load(&self, targets: &[Target]) -> Result<Vec<DesiredNamespace>, SessionError> {
-        load_desired(targets, &self.options.load)
+    /// Loads every target's desired state with the session's options (no KFP access), zoned crons
+    /// checked at `now`: what [`Session::plan_loaded`] plans, after a lock is taken.
+    pub fn load(
+        &self,
+        targets: &[Target],
+        now: Timestamp,
+    ) -> Result<Vec<DesiredNamespace>, SessionError> {
+        let mut load = self.options.load.clone();
+        load.zones.at = now;
+        load_desired(targets, &load)
     }
 
     /// Observes the namespaces of `targets` (in parallel) and plans each from its loaded `desired`
@@ -387,7 +393,7 @@ impl<'a> Session<'a> {
             ..NamespaceReconcile::default()
         };
         // A config that does not load is refused before anything is asked of KFP, the lock included.
-        let desired = match self.load(std::slice::from_ref(target)) {
+        let desired = match self.load(std::slice::from_ref(target), now) {
             Ok(mut desired) => desired.remove(0),
             Err(error) => return failed(error),
         };

@@ -38,6 +38,7 @@ fn run(name: &str) -> DesiredRecurringRun {
             start: None,
             end: None,
             schedule: Schedule::Cron("0 0 0 * * *".to_owned()),
+            zone: None,
         },
         parameters: Vec::new(),
         pipeline: pipeline(),

@@ -135,11 +135,10 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                 .map(|t| t.namespace.clone())
                 .collect();
             // Bad configs are refused before anything is asked of KFP, the lock included.
-            let desired = session.load(&settings.targets)?;
+            let desired = session.load(&settings.targets, settings.now)?;
             locked(&session, &namespaces, cancel, || {
                 // Planned once the namespaces are ours: no other apply changes them under the plan.
-                let mut plans =
-                    session.plan_loaded(&settings.targets, &desired, jiff::Timestamp::now())?;
+                let mut plans = session.plan_loaded(&settings.targets, &desired, settings.now)?;
                 // Shown as `plan` shows it: a changed workflow as a diff against the running version's.
                 session.attach_workflow_diffs(&mut plans);
                 apply_plans(&plans, &session, cancel, ctx)

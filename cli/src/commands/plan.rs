@@ -59,7 +59,7 @@ pub fn run(args: &PlanArgs, ctx: &Context) -> Result<Status, Failure> {
     )?;
     let client = args.kfp.client(&settings.global)?;
     let session = Session::new(&client, settings.session);
-    let mut plans = session.plan(&settings.targets, jiff::Timestamp::now())?;
+    let mut plans = session.plan(&settings.targets, settings.now)?;
     session.attach_workflow_diffs(&mut plans);
     // An enabled leftover is a pending change although nothing is applied for it.
     let changes = plans.iter().any(|plan| !plan.is_in_sync());

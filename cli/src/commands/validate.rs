@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use kfp_config::Validation;
-use kfp_config::project::{ProjectLookup, Target, TargetQuery, Unnamed};
+use kfp_config::project::{ProjectLookup, TargetQuery, Unnamed};
 use serde::Serialize;
 
 use crate::args::OutputFormat;
@@ -41,7 +41,7 @@ pub struct ValidateArgs {
     pub project: Option<PathBuf>,
 }
 
-fn targets(args: &ValidateArgs, ctx: &Context) -> Result<Vec<Target>, Failure> {
+fn targets(args: &ValidateArgs, ctx: &Context) -> Result<kfp_config::project::Targets, Failure> {
     if args.configs.is_empty() {
         // Validating the current folder works in one namespace.
         ctx.global.single_namespace()?;
@@ -58,7 +58,7 @@ fn targets(args: &ValidateArgs, ctx: &Context) -> Result<Vec<Target>, Failure> {
         ),
         ..TargetQuery::new(args.configs.clone(), ctx.global.namespaces.clone())
     };
-    Ok(kfp_config::project::resolve_targets(&query)?.targets)
+    Ok(kfp_config::project::resolve_targets(&query)?)
 }
 
 #[derive(Debug, Serialize)]
@@ -73,8 +73,9 @@ struct NamespaceReport<'a> {
 }
 
 pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Status, Failure> {
-    let targets = targets(args, ctx)?;
+    let kfp_config::project::Targets { targets, project } = targets(args, ctx)?;
     let load = kfp_config::LoadOptions {
+        zones: crate::settings::schedule_zones(project.as_ref(), crate::settings::clock()?),
         offline: args.offline,
         cache_dir: args.cache_dir.clone(),
         github_api_url: args.github_api_url.clone(),

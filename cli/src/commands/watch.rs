@@ -238,6 +238,7 @@ impl Reconciler for WatchReconciler {
                 github_api_url: self.args.github_api_url.clone(),
                 // Fresh each cycle, so that branches are resolved anew; shared by the cycle's namespaces.
                 fetchers: Some(kfp_config::sources::SharedFetchers::default()),
+                zones: crate::settings::schedule_zones(project.as_ref(), jiff::Timestamp::now()),
                 ..LoadOptions::default()
             },
             plan: self.args.reconcile.plan_options(project.as_ref()),

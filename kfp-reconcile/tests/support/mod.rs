@@ -78,6 +78,7 @@ pub fn run(name: &str) -> DesiredRecurringRun {
             start: None,
             end: None,
             schedule: Schedule::Cron("0 0 0 * * *".to_owned()),
+            zone: None,
         },
         parameters: vec![("msg".to_owned(), "hello".to_owned())],
         pipeline: pipeline("v1"),

@@ -80,6 +80,10 @@ pub(crate) fn handle(core: &Core, request: &Request, rest: &str) -> Response {
         }
         ("POST", "clock") => {
             body(request).and_then(|b| match b.get("advance_seconds").and_then(Value::as_i64) {
+                Some(seconds) if b.get("fire").and_then(Value::as_bool) == Some(true) => {
+                    let runs = super::fire::advance_firing(core, seconds);
+                    Ok(Response::json(200, &json!({ "runs": runs })))
+                }
                 Some(seconds) => {
                     advance_clock(core, seconds);
                     Ok(ok())
@@ -132,6 +136,11 @@ pub(crate) fn handle(core: &Core, request: &Request, rest: &str) -> Response {
                 )),
             }
         }
+        ("POST" | "DELETE", path) if path.starts_with("jobs/") && path.ends_with("/skip-fires") => {
+            let id = &path["jobs/".len()..path.len() - "/skip-fires".len()];
+            super::fire::skip_fires(core, id, request.method == "POST");
+            Ok(ok())
+        }
         ("POST", path) if path.starts_with("runs/") && path.ends_with("/finish") => {
             let id = &path["runs/".len()..path.len() - "/finish".len()];
             body(request).and_then(|b| {
@@ -180,6 +189,7 @@ pub(crate) fn reset(core: &Core) {
         control.latency = core.config.latency;
         control.run_duration = core.config.run_duration;
         control.clock_offset_s = 0;
+        control.skipped_fires.clear();
         control.profile = core.config.profile;
     }
     *lock(&core.sessions) = super::auth::Sessions::default();
@@ -202,7 +212,11 @@ pub(crate) fn advance_clock(core: &Core, seconds: i64) {
 /// On 2.17 with v1 blocking, the controller refuses to submit the workflow of a v1 job in a blocked namespace
 /// (KFP2-V1BETA1.md §4.2): no run, `None`, while the API still reports the job enabled.
 pub(crate) fn trigger_job(core: &Core, id: &str) -> Option<String> {
-    let now_ms = core.now_ms();
+    trigger_job_at(core, id, core.now_ms())
+}
+
+/// [`trigger_job`] for a fire scheduled at `now_ms`.
+pub(crate) fn trigger_job_at(core: &Core, id: &str, now_ms: i64) -> Option<String> {
     let mut state = core.state();
     let job = state.jobs.iter().find(|j| j.id == id)?.clone();
     if !job.spec.workflow_manifest.is_empty() && super::api::v1_blocked(core, &job.namespace) {

@@ -31,6 +31,8 @@ pub(crate) struct Control {
     pub faults: Vec<FaultSlot>,
     pub run_duration: Duration,
     pub clock_offset_s: i64,
+    /// Jobs whose scheduled fires are skipped (see `fire.rs`).
+    pub skipped_fires: std::collections::BTreeSet<String>,
     /// The profile served now (starts as the configured one; the control API can switch it, keeping the
     /// store, to play an upgrade).
     pub profile: Profile,

@@ -24,6 +24,8 @@
 //! | `POST /_emulator/runs/{id}/finish {"status": "Failed"}` | [`Emulator::finish_run`] |
 //! | `POST /_emulator/jobs/{id}/trigger` → `{"run_id"}` | [`Emulator::trigger_job`] |
 //! | `POST /_emulator/clock {"advance_seconds": 60}` | [`Emulator::advance_clock`] |
+//! | `POST /_emulator/clock {"advance_seconds": 60, "fire": true}` → `{"runs"}` | [`Emulator::advance_clock_firing`] |
+//! | `POST`/`DELETE /_emulator/jobs/{id}/skip-fires` | [`Emulator::skip_fires`] |
 //! | `POST /_emulator/sessions/expire` | [`Emulator::expire_sessions`] |
 //! | `GET /_emulator/state` | [`Emulator::state`] |
 //! | `POST /_emulator/profile {"profile": "2.5"}` (keeps the store: an upgrade) | [`Emulator::set_profile`] |
@@ -31,8 +33,9 @@
 //! | `POST /_emulator/jobs/{id}/error {"error": "..."}` | [`Emulator::set_job_error`] |
 //!
 //! Choices where the real server depends on its database: string comparisons in filters, sorting and name
-//! uniqueness are case-insensitive (MySQL's default `_ci` collations). Jobs never fire on their own (use
-//! [`Emulator::trigger_job`]) and no persistence agent rewrites their `status`/`updated_at`.
+//! uniqueness are case-insensitive (MySQL's default `_ci` collations). Jobs never fire in real time (use
+//! [`Emulator::trigger_job`], or [`Emulator::advance_clock_firing`] to fire cron jobs on the simulated
+//! clock) and no persistence agent rewrites their `status`/`updated_at`.
 //!
 //! # Profiles: KFP 2.x backends
 //!
@@ -91,6 +94,7 @@ mod config;
 mod control;
 mod core;
 mod cron;
+mod fire;
 mod http;
 mod list;
 mod pipelines;
@@ -220,6 +224,17 @@ impl Emulator {
     /// Moves the emulated clock forward (timestamps, run progress, session expiry).
     pub fn advance_clock(&self, by: Duration) {
         control::advance_clock(&self.core, i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// Moves the emulated clock forward and fires every enabled cron job at each of its times in between
+    /// (UTC), as KFP's ScheduledWorkflow controller would: runs created by the job. Returns how many.
+    pub fn advance_clock_firing(&self, by: Duration) -> usize {
+        fire::advance_firing(&self.core, i64::try_from(by.as_secs()).unwrap_or(i64::MAX))
+    }
+
+    /// Makes the controller skip (`true`) or resume (`false`) the scheduled fires of a job.
+    pub fn skip_fires(&self, id: &str, skip: bool) {
+        fire::skip_fires(&self.core, id, skip);
     }
 
     /// The profile served now.
