@@ -361,7 +361,9 @@ fn build(
             job: ConfigJob {
                 enabled: job.enabled,
                 name: logical,
-                description: Some(job.description.clone()).filter(|d| !d.is_empty()),
+                description: Some(crate::zoned::recorded(&job.description).description)
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_owned),
                 experiment: (*experiment).to_owned(),
                 max_concurrency,
                 service_account: Some(job.service_account.clone()).filter(|s| !s.is_empty()),
@@ -435,17 +437,20 @@ fn unique_name(name: &str, used: &mut BTreeSet<String>) -> String {
     candidate
 }
 
+/// The trigger of a job. A version made from a zoned cron records the cron as written and its zone in
+/// its description: that is what the config says (KFP's cron is its translation).
 fn trigger_of(job: &Job) -> Result<Trigger, String> {
     let catchup = !job.no_catchup;
+    let recorded = crate::zoned::recorded(&job.description).schedule;
     match (&job.trigger.cron_schedule, &job.trigger.periodic_schedule) {
         (Some(cron), _) if !cron.cron.is_empty() => Ok(Trigger {
             catchup,
             start_date: cron.start_time,
             end_date: cron.end_time,
-            cron: Some(cron.cron.clone()),
+            cron: Some(recorded.map_or_else(|| cron.cron.clone(), |(local, _)| local.to_owned())),
             interval_seconds: None,
-            // KFP's cron is in the scheduler's zone, which is what a cron without a zone means.
-            timezone: None,
+            // Without a record, KFP's cron is in the scheduler's zone: a cron without a zone.
+            timezone: recorded.map(|(_, zone)| zone.to_owned()),
         }),
         (_, Some(periodic)) if periodic.interval_second > 0 => Ok(Trigger {
             catchup,
@@ -567,6 +572,31 @@ mod tests {
         let mut used = BTreeSet::from(["nightly".to_owned()]);
         assert_eq!(unique_name("Nightly", &mut used), "Nightly-2");
         assert_eq!(unique_name("Nightly", &mut used), "Nightly-3");
+    }
+
+    #[test]
+    fn a_zoned_version_is_imported_as_the_cron_and_zone_it_was_made_from() {
+        let mut job = Job {
+            description: "Daily report\n\nkfp-gitops schedule: 0 0 7 * * MON-FRI in Europe/Berlin"
+                .to_owned(),
+            ..Job::default()
+        };
+        job.trigger.cron_schedule = Some(kfp_client::models::CronSchedule {
+            cron: "0 0 6 * * MON-FRI".to_owned(),
+            ..Default::default()
+        });
+        let trigger = trigger_of(&job).unwrap();
+        assert_eq!(trigger.cron.as_deref(), Some("0 0 7 * * MON-FRI"));
+        assert_eq!(trigger.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(
+            crate::zoned::recorded(&job.description).description,
+            "Daily report"
+        );
+        // Without a record, the cron is KFP's own.
+        job.description = "Daily report".to_owned();
+        let trigger = trigger_of(&job).unwrap();
+        assert_eq!(trigger.cron.as_deref(), Some("0 0 6 * * MON-FRI"));
+        assert_eq!(trigger.timezone, None);
     }
 
     #[test]

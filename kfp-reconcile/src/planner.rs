@@ -555,7 +555,7 @@ fn new_version(
         _ => None,
     };
     let description = match (&run.trigger.zone, &zone) {
-        (Some(trigger_zone), Some(planned)) => Some(zoned::describe(
+        (Some(trigger_zone), Some(planned)) => Some(zoned::description_with_schedule(
             run.description.as_deref(),
             trigger_zone,
             &planned.local_cron,

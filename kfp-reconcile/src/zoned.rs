@@ -17,7 +17,11 @@ use kfp_config::desired::TriggerZone;
 pub const MARKER: &str = "kfp-gitops schedule: ";
 
 /// The description a version gets: the config's, then the record of the local cron and its zone.
-pub fn describe(description: Option<&str>, zone: &TriggerZone, local_cron: &str) -> String {
+pub fn description_with_schedule(
+    description: Option<&str>,
+    zone: &TriggerZone,
+    local_cron: &str,
+) -> String {
     let record = format!("{MARKER}{local_cron} in {}", zone.timezone);
     match description.filter(|text| !text.is_empty()) {
         Some(text) => format!("{text}\n\n{record}"),
@@ -137,7 +141,7 @@ mod tests {
 
     #[test]
     fn the_record_follows_the_description_and_is_read_back() {
-        let text = describe(Some("Daily report"), &berlin(), "0 0 7 * * MON-FRI");
+        let text = description_with_schedule(Some("Daily report"), &berlin(), "0 0 7 * * MON-FRI");
         assert_eq!(
             text,
             "Daily report\n\nkfp-gitops schedule: 0 0 7 * * MON-FRI in Europe/Berlin"
@@ -145,7 +149,7 @@ mod tests {
         let read = recorded(&text);
         assert_eq!(read.description, "Daily report");
         assert_eq!(read.schedule, Some(("0 0 7 * * MON-FRI", "Europe/Berlin")));
-        let alone = describe(None, &berlin(), "@daily");
+        let alone = description_with_schedule(None, &berlin(), "@daily");
         assert_eq!(recorded(&alone).description, "");
         assert_eq!(recorded(&alone).schedule, Some(("@daily", "Europe/Berlin")));
         let plain = recorded("no record here");
