@@ -1,10 +1,12 @@
 //! The [`KfpApi`] trait, list options and the helpers that walk every page of a list call.
 
 use crate::error::{Error, Result};
-use crate::http::API_PREFIX;
 use crate::models::{
     Experiment, Filter, Healthz, Job, Page, Pipeline, ResourceKey, Run, RunDetail,
 };
+
+/// The API's path prefix under the configured URL.
+pub const API_PREFIX: &str = "/apis/v1beta1";
 
 /// The largest page the server returns (it clamps bigger requests).
 pub const MAX_PAGE_SIZE: u32 = 200;

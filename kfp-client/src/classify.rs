@@ -119,6 +119,89 @@ pub fn is_refused_page_token(error: &Error) -> bool {
     }
 }
 
+/// Longest server message kept in an error (the rest is cut: a gateway may echo whole requests).
+pub(crate) const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Longest internal error chain kept in an error.
+pub(crate) const MAX_DETAILS_CHARS: usize = 2000;
+
+pub(crate) fn looks_like_html(content_type: &str, body: &[u8]) -> bool {
+    content_type.contains("text/html")
+        || body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'<')
+}
+
+pub(crate) fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// What a gateway answered in place of JSON, for the not-authenticated reason.
+pub(crate) fn not_json_reason(status: u16, content_type: &str, body: &[u8]) -> String {
+    if looks_like_html(content_type, body) {
+        return if status == 403 {
+            "the gateway answered HTTP 403 with a sign-in page".to_owned()
+        } else {
+            format!(
+                "the gateway answered HTTP {status} with an HTML page instead of JSON (a login page)"
+            )
+        };
+    }
+    let text = crate::secrets::excerpt(&String::from_utf8_lossy(body), 200);
+    if text.is_empty() {
+        format!("the gateway answered HTTP {status} without a body instead of JSON")
+    } else {
+        format!("the gateway answered HTTP {status} with text instead of JSON: {text}")
+    }
+}
+
+/// The typed error of a non-2xx answer, with what the server said cut to a bounded excerpt.
+pub(crate) fn bounded_api_error(
+    method: &str,
+    path: &str,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> Error {
+    // What the server said is cut to a bounded excerpt with every known secret masked.
+    match api_error(
+        method,
+        path,
+        status,
+        looks_like_html(content_type, body),
+        body,
+    ) {
+        Error::Api {
+            status,
+            method,
+            path,
+            message,
+            details,
+            code,
+        } => Error::Api {
+            status,
+            method,
+            path,
+            message: crate::secrets::excerpt(&message, MAX_MESSAGE_CHARS),
+            details: details.map(|details| crate::secrets::excerpt(&details, MAX_DETAILS_CHARS)),
+            code,
+        },
+        Error::V1PipelinesBlocked {
+            method,
+            path,
+            namespace,
+            message,
+        } => Error::V1PipelinesBlocked {
+            method,
+            path,
+            namespace,
+            message: crate::secrets::excerpt(&message, MAX_MESSAGE_CHARS),
+        },
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +320,13 @@ mod tests {
         assert!(is_lost_identity(&v1));
         assert!(is_lost_identity(&v2));
         assert!(!is_lost_identity(&other));
+    }
+
+    #[test]
+    fn html_detection_uses_content_type_or_a_leading_angle_bracket() {
+        assert!(looks_like_html("text/html; charset=utf-8", b"{}"));
+        assert!(looks_like_html("", b"  \n<!DOCTYPE html>"));
+        assert!(!looks_like_html("application/json", b"{\"a\":1}"));
+        assert!(!looks_like_html("", b""));
     }
 }

@@ -9,7 +9,7 @@ use url::Url;
 use crate::config::DexConfig;
 use crate::cookies::CookieJar;
 use crate::error::{Error, Result};
-use crate::http::{transport_error, without_query};
+use crate::transport::{transport_error, without_query};
 
 /// Redirects followed in one step before giving up.
 const MAX_HOPS: usize = 20;

@@ -12,7 +12,8 @@ use ureq::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use url::form_urlencoded::byte_serialize;
 
-use crate::api::{KfpApi, ListItem, ListOptions, PageInfo};
+use crate::api::{API_PREFIX, KfpApi, ListItem, ListOptions, PageInfo};
+use crate::classify::{bounded_api_error, is_json, not_json_reason};
 use crate::config::{AuthConfig, ClientConfig, DexConfig, RetryPolicy};
 use crate::cookies::CookieJar;
 use crate::dex;
@@ -23,18 +24,15 @@ use crate::models::{
 };
 use crate::secrets::Secret;
 use crate::stream::{self, StreamFailure};
+use crate::transport::{transport_error, without_query};
 
-/// The API's path prefix under the configured URL.
-pub const API_PREFIX: &str = "/apis/v1beta1";
+mod endpoints;
+mod session;
+
+use session::{Auth, DexSession, SessionState};
 
 /// Largest response body read (a page of 200 jobs with big manifests is tens of MB).
 const MAX_BODY_BYTES: u64 = 1 << 30;
-
-/// Longest server message kept in an error (the rest is cut: a gateway may echo whole requests).
-const MAX_MESSAGE_CHARS: usize = 500;
-
-/// Longest internal error chain kept in an error.
-const MAX_DETAILS_CHARS: usize = 2000;
 
 /// Read buffer of a streamed answer.
 const STREAM_BUFFER_BYTES: usize = 64 << 10;
@@ -90,45 +88,6 @@ impl std::fmt::Debug for HttpKfpClient {
             .field("cookies", &self.jar)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
-    }
-}
-
-enum Auth {
-    None,
-    Token(Secret),
-    TokenFile {
-        path: PathBuf,
-        last_hash: Mutex<Option<u64>>,
-    },
-    Dex {
-        config: DexConfig,
-        session: Mutex<DexSession>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SessionState {
-    NotLoggedIn,
-    LoggedIn,
-    /// The URL answered without a login redirect: no cookie needed.
-    Unsecured,
-}
-
-#[derive(Debug)]
-struct DexSession {
-    state: SessionState,
-    /// Bumped by every login, so that concurrent callers that saw the same expired session log in once.
-    generation: u64,
-}
-
-impl Auth {
-    fn describe(&self) -> String {
-        match self {
-            Self::None => AuthConfig::None.describe(),
-            Self::Token(_) => AuthConfig::Token(Secret::default()).describe(),
-            Self::TokenFile { path, .. } => AuthConfig::TokenFile(path.clone()).describe(),
-            Self::Dex { config, .. } => AuthConfig::Dex(config.clone()).describe(),
-        }
     }
 }
 
@@ -198,63 +157,6 @@ enum Outcome {
     },
 }
 
-/// Percent-encodes one path segment (ids are UUIDs, but nothing stops a caller from passing anything).
-fn segment(id: &str) -> String {
-    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(id, UNRESERVED).to_string()
-}
-
-fn encode(value: &str) -> String {
-    byte_serialize(value.as_bytes()).collect()
-}
-
-/// For values the server URL-decodes a second time (`filter`, the upload `name`): encoded twice so that `+`,
-/// `%`, `&` and spaces survive (CONTRACT §4).
-fn encode_twice(value: &str) -> String {
-    encode(&encode(value))
-}
-
-/// The query string of a list call, in the order the SDK uses.
-pub(crate) fn list_query(options: &ListOptions) -> String {
-    let mut pairs: Vec<(&str, String)> = Vec::new();
-    if let Some(token) = &options.page_token {
-        pairs.push(("page_token", encode(token)));
-    }
-    if let Some(size) = options.page_size {
-        pairs.push(("page_size", size.to_string()));
-    }
-    if let Some(sort_by) = &options.sort_by {
-        pairs.push(("sort_by", encode(sort_by)));
-    }
-    if let Some(key) = &options.resource_key {
-        pairs.push((
-            "resource_reference_key.type",
-            key.r#type.as_str().to_owned(),
-        ));
-        pairs.push(("resource_reference_key.id", encode(&key.id)));
-    }
-    if let Some(filter) = &options.filter {
-        pairs.push(("filter", encode_twice(&filter.to_json())));
-    }
-    pairs
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn looks_like_html(content_type: &str, body: &[u8]) -> bool {
-    content_type.contains("text/html")
-        || body
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_some_and(|b| *b == b'<')
-}
-
 /// Whether the body's first non-whitespace byte opens a JSON object; consumes the whitespace before it only.
 fn opens_an_object(reader: &mut impl BufRead) -> std::io::Result<bool> {
     loop {
@@ -269,128 +171,6 @@ fn opens_an_object(reader: &mut impl BufRead) -> std::io::Result<bool> {
         }
         let blanks = buffer.len();
         reader.consume(blanks);
-    }
-}
-
-fn is_json(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-}
-
-/// What a gateway answered in place of JSON, for the not-authenticated reason.
-fn not_json_reason(status: u16, content_type: &str, body: &[u8]) -> String {
-    if looks_like_html(content_type, body) {
-        return if status == 403 {
-            "the gateway answered HTTP 403 with a sign-in page".to_owned()
-        } else {
-            format!(
-                "the gateway answered HTTP {status} with an HTML page instead of JSON (a login page)"
-            )
-        };
-    }
-    let text = crate::secrets::excerpt(&String::from_utf8_lossy(body), 200);
-    if text.is_empty() {
-        format!("the gateway answered HTTP {status} without a body instead of JSON")
-    } else {
-        format!("the gateway answered HTTP {status} with text instead of JSON: {text}")
-    }
-}
-
-/// KFP's answer to terminating a run that no longer runs: 400 `Failed to terminate run <id>. Row not found.`
-/// (CONTRACT §5).
-fn is_not_running(error: &Error) -> bool {
-    const SAID: &str = "Row not found";
-    matches!(error, Error::Api { status: 400, message, details, .. }
-        if message.contains(SAID) || details.as_deref().is_some_and(|d| d.contains(SAID)))
-}
-
-/// A URL without its query (which may carry OAuth state), for messages.
-pub(crate) fn without_query(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
-}
-
-fn is_tls_error(err: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
-    err.is::<rustls::Error>()
-}
-
-pub(crate) fn transport_error(method: &str, path: &str, err: &ureq::Error) -> Error {
-    use std::io::ErrorKind;
-    let (kind, may_have_been_sent) = match err {
-        ureq::Error::Timeout(timeout) => match timeout {
-            ureq::Timeout::Resolve | ureq::Timeout::Connect => (TransportKind::Connect, false),
-            _ => (TransportKind::Timeout, true),
-        },
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
-            (TransportKind::Connect, false)
-        }
-        // rustls reports handshake failures as I/O errors: nothing was sent.
-        ureq::Error::Io(io) if io.get_ref().is_some_and(is_tls_error) => {
-            (TransportKind::Tls, false)
-        }
-        ureq::Error::Io(io) => match io.kind() {
-            ErrorKind::ConnectionRefused
-            | ErrorKind::AddrNotAvailable
-            | ErrorKind::HostUnreachable
-            | ErrorKind::NetworkUnreachable => (TransportKind::Connect, false),
-            ErrorKind::TimedOut | ErrorKind::WouldBlock => (TransportKind::Timeout, true),
-            _ => (TransportKind::Io, true),
-        },
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_) => {
-            (TransportKind::Tls, false)
-        }
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => (TransportKind::Other, false),
-        _ => (TransportKind::Other, true),
-    };
-    let message = match kind {
-        TransportKind::Connect => format!("cannot connect: {err}"),
-        TransportKind::Timeout => format!("no answer in time: {err}"),
-        TransportKind::Tls => format!("TLS failure: {err}"),
-        _ => err.to_string(),
-    };
-    Error::Transport {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        kind,
-        message: crate::secrets::redact_text(&message),
-        may_have_been_sent,
-    }
-}
-
-fn api_error(method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) -> Error {
-    // What the server said is cut to a bounded excerpt with every known secret masked.
-    match crate::classify::api_error(
-        method,
-        path,
-        status,
-        looks_like_html(content_type, body),
-        body,
-    ) {
-        Error::Api {
-            status,
-            method,
-            path,
-            message,
-            details,
-            code,
-        } => Error::Api {
-            status,
-            method,
-            path,
-            message: crate::secrets::excerpt(&message, MAX_MESSAGE_CHARS),
-            details: details.map(|details| crate::secrets::excerpt(&details, MAX_DETAILS_CHARS)),
-            code,
-        },
-        Error::V1PipelinesBlocked {
-            method,
-            path,
-            namespace,
-            message,
-        } => Error::V1PipelinesBlocked {
-            method,
-            path,
-            namespace,
-            message: crate::secrets::excerpt(&message, MAX_MESSAGE_CHARS),
-        },
-        other => other,
     }
 }
 
@@ -451,107 +231,6 @@ impl HttpKfpClient {
     /// Logs in now (Dex only; a no-op otherwise), so that a login problem is reported as such.
     pub fn login(&self) -> Result<()> {
         self.ensure_session().map(|_| ())
-    }
-
-    fn bearer(&self) -> Result<Option<Secret>> {
-        match &self.auth {
-            Auth::Token(token) => Ok(Some(token.clone())),
-            Auth::TokenFile { path, last_hash } => {
-                let text = std::fs::read_to_string(path).map_err(|source| Error::TokenFile {
-                    path: path.clone(),
-                    source,
-                })?;
-                let token = text.trim();
-                if token.is_empty() {
-                    return Err(Error::TokenFile {
-                        path: path.clone(),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "the file is empty",
-                        ),
-                    });
-                }
-                let mut hasher = DefaultHasher::new();
-                token.hash(&mut hasher);
-                let hash = hasher.finish();
-                let mut last = last_hash
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if last.is_some_and(|h| h != hash) {
-                    tracing::debug!(path = %path.display(), "the token file changed; using the new token");
-                }
-                *last = Some(hash);
-                Ok(Some(Secret::new(token)))
-            }
-            Auth::None | Auth::Dex { .. } => Ok(None),
-        }
-    }
-
-    /// Makes sure a Dex session exists; returns its generation (0 without Dex).
-    fn ensure_session(&self) -> Result<u64> {
-        let Auth::Dex { config, session } = &self.auth else {
-            return Ok(0);
-        };
-        let mut session = session
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if session.state == SessionState::NotLoggedIn {
-            self.dex_login(config, &mut session)?;
-        }
-        Ok(session.generation)
-    }
-
-    /// Logs in again unless another caller already did since `seen_generation`.
-    fn relogin(&self, seen_generation: u64) -> Result<()> {
-        let Auth::Dex { config, session } = &self.auth else {
-            return Ok(());
-        };
-        let mut session = session
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if session.generation == seen_generation {
-            tracing::info!("the KFP session has expired; logging in to Dex again");
-            self.jar.clear();
-            self.dex_login(config, &mut session)?;
-        }
-        Ok(())
-    }
-
-    fn dex_login(&self, config: &DexConfig, session: &mut DexSession) -> Result<()> {
-        let outcome = dex::login(&self.agent, &self.jar, &self.api_url, config)?;
-        session.generation += 1;
-        session.state = match outcome {
-            dex::LoginOutcome::LoggedIn => SessionState::LoggedIn,
-            dex::LoginOutcome::Unsecured => SessionState::Unsecured,
-        };
-        Ok(())
-    }
-
-    fn not_authenticated(&self, call: &Call, reason: String) -> Error {
-        let hint = match &self.auth {
-            Auth::None => format!(
-                "{} needs a login: set DEX_USERNAME and DEX_PASSWORD (Dex behind oauth2-proxy), or give a \
-                 bearer token with KFP_TOKEN or --token-file",
-                self.api_url
-            ),
-            Auth::Token(_) | Auth::TokenFile { .. } => {
-                "the gateway did not accept the bearer token: use a ServiceAccount token with audience \
-                 `pipelines.kubeflow.org` (e.g. `kubectl create token SA --audience pipelines.kubeflow.org`), \
-                 or log in with DEX_USERNAME/DEX_PASSWORD"
-                    .to_owned()
-            }
-            Auth::Dex { config, .. } => format!(
-                "logging in to Dex as {} worked but the session was not accepted: check --dex-auth-type \
-                 (local or ldap) and that --api-url is the URL of the pipelines UI (e.g. https://HOST/pipeline)",
-                config.username
-            ),
-        };
-        Error::NotAuthenticated {
-            method: call.method.as_str().to_owned(),
-            path: call.display_path(),
-            reason,
-            hint,
-        }
     }
 
     /// One attempt. With `stream`, a 2xx answer whose body is a JSON object goes to `stream` as it arrives (an
@@ -683,7 +362,7 @@ impl HttpKfpClient {
             )));
         }
         if status == 401 {
-            let said = match api_error(method, &path, status, &content_type, &body) {
+            let said = match bounded_api_error(method, &path, status, &content_type, &body) {
                 Error::Api { message, .. } if !message.starts_with("HTTP 401") => {
                     format!(": {message}")
                 }
@@ -693,7 +372,7 @@ impl HttpKfpClient {
                 "the server answered HTTP 401{said}"
             )));
         }
-        let error = api_error(method, &path, status, &content_type, &body);
+        let error = bounded_api_error(method, &path, status, &content_type, &body);
         // KFP 1.8.5 answers a lost identity with a 500 `Unauthenticated`: a new login (or a rotated token
         // file) may help, as with a 401 (KFP2-V1BETA1.md §1, §5 P1-13).
         if matches!(self.auth, Auth::Dex { .. } | Auth::TokenFile { .. })
@@ -855,40 +534,6 @@ impl HttpKfpClient {
             }
         }
     }
-
-    fn empty(&self, call: &Call) -> Result<()> {
-        self.execute(call).map(|_| ())
-    }
-
-    fn with_json_body(mut call: Call, value: &impl Serialize) -> Result<Call> {
-        let body = serde_json::to_vec(value).map_err(|err| Error::Config(err.to_string()))?;
-        call.body = Some((body, "application/json".to_owned()));
-        Ok(call)
-    }
-
-    fn get(path: String) -> Call {
-        Call::new(Method::Get, path, Kind::Idempotent)
-    }
-
-    fn list(path: &str, options: &ListOptions) -> Call {
-        let mut call = Self::get(path.to_owned());
-        call.query = list_query(options);
-        call
-    }
-
-    fn action(path: String) -> Call {
-        Call::new(Method::Post, path, Kind::Idempotent)
-    }
-
-    fn delete(path: String) -> Call {
-        let mut call = Call::new(Method::Delete, path, Kind::Idempotent);
-        call.applied_if = Some(Error::is_not_found);
-        call
-    }
-
-    fn create(path: &str) -> Call {
-        Call::new(Method::Post, path.to_owned(), Kind::Create)
-    }
 }
 
 fn normalize_api_url(url: &str) -> Result<String> {
@@ -984,178 +629,9 @@ fn tls_config(config: &ClientConfig) -> Result<TlsConfig> {
     Ok(builder.build())
 }
 
-impl KfpApi for HttpKfpClient {
-    fn healthz(&self) -> Result<Healthz> {
-        self.json(&Self::get("/healthz".into()))
-    }
-
-    fn create_experiment(&self, experiment: &Experiment) -> Result<Experiment> {
-        self.json(&Self::with_json_body(
-            Self::create("/experiments"),
-            experiment,
-        )?)
-    }
-
-    fn get_experiment(&self, id: &str) -> Result<Experiment> {
-        self.json(&Self::get(format!("/experiments/{}", segment(id))))
-    }
-
-    fn list_experiments(&self, options: &ListOptions) -> Result<Page<Experiment>> {
-        self.json::<ListExperimentsResponse>(&Self::list(Experiment::LIST_PATH, options))
-            .map(Into::into)
-    }
-
-    fn delete_experiment(&self, id: &str) -> Result<()> {
-        self.empty(&Self::delete(format!("/experiments/{}", segment(id))))
-    }
-
-    fn archive_experiment(&self, id: &str) -> Result<()> {
-        self.empty(&Self::action(format!(
-            "/experiments/{}:archive",
-            segment(id)
-        )))
-    }
-
-    fn unarchive_experiment(&self, id: &str) -> Result<()> {
-        self.empty(&Self::action(format!(
-            "/experiments/{}:unarchive",
-            segment(id)
-        )))
-    }
-
-    fn create_job(&self, job: &Job) -> Result<Job> {
-        self.json(&Self::with_json_body(Self::create("/jobs"), job)?)
-    }
-
-    fn get_job(&self, id: &str) -> Result<Job> {
-        self.json(&Self::get(format!("/jobs/{}", segment(id))))
-    }
-
-    fn list_jobs(&self, options: &ListOptions) -> Result<Page<Job>> {
-        self.json::<ListJobsResponse>(&Self::list(Job::LIST_PATH, options))
-            .map(Into::into)
-    }
-
-    fn list_jobs_each(
-        &self,
-        options: &ListOptions,
-        visit: &mut dyn FnMut(Job),
-    ) -> Result<PageInfo> {
-        let call = Self::list(Job::LIST_PATH, options);
-        let mut streamed = None;
-        let body = {
-            let mut consume = |reader: BodyStream<'_>| -> Result<()> {
-                let info = stream::decode_jobs(reader, &mut *visit)
-                    .map_err(|failure| Self::stream_error(&call, failure))?;
-                streamed = Some(info);
-                Ok(())
-            };
-            self.execute_with(&call, Some(&mut consume))?
-        };
-        if let Some(info) = streamed {
-            return Ok(info);
-        }
-        // Not a JSON object (an empty body, or a JSON value of another kind): judged as `list_jobs` judges it.
-        let response: ListJobsResponse = Self::decode(&call, &body.unwrap_or_default())?;
-        let info = PageInfo {
-            next_page_token: response.next_page_token,
-            total_size: response.total_size,
-        };
-        response.jobs.into_iter().for_each(visit);
-        Ok(info)
-    }
-
-    fn delete_job(&self, id: &str) -> Result<()> {
-        self.empty(&Self::delete(format!("/jobs/{}", segment(id))))
-    }
-
-    fn enable_job(&self, id: &str) -> Result<()> {
-        self.empty(&Self::action(format!("/jobs/{}/enable", segment(id))))
-    }
-
-    fn disable_job(&self, id: &str) -> Result<()> {
-        self.empty(&Self::action(format!("/jobs/{}/disable", segment(id))))
-    }
-
-    fn create_run(&self, run: &Run) -> Result<RunDetail> {
-        self.json(&Self::with_json_body(Self::create("/runs"), run)?)
-    }
-
-    fn get_run(&self, id: &str) -> Result<RunDetail> {
-        self.json(&Self::get(format!("/runs/{}", segment(id))))
-    }
-
-    fn list_runs(&self, options: &ListOptions) -> Result<Page<Run>> {
-        self.json::<ListRunsResponse>(&Self::list(Run::LIST_PATH, options))
-            .map(Into::into)
-    }
-
-    fn terminate_run(&self, id: &str) -> Result<()> {
-        let mut call = Self::action(format!("/runs/{}/terminate", segment(id)));
-        call.applied_if = Some(is_not_running);
-        self.empty(&call)
-    }
-
-    fn archive_run(&self, id: &str) -> Result<()> {
-        self.empty(&Self::action(format!("/runs/{}:archive", segment(id))))
-    }
-
-    fn unarchive_run(&self, id: &str) -> Result<()> {
-        self.empty(&Self::action(format!("/runs/{}:unarchive", segment(id))))
-    }
-
-    fn delete_run(&self, id: &str) -> Result<()> {
-        self.empty(&Self::delete(format!("/runs/{}", segment(id))))
-    }
-
-    fn upload_pipeline(
-        &self,
-        name: &str,
-        description: Option<&str>,
-        file_name: &str,
-        bytes: &[u8],
-    ) -> Result<Pipeline> {
-        let mut call = Self::create("/pipelines/upload");
-        // The upload handler URL-decodes `name` and `description` once more (CONTRACT §5).
-        call.query = format!("name={}", encode_twice(name));
-        if let Some(description) = description {
-            call.query
-                .push_str(&format!("&description={}", encode_twice(description)));
-        }
-        let boundary = format!("kfp-gitops-{:032x}", rand::random::<u128>());
-        let file_name = file_name.replace(['"', '\r', '\n'], "_");
-        let mut body = Vec::with_capacity(bytes.len() + 256);
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"uploadfile\"; filename=\"{file_name}\"\r\n\
-                 Content-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        call.body = Some((body, format!("multipart/form-data; boundary={boundary}")));
-        self.json(&call)
-    }
-
-    fn list_pipelines(&self, options: &ListOptions) -> Result<Page<Pipeline>> {
-        self.json::<ListPipelinesResponse>(&Self::list(Pipeline::LIST_PATH, options))
-            .map(Into::into)
-    }
-
-    fn get_pipeline(&self, id: &str) -> Result<Pipeline> {
-        self.json(&Self::get(format!("/pipelines/{}", segment(id))))
-    }
-
-    fn delete_pipeline(&self, id: &str) -> Result<()> {
-        self.empty(&Self::delete(format!("/pipelines/{}", segment(id))))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{Filter, Predicate, ResourceKey};
 
     #[test]
     fn api_url_accepts_a_trailing_slash_or_the_api_prefix() {
@@ -1169,66 +645,5 @@ mod tests {
         }
         assert!(normalize_api_url("ftp://h").is_err());
         assert!(normalize_api_url("h:8888").is_err());
-    }
-
-    #[test]
-    fn list_query_orders_like_the_sdk_and_double_encodes_the_filter() {
-        let options = ListOptions {
-            page_token: Some("tok=".into()),
-            page_size: Some(200),
-            sort_by: Some("created_at desc".into()),
-            filter: Some(Filter::single(Predicate::equals("name", "a+b %20&c"))),
-            resource_key: Some(ResourceKey::namespace("team-1")),
-        };
-        let query = list_query(&options);
-        let once = "%7B%22predicates%22%3A%5B%7B%22key%22%3A%22name%22%2C%22op%22%3A%22EQUALS%22%2C%22string_value%22%3A%22a%2Bb+%2520%26c%22%7D%5D%7D";
-        let twice: String = byte_serialize(once.as_bytes()).collect();
-        assert_eq!(
-            query,
-            format!(
-                "page_token=tok%3D&page_size=200&sort_by=created_at+desc&resource_reference_key.type=NAMESPACE&\
-                 resource_reference_key.id=team-1&filter={twice}"
-            )
-        );
-    }
-
-    /// Go's `url.QueryUnescape`.
-    fn go_unescape(text: &str) -> Option<String> {
-        let bytes = text.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    out.push(u8::from_str_radix(text.get(i + 1..i + 3)?, 16).ok()?);
-                    i += 2;
-                }
-                other => out.push(other),
-            }
-            i += 1;
-        }
-        String::from_utf8(out).ok()
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_filter_value_reaches_the_server_unchanged(value in "\\PC*") {
-            let filter = Filter::single(Predicate::equals("name", value.clone()));
-            let query = list_query(&ListOptions::default().with_filter(filter.clone()));
-            let raw = query.strip_prefix("filter=").unwrap();
-            // The gateway decodes the query once, then parseAPIFilter once more.
-            let json = go_unescape(&go_unescape(raw).unwrap()).unwrap();
-            let seen: Filter = serde_json::from_str(&json).unwrap();
-            proptest::prop_assert_eq!(seen, filter);
-        }
-    }
-
-    #[test]
-    fn html_detection_uses_content_type_or_a_leading_angle_bracket() {
-        assert!(looks_like_html("text/html; charset=utf-8", b"{}"));
-        assert!(looks_like_html("", b"  \n<!DOCTYPE html>"));
-        assert!(!looks_like_html("application/json", b"{\"a\":1}"));
-        assert!(!looks_like_html("", b""));
     }
 }

@@ -65,11 +65,12 @@ pub mod models;
 pub mod precheck;
 pub mod secrets;
 mod stream;
+mod transport;
 mod wire;
 
 pub use api::{
-    JobsEvent, KfpApi, ListItem, ListOptions, ListScope, MAX_PAGE_SIZE, PAGE_RETRIES, PageInfo,
-    find_experiment_by_name, for_each_job, for_each_page, list_all, list_all_experiments,
+    API_PREFIX, JobsEvent, KfpApi, ListItem, ListOptions, ListScope, MAX_PAGE_SIZE, PAGE_RETRIES,
+    PageInfo, find_experiment_by_name, for_each_job, for_each_page, list_all, list_all_experiments,
     list_all_jobs, list_all_pipelines, list_all_runs,
 };
 pub use config::{
@@ -78,7 +79,7 @@ pub use config::{
     TlsOptions,
 };
 pub use error::{Error, Result, TransportKind};
-pub use http::{API_PREFIX, HttpKfpClient};
+pub use http::HttpKfpClient;
 pub use secrets::Secret;
 
 /// The log target of warnings about weakened security (`--skip-tls-verify`): a subscriber should show them at
