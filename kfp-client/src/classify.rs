@@ -202,6 +202,71 @@ pub(crate) fn bounded_api_error(
     }
 }
 
+/// What a complete answer means for the call that got it.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A 2xx answer with a JSON body (or none, which some proxies send for `{}`).
+    Ok(Vec<u8>),
+    /// A login problem, with the reason: the call may succeed after a (re-)login.
+    Unauthenticated(String),
+    /// Any other failure.
+    Failed(Error),
+}
+
+/// The login problem of a 3xx answer: redirects are never followed, a redirect is a login page.
+pub(crate) fn redirect_reason(status: u16, location: Option<&str>) -> Option<String> {
+    if !(300..400).contains(&status) {
+        return None;
+    }
+    let target = location.map_or_else(
+        || "nowhere".to_owned(),
+        |location| crate::secrets::redact_url(crate::transport::without_query(location)),
+    );
+    Some(format!(
+        "the gateway answered HTTP {status} with a redirect to {target} (a login page)"
+    ))
+}
+
+/// Judges a complete non-redirect answer by its status, content type and body. `renewable` says whether the
+/// client can renew its identity (a Dex login, a token file), which makes a lost identity a login problem.
+pub(crate) fn classify_answer(
+    method: &str,
+    path: &str,
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    renewable: bool,
+) -> Answer {
+    // KFP answers JSON, so a 200 or 403 with anything else is a gateway in front of it: a login page, or
+    // Istio's `403 text/plain RBAC: access denied` (CONTRACT §6). An empty 200 is how some proxies pass `{}`
+    // on; a JSON 403 is KFP's own permission error.
+    if (200..300).contains(&status) {
+        if body.iter().all(u8::is_ascii_whitespace) || is_json(&body) {
+            return Answer::Ok(body);
+        }
+        return Answer::Unauthenticated(not_json_reason(status, content_type, &body));
+    }
+    if status == 403 && !is_json(&body) {
+        return Answer::Unauthenticated(not_json_reason(status, content_type, &body));
+    }
+    if status == 401 {
+        let said = match bounded_api_error(method, path, status, content_type, &body) {
+            Error::Api { message, .. } if !message.starts_with("HTTP 401") => {
+                format!(": {message}")
+            }
+            _ => String::new(),
+        };
+        return Answer::Unauthenticated(format!("the server answered HTTP 401{said}"));
+    }
+    let error = bounded_api_error(method, path, status, content_type, &body);
+    // KFP 1.8.5 answers a lost identity with a 500 `Unauthenticated`: a new login (or a rotated token
+    // file) may help, as with a 401 (KFP2-V1BETA1.md §1, §5 P1-13).
+    if renewable && is_lost_identity(&error) {
+        return Answer::Unauthenticated(format!("the server saw no user identity: {error}"));
+    }
+    Answer::Failed(error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +393,108 @@ mod tests {
         assert!(looks_like_html("", b"  \n<!DOCTYPE html>"));
         assert!(!looks_like_html("application/json", b"{\"a\":1}"));
         assert!(!looks_like_html("", b""));
+    }
+
+    fn answer(status: u16, content_type: &str, body: &str, renewable: bool) -> Answer {
+        classify_answer(
+            "GET",
+            "/apis/v1beta1/jobs",
+            status,
+            content_type,
+            body.as_bytes().to_vec(),
+            renewable,
+        )
+    }
+
+    #[test]
+    fn a_2xx_answer_is_ok_with_json_or_no_body_and_a_login_page_otherwise() {
+        assert!(
+            matches!(answer(200, "application/json", "{\"jobs\":[]}", false), Answer::Ok(body) if body == b"{\"jobs\":[]}")
+        );
+        assert!(matches!(answer(200, "", "  \n", false), Answer::Ok(_)));
+        let Answer::Unauthenticated(reason) =
+            answer(200, "text/html", "<html>sign in</html>", false)
+        else {
+            panic!("a 200 HTML page is a login page");
+        };
+        assert_eq!(
+            reason,
+            "the gateway answered HTTP 200 with an HTML page instead of JSON (a login page)"
+        );
+        let Answer::Unauthenticated(reason) = answer(200, "text/plain", "hello", false) else {
+            panic!("a 200 text answer is not KFP's");
+        };
+        assert_eq!(
+            reason,
+            "the gateway answered HTTP 200 with text instead of JSON: hello"
+        );
+    }
+
+    #[test]
+    fn a_403_is_a_login_problem_unless_kfp_said_it_in_json() {
+        let Answer::Unauthenticated(reason) =
+            answer(403, "text/plain", "RBAC: access denied", false)
+        else {
+            panic!("Istio's 403 is a login problem");
+        };
+        assert_eq!(
+            reason,
+            "the gateway answered HTTP 403 with text instead of JSON: RBAC: access denied"
+        );
+        let Answer::Unauthenticated(reason) = answer(403, "text/html", "<html/>", false) else {
+            panic!("a 403 sign-in page is a login problem");
+        };
+        assert_eq!(reason, "the gateway answered HTTP 403 with a sign-in page");
+        let json = r#"{"error":"denied","code":7,"message":"User x is not allowed"}"#;
+        assert!(matches!(
+            answer(403, "application/json", json, true),
+            Answer::Failed(Error::Api { status: 403, .. })
+        ));
+    }
+
+    #[test]
+    fn a_401_names_what_the_server_said() {
+        let json = r#"{"code":16,"message":"token expired"}"#;
+        let Answer::Unauthenticated(reason) = answer(401, "application/json", json, false) else {
+            panic!("a 401 is a login problem");
+        };
+        assert_eq!(reason, "the server answered HTTP 401: token expired");
+        let Answer::Unauthenticated(reason) = answer(401, "", "", false) else {
+            panic!("a 401 is a login problem");
+        };
+        assert_eq!(reason, "the server answered HTTP 401");
+    }
+
+    #[test]
+    fn a_lost_identity_is_a_login_problem_only_when_the_identity_can_be_renewed() {
+        let json = r#"{"error":"Internal error: Unauthenticated: Request header error: there is no user identity header.","code":13,"message":"Internal error: Unauthenticated: Request header error: there is no user identity header."}"#;
+        assert!(
+            matches!(answer(500, "application/json", json, true), Answer::Unauthenticated(reason) if reason.starts_with("the server saw no user identity: "))
+        );
+        assert!(matches!(
+            answer(500, "application/json", json, false),
+            Answer::Failed(Error::Api { status: 500, .. })
+        ));
+        let other = r#"{"code":13,"message":"Internal error: database down"}"#;
+        assert!(matches!(
+            answer(500, "application/json", other, true),
+            Answer::Failed(Error::Api { status: 500, .. })
+        ));
+    }
+
+    #[test]
+    fn a_redirect_is_a_login_page_shown_without_its_query() {
+        assert_eq!(redirect_reason(200, None), None);
+        assert_eq!(redirect_reason(404, Some("https://x/")), None);
+        assert_eq!(
+            redirect_reason(302, Some("https://dex.example/auth?state=s3cret")).as_deref(),
+            Some(
+                "the gateway answered HTTP 302 with a redirect to https://dex.example/auth (a login page)"
+            )
+        );
+        assert_eq!(
+            redirect_reason(307, None).as_deref(),
+            Some("the gateway answered HTTP 307 with a redirect to nowhere (a login page)")
+        );
     }
 }

@@ -13,7 +13,7 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use url::form_urlencoded::byte_serialize;
 
 use crate::api::{API_PREFIX, KfpApi, ListItem, ListOptions, PageInfo};
-use crate::classify::{bounded_api_error, is_json, not_json_reason};
+use crate::classify::{Answer, classify_answer, redirect_reason};
 use crate::config::{AuthConfig, ClientConfig, DexConfig, RetryPolicy};
 use crate::cookies::CookieJar;
 use crate::dex;
@@ -307,14 +307,8 @@ impl HttpKfpClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(std::time::Duration::from_secs);
         tracing::debug!(method, path = %path, status, "KFP API answered");
-        if (300..400).contains(&status) {
-            let target = location.as_deref().map_or_else(
-                || "nowhere".to_owned(),
-                |location| crate::secrets::redact_url(without_query(location)),
-            );
-            return Ok(Outcome::Unauthenticated(format!(
-                "the gateway answered HTTP {status} with a redirect to {target} (a login page)"
-            )));
+        if let Some(reason) = redirect_reason(status, location.as_deref()) {
+            return Ok(Outcome::Unauthenticated(reason));
         }
         let mut reader = BufReader::with_capacity(
             STREAM_BUFFER_BYTES,
@@ -341,48 +335,14 @@ impl HttpKfpClient {
         if let Err(err) = reader.read_to_end(&mut body) {
             return Ok(read_failed(err));
         }
-        // KFP answers JSON, so a 200 or 403 with anything else is a gateway in front of it: a login page, or
-        // Istio's `403 text/plain RBAC: access denied` (CONTRACT §6). An empty 200 is how some proxies pass `{}`
-        // on; a JSON 403 is KFP's own permission error.
-        if (200..300).contains(&status) {
-            if body.iter().all(u8::is_ascii_whitespace) || is_json(&body) {
-                return Ok(Outcome::Ok(body));
-            }
-            return Ok(Outcome::Unauthenticated(not_json_reason(
-                status,
-                &content_type,
-                &body,
-            )));
-        }
-        if status == 403 && !is_json(&body) {
-            return Ok(Outcome::Unauthenticated(not_json_reason(
-                status,
-                &content_type,
-                &body,
-            )));
-        }
-        if status == 401 {
-            let said = match bounded_api_error(method, &path, status, &content_type, &body) {
-                Error::Api { message, .. } if !message.starts_with("HTTP 401") => {
-                    format!(": {message}")
-                }
-                _ => String::new(),
-            };
-            return Ok(Outcome::Unauthenticated(format!(
-                "the server answered HTTP 401{said}"
-            )));
-        }
-        let error = bounded_api_error(method, &path, status, &content_type, &body);
-        // KFP 1.8.5 answers a lost identity with a 500 `Unauthenticated`: a new login (or a rotated token
-        // file) may help, as with a 401 (KFP2-V1BETA1.md §1, §5 P1-13).
-        if matches!(self.auth, Auth::Dex { .. } | Auth::TokenFile { .. })
-            && crate::classify::is_lost_identity(&error)
-        {
-            return Ok(Outcome::Unauthenticated(format!(
-                "the server saw no user identity: {error}"
-            )));
-        }
-        Ok(Outcome::Failed { error, retry_after })
+        let renewable = matches!(self.auth, Auth::Dex { .. } | Auth::TokenFile { .. });
+        Ok(
+            match classify_answer(method, &path, status, &content_type, body, renewable) {
+                Answer::Ok(body) => Outcome::Ok(body),
+                Answer::Unauthenticated(reason) => Outcome::Unauthenticated(reason),
+                Answer::Failed(error) => Outcome::Failed { error, retry_after },
+            },
+        )
     }
 
     fn should_retry(kind: Kind, error: &Error) -> bool {
