@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::ci::{cargo_step, run_command};
+use crate::command::{cargo_step, run_command};
 
 /// Options of the task.
 struct Options {

@@ -2,10 +2,10 @@
 //! failing step stops the run and is named in the error.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
-use crate::{cargo, project_root, venv};
+use crate::command::{cargo_step, project_root};
+use crate::venv;
 
 /// One CI step: a name for humans and what it does.
 struct Step {
@@ -95,27 +95,4 @@ pub fn run(args: &[String]) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// Runs `cargo <args>` in the workspace root with extra environment variables.
-pub fn cargo_step(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
-    let mut command = Command::new(cargo());
-    command.args(args).current_dir(root);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    run_command(&mut command)
-}
-
-/// Runs a command with inherited stdio and turns a non-zero exit into an error naming the command.
-pub fn run_command(command: &mut Command) -> Result<(), String> {
-    let shown = format!("{command:?}");
-    let status = command
-        .status()
-        .map_err(|err| format!("could not start {shown}: {err}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} exited with {status}"))
-    }
 }

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::ci::{cargo_step, run_command};
+use crate::command::{cargo_step, run_command};
 use crate::emulator_process::{self, EmulatorProcess, target_dir};
 use crate::venv;
 

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::ci::cargo_step;
+use crate::command::cargo_step;
 use crate::emulator_process::{self, EmulatorProcess, target_dir};
 
 const NAMESPACE: &str = "team-1";

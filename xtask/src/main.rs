@@ -14,6 +14,7 @@
 
 mod bench;
 mod ci;
+mod command;
 mod compat;
 mod demo;
 mod emulator_process;
@@ -21,8 +22,9 @@ mod lint_tools;
 mod manifests;
 mod venv;
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use command::project_root;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -62,17 +64,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The workspace root (the parent of this crate's directory).
-pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-/// The cargo that started us, so a pinned toolchain is honoured.
-pub fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::ci::run_command;
+use crate::command::run_command;
 
 const STAMP: &str = "kfp-gitops-requirements.stamp";
 

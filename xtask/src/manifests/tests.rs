@@ -5,13 +5,13 @@ use super::workflows::references;
 use super::*;
 
 fn project_file(path: &str) -> String {
-    fs::read_to_string(crate::project_root().join(path)).unwrap()
+    fs::read_to_string(crate::command::project_root().join(path)).unwrap()
 }
 
 #[test]
 fn the_projects_workflows_pass_the_workflow_checks() {
     let files = read_files(
-        &crate::project_root().join(".github/workflows"),
+        &crate::command::project_root().join(".github/workflows"),
         &["yaml", "yml"],
     )
     .unwrap();
