@@ -16,6 +16,7 @@ use crate::desired::{
 };
 use crate::model::{PipelineParameter, PipelineSource, RecurringRun, ValueFrom};
 use crate::problem::{ConfigErrors, Problem};
+use crate::rendered;
 use crate::sources::{
     Fetcher, RemoteFile, Repo, Secret, SharedFetchers, SourceError, SourceOptions, resolve_local,
 };
@@ -392,6 +393,8 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         // Parameters with problems cannot be compared with the pipeline's inputs.
         if run.pipeline_parameters.is_some() {
             let input_names: Vec<&str> = inputs.iter().map(|input| input.name.as_str()).collect();
+            let configured: Vec<&str> = run_parameters.iter().map(PipelineParameter::name).collect();
+            let unknown = rendered::match_inputs(inputs, &configured).unknown;
             // An input that no parameter sets and that an undeclared parameter's name is close to: that
             // parameter is its misspelling, one problem rather than two.
             let unset: Vec<&str> = input_names
@@ -401,7 +404,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 .collect();
             let mut misspelled: Vec<&str> = Vec::new();
             for (index, parameter) in run_parameters.iter().enumerate() {
-                if !input_names.contains(&parameter.name()) {
+                if unknown.contains(&parameter.name()) {
                     let at = run
                         .parameters_at
                         .get(index)
@@ -431,21 +434,22 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
             }
             // A listed parameter whose value could not be read has a problem of its own already.
             if !incomplete && !defaults_unread {
-                for input in inputs.iter().filter(|input| {
-                    input.is_required() && !misspelled.contains(&input.name.as_str())
-                }) {
-                    if !parameters
-                        .iter()
-                        .any(|(existing, _)| *existing == input.name)
-                        && !run_parameters.iter().any(|p| p.name() == input.name)
-                    {
-                        let at = At {
-                            pointer: format!("{}/pipeline_parameters", run.at.pointer),
-                            ..run.at.clone()
-                        };
-                        resolver.report(&at, format!("{label} does not set the required parameter `{}` of the pipeline {source}", input.name), Some(format!("add `- name: {}` with a `value` or `valueFrom` to `pipeline_parameters`", input.name)));
-                        ok = false;
-                    }
+                let set: Vec<&str> = parameters
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .chain(configured.iter().copied())
+                    .collect();
+                let missing = rendered::match_inputs(inputs, &set).missing;
+                for input in missing
+                    .into_iter()
+                    .filter(|input| !misspelled.contains(&input.name.as_str()))
+                {
+                    let at = At {
+                        pointer: format!("{}/pipeline_parameters", run.at.pointer),
+                        ..run.at.clone()
+                    };
+                    resolver.report(&at, format!("{label} does not set the required parameter `{}` of the pipeline {source}", input.name), Some(format!("add `- name: {}` with a `value` or `valueFrom` to `pipeline_parameters`", input.name)));
+                    ok = false;
                 }
             }
         }
@@ -732,30 +736,27 @@ impl Resolver<'_> {
 
     /// `params/NAME` files of a rendered pipeline folder, by name, byte-exact.
     fn rendered_params(&self, dir: &Path) -> Result<BTreeMap<String, String>, SourceError> {
-        let params = dir.join("params");
+        let params = dir.join(rendered::PARAMS_DIR);
         let real = match resolve_local(self.root, self.config_dir, &params) {
             Ok(real) => real,
             Err(SourceError::NotFound { .. }) => return Ok(BTreeMap::new()),
             Err(err) => return Err(err),
         };
-        let mut values = BTreeMap::new();
-        let entries = std::fs::read_dir(&real)
-            .map_err(|err| SourceError::Io(format!("cannot list `{}`: {err}", params.display())))?;
-        for entry in entries {
-            let entry = entry.map_err(|err| SourceError::Io(err.to_string()))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if name.starts_with('.') {
-                continue;
+        let entries = rendered::param_files(&real).map_err(|err| match err {
+            rendered::ParamsError::List { source, .. } => {
+                SourceError::Io(format!("cannot list `{}`: {source}", params.display()))
             }
-            let relative = params.join(&name);
+            other => SourceError::Io(other.to_string()),
+        })?;
+        let mut values = BTreeMap::new();
+        for param in entries {
+            let relative = params.join(&param.name);
             let file = resolve_local(self.root, self.config_dir, &relative)?;
             let bytes = files::read_regular(&file, &relative)?;
             let text = String::from_utf8(bytes).map_err(|_| {
                 SourceError::Io(format!("`{}` is not UTF-8 text", relative.display()))
             })?;
-            values.insert(name, text);
+            values.insert(param.name, text);
         }
         Ok(values)
     }

@@ -8,7 +8,9 @@ use kfp_config::workflow::{self, CompareOptions, Difference, DifferenceKind};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::folder::{PARAMS_DIR, RenderedPipeline, WORKFLOW_FILE};
+use kfp_config::rendered::{PARAMS_DIR, WORKFLOW_FILE};
+
+use crate::folder::RenderedPipeline;
 
 /// One parameter file that differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,15 +10,10 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 
+use kfp_config::rendered::{self, PARAMS_DIR, ParamsError, WORKFLOW_FILE};
 use kfp_config::workflow::{PIPELINE_SPEC_ANNOTATION, Workflow};
 
 use crate::error::RenderError;
-
-/// The workflow file inside a rendered folder.
-pub const WORKFLOW_FILE: &str = "workflow.yaml";
-
-/// The folder of parameter files inside a rendered folder.
-pub const PARAMS_DIR: &str = "params";
 
 /// A rendered pipeline read from disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,10 +78,8 @@ impl RenderedPipeline {
         let inputs = workflow
             .inputs()
             .map_err(|source| RenderError::InvalidWorkflow { source })?;
-        if let Some(unknown) = params
-            .keys()
-            .find(|name| !inputs.iter().any(|input| &input.name == *name))
-        {
+        let names: Vec<&str> = params.keys().map(String::as_str).collect();
+        if let Some(unknown) = rendered::match_inputs(&inputs, &names).unknown.first() {
             let known: Vec<&str> = inputs.iter().map(|input| input.name.as_str()).collect();
             return Err(RenderError::UnexpectedEntry {
                 entry: format!("{PARAMS_DIR}/{unknown}"),
@@ -233,32 +226,24 @@ fn list(dir: &Path) -> Result<Vec<String>, RenderError> {
 
 fn read_params(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
     let params_dir = dir.join(PARAMS_DIR);
+    let files = rendered::param_files(&params_dir).map_err(|err| match err {
+        ParamsError::List { source, .. } => RenderError::io("list", &params_dir, source),
+        ParamsError::NameNotUtf8 { name } => RenderError::UnexpectedEntry {
+            entry: format!("{PARAMS_DIR}/{name}"),
+            reason: "parameter file names must be UTF-8".into(),
+        },
+    })?;
     let mut params = BTreeMap::new();
-    let entries = match std::fs::read_dir(&params_dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(params),
-        Err(err) => return Err(RenderError::io("list", &params_dir, err)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|err| RenderError::io("list", &params_dir, err))?;
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+    for file in files {
+        if !file.file_type.is_file() {
             return Err(RenderError::UnexpectedEntry {
-                entry: format!("{PARAMS_DIR}/{}", entry.file_name().to_string_lossy()),
-                reason: "parameter file names must be UTF-8".into(),
-            });
-        };
-        let file_type = entry
-            .file_type()
-            .map_err(|err| RenderError::io("inspect", &path, err))?;
-        if !file_type.is_file() {
-            return Err(RenderError::UnexpectedEntry {
-                entry: format!("{PARAMS_DIR}/{name}"),
+                entry: format!("{PARAMS_DIR}/{}", file.name),
                 reason: "params/ holds only regular files, one per parameter".into(),
             });
         }
-        let bytes = std::fs::read(&path).map_err(|err| RenderError::io("read", &path, err))?;
-        params.insert(name, bytes);
+        let bytes =
+            std::fs::read(&file.path).map_err(|err| RenderError::io("read", &file.path, err))?;
+        params.insert(file.name, bytes);
     }
     Ok(params)
 }

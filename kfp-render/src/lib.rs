@@ -34,7 +34,7 @@ mod target;
 
 pub use changes::{Changes, ParamChange};
 pub use error::RenderError;
-pub use folder::{PARAMS_DIR, RenderedPipeline, WORKFLOW_FILE};
+pub use folder::RenderedPipeline;
 pub use run::{
     CheckOutcome, Determinism, Event, Freshness, Mode, Outcome, RenderOptions, RenderOutcome,
     TargetReport, check, check_determinism, render, run_one, run_targets, validate_targets,

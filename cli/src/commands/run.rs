@@ -11,6 +11,7 @@ use kfp_client::models::{
     Experiment, Parameter, PipelineSpec, ResourceReference, Run, is_terminal_status,
 };
 use kfp_client::{HttpKfpClient, KfpApi, find_experiment_by_name};
+use kfp_config::rendered::{self, ParamsError};
 use kfp_config::{PipelineInput, Workflow};
 use serde_json::json;
 
@@ -93,18 +94,16 @@ pub struct Prepared {
 
 /// Reads `params/`: one file per parameter, the content byte for byte (hidden files are ignored).
 pub fn read_params_dir(dir: &Path) -> Result<BTreeMap<String, String>, Failure> {
+    let files = rendered::param_files(dir).map_err(|err| match err {
+        ParamsError::List { source, .. } => {
+            Failure::io(&format!("reading {}", dir.display()), &source)
+        }
+        other => Failure::new(other.to_string()),
+    })?;
     let mut params = BTreeMap::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(params),
-        Err(err) => return Err(Failure::io(&format!("reading {}", dir.display()), &err)),
-    };
-    for entry in entries {
-        let entry =
-            entry.map_err(|err| Failure::io(&format!("reading {}", dir.display()), &err))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if name.starts_with('.') || !path.is_file() {
+    for file in files {
+        let path = file.path;
+        if !path.is_file() {
             continue;
         }
         let bytes = std::fs::read(&path)
@@ -113,7 +112,7 @@ pub fn read_params_dir(dir: &Path) -> Result<BTreeMap<String, String>, Failure> 
             Failure::new(format!("{} is not UTF-8 text", path.display()))
                 .hint("KFP parameter values are strings: store text in params/ files")
         })?;
-        params.insert(name, value);
+        params.insert(file.name, value);
     }
     Ok(params)
 }
@@ -124,14 +123,12 @@ pub fn check_parameters(
     inputs: &[PipelineInput],
     values: &BTreeMap<String, String>,
 ) -> Result<Vec<(String, String)>, Failure> {
-    let unknown: Vec<&str> = values
-        .keys()
-        .filter(|name| !inputs.iter().any(|input| &input.name == *name))
-        .map(String::as_str)
-        .collect();
-    let missing: Vec<&str> = inputs
+    let names: Vec<&str> = values.keys().map(String::as_str).collect();
+    let matched = rendered::match_inputs(inputs, &names);
+    let unknown = matched.unknown;
+    let missing: Vec<&str> = matched
+        .missing
         .iter()
-        .filter(|input| input.is_required() && !values.contains_key(&input.name))
         .map(|input| input.name.as_str())
         .collect();
     if unknown.is_empty() && missing.is_empty() {
@@ -176,7 +173,7 @@ pub fn check_parameters(
 
 /// Reads and checks everything local, before any API call.
 pub fn prepare(folder: &Path, overrides: &[(String, String)]) -> Result<Prepared, Failure> {
-    let workflow_path = folder.join("workflow.yaml");
+    let workflow_path = folder.join(rendered::WORKFLOW_FILE);
     let text = std::fs::read_to_string(&workflow_path).map_err(|err| {
         let failure = Failure::io(&format!("reading {}", workflow_path.display()), &err);
         if err.kind() == std::io::ErrorKind::NotFound {
@@ -199,7 +196,7 @@ pub fn prepare(folder: &Path, overrides: &[(String, String)]) -> Result<Prepared
     let workflow = Workflow::parse_yaml(&text).map_err(|err| invalid(&err))?;
     workflow.validate().map_err(|err| invalid(&err))?;
     let inputs = workflow.inputs().map_err(|err| invalid(&err))?;
-    let mut values = read_params_dir(&folder.join("params"))?;
+    let mut values = read_params_dir(&folder.join(rendered::PARAMS_DIR))?;
     for (name, value) in overrides {
         values.insert(name.clone(), value.clone());
     }
