@@ -81,7 +81,7 @@ pub enum CronError {
 
 impl CronError {
     /// Advice for the user, where one helps.
-    pub fn tip(&self) -> Option<String> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             CronError::FiveFields { expr } => {
                 let mut fields = expr.split_whitespace();
@@ -573,7 +573,7 @@ mod tests {
                 expr: "0 0 * * *".into()
             }
         );
-        let tip = err.tip().unwrap();
+        let tip = err.hint().unwrap();
         assert!(tip.contains("`sec min hour dom month`"), "{tip}");
         assert!(tip.contains("every hour"), "{tip}");
         assert!(tip.contains("`0 0 0 * * *`"), "{tip}");

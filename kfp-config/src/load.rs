@@ -281,7 +281,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                         "{label}: cannot get the pipeline {}: {err}",
                         origin_label(&pipeline_origin)
                     ),
-                    err.tip(),
+                    err.hint(),
                 );
                 ok = false;
                 None
@@ -329,7 +329,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                             "{label}, parameter `{parameter_name}`: cannot get the value {}: {err}",
                             origin_label(origin)
                         ),
-                        err.tip(),
+                        err.hint(),
                     );
                     ok = false;
                 }
@@ -364,7 +364,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                                 "{label}: cannot read the parameters of {}: {err}",
                                 rendered.rendered_pipeline.display()
                             ),
-                            err.tip(),
+                            err.hint(),
                         );
                         ok = false;
                         defaults_unread = true;
@@ -393,7 +393,8 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
         // Parameters with problems cannot be compared with the pipeline's inputs.
         if run.pipeline_parameters.is_some() {
             let input_names: Vec<&str> = inputs.iter().map(|input| input.name.as_str()).collect();
-            let configured: Vec<&str> = run_parameters.iter().map(PipelineParameter::name).collect();
+            let configured: Vec<&str> =
+                run_parameters.iter().map(PipelineParameter::name).collect();
             let unknown = rendered::match_inputs(inputs, &configured).unknown;
             // An input that no parameter sets and that an undeclared parameter's name is close to: that
             // parameter is its misspelling, one problem rather than two.
@@ -531,7 +532,7 @@ fn load_pipeline(
         Ok(read) => read,
         Err(err) => return LoadedPipeline::Unreadable(err),
     };
-    let unusable = |err: crate::WorkflowError| (err.to_string(), err.tip());
+    let unusable = |err: crate::WorkflowError| (err.to_string(), err.hint());
     let parsed = std::str::from_utf8(&bytes)
         .map_err(|_| ("the file is not UTF-8 text".to_owned(), None))
         .and_then(|text| {

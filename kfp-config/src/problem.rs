@@ -80,3 +80,8 @@ impl fmt::Display for ConfigErrors {
         Ok(())
     }
 }
+
+/// The `s` of a noun after `count` in messages: `1 file`, `2 files`.
+pub fn plural(count: usize) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}

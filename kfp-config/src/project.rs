@@ -262,7 +262,10 @@ impl ProjectFile {
             if let Some(name) = name
                 && let Err(err) = crate::cron::timezone::zone(name)
             {
-                return Err(format!("{field}: {err}; {}", err.tip().unwrap_or_default()));
+                return Err(format!(
+                    "{field}: {err}; {}",
+                    err.hint().unwrap_or_default()
+                ));
             }
         }
         let mut namespaces = std::collections::HashSet::new();

@@ -248,7 +248,7 @@ impl SourceError {
     }
 
     /// Advice for the user, where one helps.
-    pub fn tip(&self) -> Option<String> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             SourceError::RateLimited { authenticated: false, .. } => Some(
                 "set GITHUB_TOKEN to a token (any token raises the limit from 60 to 5000 requests an hour), or pin \

@@ -93,7 +93,7 @@ pub enum WorkflowError {
 
 impl WorkflowError {
     /// Advice for the user, where one helps.
-    pub fn tip(&self) -> Option<String> {
+    pub fn hint(&self) -> Option<String> {
         match self {
             WorkflowError::Entrypoint { .. } => Some(
                 "Argo starts a workflow at the template that `spec.entrypoint` names; the KFP v1 compiler \

@@ -242,7 +242,7 @@ fn refused(cron: &str, name: &str, at: &str) -> ZoneError {
     let tz = zone(name).unwrap();
     let err = translate(cron, &tz, &TimeZone::UTC, ts(at))
         .expect_err(&format!("{cron} in {name} at {at} should be refused"));
-    assert!(err.tip().is_some(), "{err} has a tip");
+    assert!(err.hint().is_some(), "{err} has a tip");
     err
 }
 

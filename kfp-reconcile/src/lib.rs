@@ -45,7 +45,6 @@ mod lock;
 pub mod model;
 pub mod naming;
 pub mod observe;
-pub mod observed;
 pub mod planner;
 mod saved;
 mod session;
@@ -70,10 +69,9 @@ pub use model::{
     Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, PlannedZone, Reason,
     RestartCause, VersionRef, VersionSummary, Warning,
 };
-pub use observe::{ObserveError, observe, observe_many};
-pub use observed::{
-    ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule, ObservedTrigger,
-    ObservedWorkflow,
+pub use observe::{
+    ObserveError, ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule,
+    ObservedTrigger, ObservedWorkflow, observe, observe_many,
 };
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
 pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};

@@ -9,7 +9,9 @@ use kfp_config::workflow::Workflow;
 
 use crate::naming;
 
-use crate::observed::{
+mod state;
+
+pub use state::{
     ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule, ObservedTrigger,
     ObservedWorkflow,
 };

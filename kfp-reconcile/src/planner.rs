@@ -11,7 +11,7 @@ use crate::model::{
     VersionSummary, Warning,
 };
 use crate::naming::{self, VersionName};
-use crate::observed::{ObservedJob, ObservedNamespace, ObservedSchedule, ObservedWorkflow};
+use crate::observe::{ObservedJob, ObservedNamespace, ObservedSchedule, ObservedWorkflow};
 use crate::zoned::{self, Translated};
 
 /// The service account used when a recurring run names none (Kubeflow's per-profile runner).

@@ -22,8 +22,8 @@ use crate::drift::{
 use crate::lock::{LockError, LockHolder, LockOptions, NamespaceLock};
 use crate::model::{Action, JobPlan, Leftover, Plan, Warning};
 use crate::naming::parse_version_name;
+use crate::observe::ObservedNamespace;
 use crate::observe::{ObserveError, observe, observe_many};
-use crate::observed::ObservedNamespace;
 use crate::planner::{PlanOptions, plan};
 
 /// How a session loads, plans and applies.

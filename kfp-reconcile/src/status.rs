@@ -22,7 +22,7 @@ use kfp_config::project::Target;
 use crate::model::{JobChange, Plan};
 use crate::naming::parse_version_name;
 use crate::observe::{ObserveError, observe_many};
-use crate::observed::{ObservedJob, ObservedNamespace, ObservedSchedule};
+use crate::observe::{ObservedJob, ObservedNamespace, ObservedSchedule};
 use crate::session::{Session, SessionError};
 use crate::trigger::run_job_id;
 
@@ -497,7 +497,7 @@ fn sync_of(plan: &Plan, name: &str, declared: bool) -> Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observed::ObservedTrigger;
+    use crate::observe::ObservedTrigger;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -18,8 +18,11 @@ use serde_json::{Value, json};
 
 use kfp_config::project::{PROJECT_FILE_NAME, Project, ProjectFile};
 
+use kfp_config::problem::plural;
+
 use crate::args::OutputFormat;
 use crate::failure::{self, Failure, Status};
+use crate::kfp_args::parse_duration;
 use crate::output::Context;
 
 /// How many differing paths a non-deterministic target lists before summarising the rest.
@@ -80,17 +83,6 @@ pub struct RenderArgs {
     /// Ad-hoc target: the render command and its arguments (`{output}` is substituted)
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
-}
-
-/// Parses `90s`, `5m`, `1h30m`, ISO 8601 (`PT5M`) or plain seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    let duration: jiff::SignedDuration = text
-        .parse()
-        .map_err(|err| format!("not a duration like `90s` or `5m`: {err}"))?;
-    Duration::try_from(duration).map_err(|_| "the duration must not be negative".to_owned())
 }
 
 /// Runs `kfp-gitops render`.
@@ -615,10 +607,6 @@ fn conclude(reports: &[TargetReport], mode: Mode) -> Result<Status, Failure> {
         },
         names.join(", ")
     )))
-}
-
-fn plural(count: usize) -> &'static str {
-    if count == 1 { "" } else { "s" }
 }
 
 /// A path for humans: relative to the current directory when it is below it.

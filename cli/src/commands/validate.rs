@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use kfp_config::Validation;
+use kfp_config::problem::plural;
 use kfp_config::project::{ProjectLookup, TargetQuery, Unnamed};
 use serde::Serialize;
 
@@ -155,8 +156,4 @@ pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Status, Failure> {
         .json_reported_if(ctx.format));
     }
     Ok(Status::Ok)
-}
-
-fn plural(count: usize) -> &'static str {
-    if count == 1 { "" } else { "s" }
 }

@@ -150,7 +150,7 @@ pub(super) fn check_trigger(
                 match cron::validate_cron(&expr) {
                     Ok(()) => Some(expr),
                     Err(err) => {
-                        let tip = err.tip();
+                        let tip = err.hint();
                         checker.at(node, &cron_pointer, err.to_string(), tip);
                         None
                     }

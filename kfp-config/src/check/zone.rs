@@ -20,7 +20,7 @@ pub(super) fn check_timezone(
         Some(node) => {
             let name = checker.string(node, &pointer, true).ok_or(())?;
             if let Err(err) = timezone::zone(&name) {
-                checker.at(node, &pointer, err.to_string(), err.tip());
+                checker.at(node, &pointer, err.to_string(), err.hint());
                 return Err(());
             }
             Some(name)
@@ -45,7 +45,7 @@ pub(super) fn check_timezone(
                 " (the zone is `defaults.timezone` of kfp-gitops.yaml)".to_owned(),
             ),
         };
-        checker.at(at_node, &at_pointer, format!("{err}{origin}"), err.tip());
+        checker.at(at_node, &at_pointer, format!("{err}{origin}"), err.hint());
         return Err(());
     }
     Ok(written)

@@ -131,9 +131,9 @@ pub enum ZoneError {
 
 impl ZoneError {
     /// Advice for the user.
-    pub fn tip(&self) -> Option<String> {
+    pub fn hint(&self) -> Option<String> {
         Some(match self {
-            ZoneError::Cron(err) => return err.tip(),
+            ZoneError::Cron(err) => return err.hint(),
             ZoneError::UnknownZone { .. } => {
                 "use a name of the IANA time zone database, such as `Europe/Berlin`, `America/New_York` or `UTC`".to_owned()
             }

@@ -9,6 +9,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::{PROJECT_FILE_NAME, Project, ProjectError, ProjectFile, PruneMode};
+use crate::problem::plural;
 
 /// One namespace to work on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,10 +186,6 @@ impl TargetError {
             Self::Duplicate(_) | Self::Project(_) | Self::CurrentDir(_) => None,
         }
     }
-}
-
-fn plural(count: usize) -> &'static str {
-    if count == 1 { "" } else { "s" }
 }
 
 /// Resolves the targets of one command run.
