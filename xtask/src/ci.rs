@@ -19,6 +19,10 @@ const STEPS: &[Step] = &[
         run: |root| cargo_step(root, &["fmt", "--all", "--check"], &[]),
     },
     Step {
+        name: "invariants",
+        run: crate::invariants::run,
+    },
+    Step {
         name: "clippy",
         run: |root| {
             cargo_step(
