@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 
 use jiff::Timestamp;
-use kfp_reconcile::zoned;
 use kfp_reconcile::{
     Action, ApplyReport, ExperimentAction, JobChange, JobPlan, Leftover, NewVersion, Outcome, Plan,
     PlannedSchedule,
 };
+use kfp_reconcile::{local_time, next_fires};
 
 /// Terminal colours, or none.
 #[derive(Debug, Clone, Copy)]
@@ -316,14 +316,14 @@ fn render_schedule(out: &mut String, version: &NewVersion, now: Timestamp, p: Pa
             let after = version.start.filter(|start| *start > now).unwrap_or(now);
             let zone = version.zone.as_ref();
             let fires = match zone {
-                Some(zone) => zoned::next_fires(&zone.local_cron, &zone.timezone, after, 3),
+                Some(zone) => next_fires(&zone.local_cron, &zone.timezone, after, 3),
                 None => kfp_config::cron::next_fire_times(cron, after, 3),
             };
             let times: Vec<String> = fires
                 .into_iter()
                 .filter(|time| version.end.is_none_or(|end| *time <= end))
                 .map(
-                    |time| match zone.and_then(|z| zoned::local_time(time, &z.timezone)) {
+                    |time| match zone.and_then(|z| local_time(time, &z.timezone)) {
                         Some(local) => format!("{local} ({time})"),
                         None => time.to_string(),
                     },

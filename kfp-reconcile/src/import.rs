@@ -466,7 +466,7 @@ fn trigger_of(job: &Job) -> Result<Trigger, String> {
 
 /// The files of an imported config, relative to its folder, with their text. `schema_dir` is how the
 /// folder reaches the JSON Schemas (for the `# yaml-language-server: $schema=` lines).
-pub fn render(
+pub fn import_files(
     imported: &ImportedConfig,
     schema_dir: &str,
 ) -> Result<Vec<(PathBuf, String)>, ImportError> {
@@ -516,7 +516,11 @@ mod erased {
 }
 
 /// Writes `files` into `out`. Refuses when `out` exists, unless `force` (then files are replaced).
-pub fn write(out: &Path, files: &[(PathBuf, String)], force: bool) -> Result<(), ImportError> {
+pub fn write_import(
+    out: &Path,
+    files: &[(PathBuf, String)],
+    force: bool,
+) -> Result<(), ImportError> {
     if out.exists() && !force {
         return Err(ImportError::Exists {
             path: out.to_owned(),

@@ -7,7 +7,7 @@
 //! enable it, delete old versions.
 //!
 //! A recurring run `nightly` exists in KFP as *versions*: jobs named `GIT::nightly__{timestamp}` (see
-//! [`naming`]), compatible with the reference scripts.
+//! [`version_name`]), compatible with the reference scripts.
 //!
 //! [`Session`] owns a whole command run on top of these: loading the desired state of every target
 //! (resolved by [`kfp_config::project::resolve_targets`]) with shared fetchers, observing, planning,
@@ -35,32 +35,37 @@
 //!
 //! What it must never do: read the clock or the network inside `plan`, print, or exit the process.
 
-pub mod apply;
+mod apply;
 mod cancel;
-pub mod diff;
+mod diff;
 mod drift;
 mod error;
-pub mod import;
+mod import;
 mod lock;
-pub mod model;
-pub mod naming;
-pub mod observe;
-pub mod planner;
+mod model;
+mod naming;
+mod observe;
+mod planner;
 mod saved;
 mod session;
-pub mod status;
-pub mod trigger;
-pub mod zoned;
+mod status;
+mod trigger;
+mod zoned;
 
 pub use apply::{
     ApplyOptions, ApplyReport, JobReport, Outcome, RE_ENABLE, StepReport, apply, apply_many,
-    apply_many_until, apply_until,
+    apply_many_until, apply_until, job_body,
 };
 pub use cancel::CancelToken;
+pub use diff::{attach_workflow_diffs, workflow_diff};
 pub use drift::{
     ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
 };
 pub use error::describe;
+pub use import::{
+    ImportError, ImportNote, ImportOptions, ImportedConfig, import_files, import_namespace,
+    schema_dir_for, write_import,
+};
 pub use lock::{
     LOCK_EXPERIMENT, LockError, LockHolder, LockOptions, NamespaceLock, default_holder,
 };
@@ -69,9 +74,14 @@ pub use model::{
     Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, PlannedZone, Reason,
     RestartCause, VersionRef, VersionSummary, Warning,
 };
+pub use naming::{
+    MANAGED_PREFIX, MANUAL_PREFIX, VersionName, format_stamp, manual_run_name,
+    next_version_timestamp, parse_version_name, truncate_to_second, version_name,
+};
 pub use observe::{
-    ObserveError, ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule,
-    ObservedTrigger, ObservedWorkflow, observe, observe_many,
+    JOBS_SORT, ObserveError, ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule,
+    ObservedTrigger, ObservedWorkflow, observe, observe_experiment, observe_job, observe_many,
+    observe_workflow, unusable_reason,
 };
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
 pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};
@@ -79,4 +89,15 @@ pub use session::{
     DriftReport, Locks, NamespaceProblem, NamespaceReconcile, Session, SessionError,
     SessionOptions, load_desired, validate,
 };
-pub use trigger::{RunNowError, StartedRun, live_version, run_now};
+pub use status::{
+    Health, LiveVersion, NamespaceStatus, RecurringRunStatus, RunSummary, RunsError,
+    STATUS_FORMAT_VERSION, StatusError, Sync, SyncState, declared_names, namespace_health,
+    namespace_status, recent_runs, status,
+};
+pub use trigger::{
+    RunNowError, StartedRun, create_run_once, live_version, run_job_id, run_now, trigger,
+};
+pub use zoned::{
+    MARKER, Recorded, Translated, description_with_schedule, local_time, next_fires, recorded,
+    translate,
+};

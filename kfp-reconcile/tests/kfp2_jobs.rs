@@ -120,7 +120,7 @@ fn a_yaml_manifest_as_2x_echoes_it_compares_like_its_json() {
         yaml_job.pipeline_spec.workflow_manifest,
         json_job.pipeline_spec.workflow_manifest
     );
-    let digest = |job| kfp_reconcile::observe::observe_job(job).workflow;
+    let digest = |job| kfp_reconcile::observe_job(job).workflow;
     assert!(matches!(
         digest(&json_job),
         kfp_reconcile::ObservedWorkflow::Digest(_)

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use kfp_reconcile::import::{ImportError, ImportOptions};
+use kfp_reconcile::{ImportError, ImportOptions};
 use serde_json::json;
 
 use crate::args::OutputFormat;
@@ -76,11 +76,11 @@ pub fn run(args: &ImportArgs, ctx: &Context) -> Result<Status, Failure> {
         include_managed: args.include_managed,
         name_filters: args.name_filter.clone(),
     };
-    let imported = kfp_reconcile::import::import_namespace(&client, namespace, &options)
-        .map_err(import_failure)?;
-    let schema_dir = kfp_reconcile::import::schema_dir_for(&args.out);
+    let imported =
+        kfp_reconcile::import_namespace(&client, namespace, &options).map_err(import_failure)?;
+    let schema_dir = kfp_reconcile::schema_dir_for(&args.out);
     let mut files =
-        kfp_reconcile::import::render(&imported, schema_dir.as_deref().unwrap_or("./schemas"))
+        kfp_reconcile::import_files(&imported, schema_dir.as_deref().unwrap_or("./schemas"))
             .map_err(import_failure)?;
     if schema_dir.is_none() {
         // No schemas in a parent folder: the folder gets its own copy, so that editors check it.
@@ -91,7 +91,7 @@ pub fn run(args: &ImportArgs, ctx: &Context) -> Result<Status, Failure> {
             )
         }));
     }
-    kfp_reconcile::import::write(&args.out, &files, args.force).map_err(import_failure)?;
+    kfp_reconcile::write_import(&args.out, &files, args.force).map_err(import_failure)?;
     let jobs = imported.recurring_runs.recurring_runs.len();
     match ctx.format {
         OutputFormat::Json => {

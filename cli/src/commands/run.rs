@@ -259,7 +259,7 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<Status, Failure> {
         find_or_create_experiment(&client, namespace, &args.experiment, args.create_experiment)?;
 
     let run = Run {
-        name: kfp_reconcile::naming::manual_run_name(&name, jiff::Timestamp::now()),
+        name: kfp_reconcile::manual_run_name(&name, jiff::Timestamp::now()),
         description: args.description.clone().unwrap_or_default(),
         pipeline_spec: PipelineSpec {
             workflow_manifest: prepared.workflow.to_manifest_json(),
@@ -316,11 +316,7 @@ fn create_run_once(
     run: &Run,
     experiment: &Experiment,
 ) -> Result<Run, Failure> {
-    Ok(kfp_reconcile::trigger::create_run_once(
-        client,
-        run,
-        &experiment.id,
-    )?)
+    Ok(kfp_reconcile::create_run_once(client, run, &experiment.id)?)
 }
 
 fn run_json(run: &Run, experiment: &Experiment, url: &str) -> serde_json::Value {

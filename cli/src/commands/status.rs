@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use clap::Args;
 use jiff::Timestamp;
 use kfp_reconcile::Session;
-use kfp_reconcile::status::{
+use kfp_reconcile::{
     Health, NamespaceStatus, RecurringRunStatus, STATUS_FORMAT_VERSION, SyncState,
 };
 use serde::Serialize;
@@ -64,7 +64,7 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Status, Failure> {
     )?;
     let client = args.kfp.client(&settings.global)?;
     let session = Session::new(&client, settings.session);
-    let statuses = kfp_reconcile::status::status(
+    let statuses = kfp_reconcile::status(
         &session,
         &client,
         &settings.targets,
@@ -87,8 +87,8 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Status, Failure> {
     Ok(Status::Ok)
 }
 
-fn status_failure(err: kfp_reconcile::status::StatusError) -> Failure {
-    use kfp_reconcile::status::StatusError;
+fn status_failure(err: kfp_reconcile::StatusError) -> Failure {
+    use kfp_reconcile::StatusError;
     match err {
         StatusError::Session(err) => Failure::from(err),
         StatusError::Observe(err) => Failure::from(err),
@@ -273,7 +273,7 @@ mod tests {
             leftovers: Vec::new(),
             warnings: Vec::new(),
         };
-        vec![kfp_reconcile::status::namespace_status(
+        vec![kfp_reconcile::namespace_status(
             &plan,
             &["nightly".to_owned(), "weekly".to_owned()],
             &observed,

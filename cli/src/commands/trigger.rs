@@ -49,8 +49,7 @@ pub fn run(args: &TriggerArgs, ctx: &Context) -> Result<Status, Failure> {
     }
     let namespace = ctx.global.single_namespace()?.unwrap_or_default();
     let client = args.kfp.client(&ctx.global)?;
-    let started =
-        kfp_reconcile::trigger::trigger(&client, namespace, &args.name, jiff::Timestamp::now())?;
+    let started = kfp_reconcile::trigger(&client, namespace, &args.name, jiff::Timestamp::now())?;
     let url = run_url(client.api_url(), &started.run.id);
     let document = |run: &kfp_client::models::Run| {
         json!({

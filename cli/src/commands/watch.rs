@@ -14,7 +14,7 @@ use kfp_config::LoadOptions;
 use kfp_config::project::{
     PROJECT_FILE_NAME, ProjectLookup, TargetQuery, Targets, configs_in_checkout, project_file_in,
 };
-use kfp_reconcile::status::Health as RunHealth;
+use kfp_reconcile::Health as RunHealth;
 
 /// The health of each recurring run of a namespace.
 type RunsHealth = Vec<(String, RunHealth)>;
@@ -316,7 +316,7 @@ fn health_after(api: &dyn kfp_client::KfpApi, result: &NamespaceReconcile) -> Op
     if result.error.is_some() || result.managed_jobs.is_none() {
         return None;
     }
-    match kfp_reconcile::status::namespace_health(
+    match kfp_reconcile::namespace_health(
         api,
         &result.namespace,
         &result.declared,

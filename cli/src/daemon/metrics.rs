@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kfp_reconcile::status::Health;
+use kfp_reconcile::Health;
 
 use super::CycleOutcome;
 

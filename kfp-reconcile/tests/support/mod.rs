@@ -17,7 +17,7 @@ use kfp_config::desired::{
     Schedule,
 };
 use kfp_config::workflow::Workflow;
-use kfp_reconcile::naming::parse_version_name;
+use kfp_reconcile::parse_version_name;
 use kfp_reconcile::{NewVersion, ObservedNamespace};
 
 pub fn ts(text: &str) -> Timestamp {
@@ -112,7 +112,7 @@ pub fn job_for(
         &kfp_reconcile::PlanOptions::default(),
     );
     let version = new_version(&plan.jobs[0].actions[0]);
-    let mut job = kfp_reconcile::apply::job_body(version, experiment_id);
+    let mut job = kfp_reconcile::job_body(version, experiment_id);
     job.id = id.to_owned();
     job.enabled = enabled;
     job.created_at = Some(ts(stamp));
@@ -451,18 +451,12 @@ impl KfpApi for FakeKfp {
             created.created_at = Some(Timestamp::from_second(state.clock).unwrap());
             // KFP stores times as whole seconds.
             if let Some(cron) = created.trigger.cron_schedule.as_mut() {
-                cron.start_time = cron
-                    .start_time
-                    .map(kfp_reconcile::naming::truncate_to_second);
-                cron.end_time = cron.end_time.map(kfp_reconcile::naming::truncate_to_second);
+                cron.start_time = cron.start_time.map(kfp_reconcile::truncate_to_second);
+                cron.end_time = cron.end_time.map(kfp_reconcile::truncate_to_second);
             }
             if let Some(periodic) = created.trigger.periodic_schedule.as_mut() {
-                periodic.start_time = periodic
-                    .start_time
-                    .map(kfp_reconcile::naming::truncate_to_second);
-                periodic.end_time = periodic
-                    .end_time
-                    .map(kfp_reconcile::naming::truncate_to_second);
+                periodic.start_time = periodic.start_time.map(kfp_reconcile::truncate_to_second);
+                periodic.end_time = periodic.end_time.map(kfp_reconcile::truncate_to_second);
             }
             state.jobs.push(created.clone());
             if job.enabled {
