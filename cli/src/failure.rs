@@ -223,8 +223,8 @@ fn from_library(err: &dyn std::error::Error, hint: Option<String>) -> Failure {
     failure
 }
 
-impl From<kfp_config::project::TargetError> for Failure {
-    fn from(err: kfp_config::project::TargetError) -> Self {
+impl From<kfp_config::TargetError> for Failure {
+    fn from(err: kfp_config::TargetError) -> Self {
         from_library(&err, err.hint())
     }
 }

@@ -317,7 +317,7 @@ fn render_schedule(out: &mut String, version: &NewVersion, now: Timestamp, p: Pa
             let zone = version.zone.as_ref();
             let fires = match zone {
                 Some(zone) => next_fires(&zone.local_cron, &zone.timezone, after, 3),
-                None => kfp_config::cron::next_fire_times(cron, after, 3),
+                None => kfp_config::next_fire_times(cron, after, 3),
             };
             let times: Vec<String> = fires
                 .into_iter()

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use kfp_config::LoadOptions;
-use kfp_config::cron::timezone::ScheduleZones;
-use kfp_config::project::{Project, ProjectLookup, Target, TargetQuery, Targets};
+use kfp_config::ScheduleZones;
+use kfp_config::{Project, ProjectLookup, Target, TargetQuery, Targets};
 use kfp_reconcile::{ApplyOptions, LockOptions, PlanOptions, PruneMode, SessionOptions};
 
 use crate::args::GlobalArgs;
@@ -53,7 +53,7 @@ impl TargetArgs {
 #[command(next_help_heading = "Pipeline sources")]
 pub struct SourceArgs {
     /// The GitHub API (GitHub Enterprise: https://HOST/api/v3); the token comes from GITHUB_TOKEN
-    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true, value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true, value_name = "URL", default_value = kfp_config::DEFAULT_GITHUB_API_URL)]
     pub github_api_url: String,
 
     /// The cache of fetched pipelines [default: .cache/kfp-gitops in the repository root]
@@ -62,12 +62,12 @@ pub struct SourceArgs {
 
     /// The reference scripts' `--github-token`: accepted with a warning (`legacy.rs`), GITHUB_TOKEN is the way
     #[arg(long, hide = true, value_name = "TOKEN", value_parser = github_token_arg)]
-    pub github_token: Option<kfp_config::sources::Secret>,
+    pub github_token: Option<kfp_client::Secret>,
 }
 
 /// A `--github-token` value, kept as a secret from the start so that it never shows in `Debug`.
-fn github_token_arg(text: &str) -> Result<kfp_config::sources::Secret, String> {
-    Ok(kfp_config::sources::Secret::new(text))
+fn github_token_arg(text: &str) -> Result<kfp_client::Secret, String> {
+    Ok(kfp_client::Secret::new(text))
 }
 
 impl SourceArgs {
@@ -89,11 +89,11 @@ impl SourceArgs {
 }
 
 /// The GitHub token of private pipeline sources, from `GITHUB_TOKEN`.
-pub fn github_token() -> Option<kfp_config::sources::Secret> {
+pub fn github_token() -> Option<kfp_client::Secret> {
     std::env::var("GITHUB_TOKEN")
         .ok()
         .filter(|token| !token.is_empty())
-        .map(kfp_config::sources::Secret::new)
+        .map(kfp_client::Secret::new)
 }
 
 /// How desired and observed state are compared and what is pruned.
@@ -242,7 +242,7 @@ impl ReconcileSettings {
         let Targets {
             mut targets,
             project,
-        } = kfp_config::project::resolve_targets(&targets.query(&global.namespaces))?;
+        } = kfp_config::resolve_targets(&targets.query(&global.namespaces))?;
         reconcile.override_prune(&mut targets);
         let now = clock()?;
         Ok(Self {
@@ -284,10 +284,8 @@ mod tests {
         let project = Project {
             path: PathBuf::from("kfp-gitops.yaml"),
             root: PathBuf::new(),
-            file: kfp_config::project::ProjectFile::parse(
-                "defaults:\n  default_runner_sa: from-project\n",
-            )
-            .unwrap(),
+            file: kfp_config::ProjectFile::parse("defaults:\n  default_runner_sa: from-project\n")
+                .unwrap(),
         };
         assert_eq!(
             args.plan_options(Some(&project)).default_runner_sa,

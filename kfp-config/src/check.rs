@@ -20,14 +20,17 @@ use crate::yaml::{self, Node, NodeValue};
 
 pub(crate) mod files;
 mod job;
-pub mod names;
+pub(crate) mod names;
 mod reader;
 mod runs;
 mod source;
 mod zone;
 
 use job::check_job;
-pub use names::namespace_name;
+pub use names::{
+    KFP_NAME_CHARS, MAX_JOB_NAME_CHARS, MAX_NAMESPACE_CHARS, NAMESPACE_TIP, NO_CONTROL_PATTERN,
+    VERSION_SUFFIX_PATTERN, namespace_name,
+};
 pub(crate) use reader::suggestion;
 pub use reader::{At, parse_timestamp};
 use reader::{Checker, Fields, index_pointer, parse_root};

@@ -15,7 +15,11 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
 mod duration;
-pub mod timezone;
+pub(crate) mod timezone;
+
+pub use timezone::{
+    DEFAULT_SCHEDULER_TIMEZONE, ScheduleZones, ZoneError, last_change, next_change, translate, zone,
+};
 
 pub use duration::parse_go_duration;
 

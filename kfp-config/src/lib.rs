@@ -8,23 +8,59 @@
 //! What it must never do: talk to the KFP API, print, or exit the process. Fetching a source may do network
 //! and file I/O, but loading never changes anything outside its cache directory.
 
-pub mod check;
-pub mod cron;
-pub mod desired;
-pub mod load;
-pub mod model;
-pub mod problem;
-pub mod project;
-pub mod rendered;
-pub mod schema;
-pub mod sources;
-pub mod workflow;
-pub mod yaml;
+mod check;
+mod cron;
+mod desired;
+mod load;
+mod model;
+mod problem;
+mod project;
+mod rendered;
+mod schema;
+mod sources;
+mod workflow;
+mod yaml;
 
+pub use check::{
+    At, CheckedRun, KFP_NAME_CHARS, MAX_JOB_NAME_CHARS, MAX_NAMESPACE_CHARS, NAMESPACE_TIP,
+    NO_CONTROL_PATTERN, VERSION_SUFFIX_PATTERN, namespace_name, parse_timestamp,
+};
+pub use cron::{
+    CronError, DEFAULT_SCHEDULER_TIMEZONE, ScheduleZones, ZoneError, last_change, next_change,
+    next_fire_times, parse_go_duration, translate, validate_cron, zone,
+};
 pub use desired::{
     DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
-    Schedule,
+    Schedule, TriggerZone,
 };
-pub use load::{LoadOptions, Validation, load_namespace, validate_namespace};
-pub use problem::{ConfigErrors, Problem};
-pub use workflow::{PipelineInput, Workflow, WorkflowDigest, WorkflowError};
+pub use load::{
+    DEFAULT_CACHE_DIR, EXPERIMENTS_FILE, LoadOptions, RECURRING_RUNS_FILE, Validation,
+    find_repo_root, load_namespace, validate_namespace,
+};
+pub use model::{
+    DEFAULT_KEEP_HISTORY, Experiment, ExperimentsFile, GitHubSource, GitSource, Job,
+    ParameterValue, PathSource, PipelineParameter, PipelineSource, RecurringRun, RecurringRunsFile,
+    RenderedSource, Trigger, ValueFrom,
+};
+pub use problem::{ConfigErrors, Problem, plural};
+pub use project::{
+    NamespaceTarget, PROJECT_FILE_NAME, Project, ProjectDefaults, ProjectError, ProjectFile,
+    ProjectFileError, ProjectLookup, PruneMode, RENDERED_PIPELINE, RenderTarget, Target,
+    TargetError, TargetQuery, Targets, Unnamed, configs_in_checkout, find_project, project_file_in,
+    resolve_targets,
+};
+pub use rendered::{
+    InputMatch, PARAMS_DIR, ParamFile, ParamsError, WORKFLOW_FILE, is_hidden, match_inputs,
+    param_files,
+};
+pub use schema::{SCHEMA_BASE_URL, SchemaFile, schemas};
+pub use sources::{
+    DEFAULT_GITHUB_API_URL, Fetched, FetchedAll, Fetcher, RemoteFile, Repo, SharedFetchers,
+    SourceError, SourceOptions, is_commit_sha, redact_url, resolve_local,
+};
+pub use workflow::{
+    ARGO_API_VERSION, CompareOptions, Difference, DifferenceKind, PIPELINE_SPEC_ANNOTATION,
+    PipelineInput, VOLATILE_KEYS, Workflow, WorkflowDigest, WorkflowError, compare, digest_value,
+    normalize, normalize_with,
+};
+pub use yaml::{Node, NodeValue, YamlError, from_str, is_blank, parse_node, to_json_value};

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use jiff::Timestamp;
-use kfp_config::model::{
+use kfp_config::{
     Experiment, ExperimentsFile, Job, ParameterValue, PathSource, PipelineParameter,
     PipelineSource, RecurringRun, RecurringRunsFile, Trigger,
 };

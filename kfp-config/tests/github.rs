@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use kfp_config::sources::{Secret, SharedFetchers};
+use kfp_client::Secret;
+use kfp_config::SharedFetchers;
 use kfp_config::{LoadOptions, Schedule, load_namespace, validate_namespace};
 use wiremock::matchers::{bearer_token, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

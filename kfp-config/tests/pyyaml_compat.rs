@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kfp_config::workflow::{CompareOptions, compare};
-use kfp_config::{Workflow, yaml};
+use kfp_config::{CompareOptions, compare};
+use kfp_config::{Workflow, to_json_value};
 use serde_json::Value;
 
 fn workspace_root() -> PathBuf {
@@ -151,7 +151,7 @@ fn yaml_written_or_read_by_pyyaml_means_the_same_to_us() {
     for case in cases {
         let text = case["yaml"].as_str().unwrap();
         let expected: Value = serde_json::from_str(case["json"].as_str().unwrap()).unwrap();
-        let ours = yaml::to_json_value(text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+        let ours = to_json_value(text).unwrap_or_else(|err| panic!("{err}\n{text}"));
         let differences = compare(&expected, &ours, &exact());
         assert!(differences.is_empty(), "{differences:#?}\nin:\n{text}");
     }

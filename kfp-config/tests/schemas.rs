@@ -8,11 +8,11 @@ fn the_committed_schemas_match_the_code() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
     if std::env::var_os("KFP_GITOPS_WRITE_SCHEMAS").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
-        for schema in kfp_config::schema::schemas() {
+        for schema in kfp_config::schemas() {
             std::fs::write(dir.join(schema.file_name), &schema.content).unwrap();
         }
     }
-    for schema in kfp_config::schema::schemas() {
+    for schema in kfp_config::schemas() {
         let committed = std::fs::read_to_string(dir.join(schema.file_name)).unwrap_or_else(|err| {
             panic!(
                 "schemas/{}: {err}; run `kfp-gitops schema --out schemas`",
@@ -143,10 +143,7 @@ fn null_keys_beside_an_exclusive_choice_load() {
         runs[0].parameters,
         [("custom_message".to_owned(), "from a file".to_owned())]
     );
-    assert_eq!(
-        runs[0].keep_history,
-        kfp_config::model::DEFAULT_KEEP_HISTORY
-    );
+    assert_eq!(runs[0].keep_history, kfp_config::DEFAULT_KEEP_HISTORY);
     assert_eq!(
         runs[1].parameters,
         [("custom_message".to_owned(), "literal".to_owned())]

@@ -5,8 +5,8 @@
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use kfp_config::cron::next_fire_times;
-use kfp_config::cron::timezone::{ZoneError, last_change, next_change, translate, zone};
+use kfp_config::next_fire_times;
+use kfp_config::{ZoneError, last_change, next_change, translate, zone};
 
 fn ts(text: &str) -> Timestamp {
     text.parse().unwrap()
@@ -345,7 +345,7 @@ const RUNS: &str = r#"recurring_runs:
         cron: "0 30 0 1 * *"
 "#;
 
-fn problems_with(zones: kfp_config::cron::timezone::ScheduleZones) -> Vec<kfp_config::Problem> {
+fn problems_with(zones: kfp_config::ScheduleZones) -> Vec<kfp_config::Problem> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("experiments.yaml"),
@@ -367,7 +367,7 @@ fn problems_with(zones: kfp_config::cron::timezone::ScheduleZones) -> Vec<kfp_co
 
 #[test]
 fn the_project_default_zone_is_checked_at_the_cron_with_its_origin() {
-    use kfp_config::cron::timezone::ScheduleZones;
+    use kfp_config::ScheduleZones;
     let zones = ScheduleZones {
         default_timezone: Some("Europe/Berlin".to_owned()),
         scheduler_timezone: "UTC".to_owned(),
@@ -404,7 +404,7 @@ fn the_project_default_zone_is_checked_at_the_cron_with_its_origin() {
 
 #[test]
 fn the_project_file_names_known_zones() {
-    use kfp_config::project::ProjectFile;
+    use kfp_config::ProjectFile;
     let file =
         ProjectFile::parse("scheduler_timezone: UTC\ndefaults:\n  timezone: Europe/Berlin\n")
             .unwrap();

@@ -11,7 +11,7 @@
 #![allow(clippy::print_stdout)]
 
 use kfp_client::{ClientConfig, HttpKfpClient};
-use kfp_config::project::{TargetQuery, resolve_targets};
+use kfp_config::{TargetQuery, resolve_targets};
 use kfp_reconcile::{CancelToken, Session, SessionOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -5,7 +5,7 @@
 //! plan is displayed, never for an up-to-date namespace.
 
 use kfp_client::KfpApi;
-use kfp_config::workflow::{Workflow, normalize};
+use kfp_config::{Workflow, normalize};
 use similar::TextDiff;
 
 use crate::model::{Action, JobChange, Plan};

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use kfp_client::models::{Job, ResourceType};
 use kfp_client::{KfpApi, ListOptions, list_all};
 use kfp_config::Workflow;
-use kfp_config::model::{
+use kfp_config::{
     DEFAULT_KEEP_HISTORY, Experiment, ExperimentsFile, Job as ConfigJob, ParameterValue,
     PathSource, PipelineParameter, PipelineSource, RecurringRun, RecurringRunsFile, Trigger,
 };
@@ -314,7 +314,7 @@ fn build(
                 note(
                     format!(
                         "its name cannot be a config's job name (control characters, a version timestamp or more than {} characters); imported as {logical:?}",
-                        kfp_config::check::names::MAX_JOB_NAME_CHARS
+                        kfp_config::MAX_JOB_NAME_CHARS
                     ),
                     false,
                 );
@@ -400,7 +400,7 @@ fn fit_job_name(name: &str) -> String {
     }
     let mut fitted: String = fitted
         .chars()
-        .take(kfp_config::check::names::MAX_JOB_NAME_CHARS - 3)
+        .take(kfp_config::MAX_JOB_NAME_CHARS - 3)
         .collect();
     if fitted.trim().is_empty() {
         fitted = "imported".to_owned();

@@ -10,7 +10,7 @@
 //! [`version_name`]), compatible with the reference scripts.
 //!
 //! [`Session`] owns a whole command run on top of these: loading the desired state of every target
-//! (resolved by [`kfp_config::project::resolve_targets`]) with shared fetchers, observing, planning,
+//! (resolved by [`kfp_config::resolve_targets`]) with shared fetchers, observing, planning,
 //! applying with bounded concurrency and a [`CancelToken`], the stale check of saved plans
 //! ([`read_plans`], [`check_fresh`]) and the `watch` daemon's per-namespace reconcile with its drift
 //! decision ([`is_drift`]). The `kfp-gitops` CLI calls exactly these functions. Reconciling one
@@ -18,7 +18,7 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use kfp_config::project::{TargetQuery, resolve_targets};
+//! use kfp_config::{TargetQuery, resolve_targets};
 //! use kfp_reconcile::{CancelToken, Session, SessionOptions};
 //!
 //! let api = kfp_client::HttpKfpClient::new(kfp_client::ClientConfig::new("http://localhost:8888"))?;

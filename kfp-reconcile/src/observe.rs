@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use kfp_client::models::{Experiment, Job};
 use kfp_client::{JobsEvent, KfpApi, ListOptions, ListScope, for_each_job, for_each_page};
-use kfp_config::workflow::Workflow;
+use kfp_config::Workflow;
 
 use crate::naming;
 

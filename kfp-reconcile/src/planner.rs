@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use kfp_config::desired::{DesiredNamespace, DesiredRecurringRun, Schedule};
+use kfp_config::{DesiredNamespace, DesiredRecurringRun, Schedule};
 
 use crate::model::{
     Action, ExperimentAction, ExperimentPlan, FieldDiff, JobChange, JobPlan, Leftover, NewVersion,
@@ -17,7 +17,7 @@ use crate::zoned::{self, Translated};
 /// The service account used when a recurring run names none (Kubeflow's per-profile runner).
 pub const DEFAULT_RUNNER_SA: &str = "default-editor";
 
-pub use kfp_config::project::PruneMode;
+pub use kfp_config::PruneMode;
 
 /// Settings of [`plan`].
 #[derive(Debug, Clone, PartialEq, Eq)]

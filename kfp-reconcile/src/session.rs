@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use kfp_client::KfpApi;
-use kfp_config::project::Target;
-use kfp_config::sources::SharedFetchers;
+use kfp_config::SharedFetchers;
+use kfp_config::Target;
 use kfp_config::{DesiredNamespace, LoadOptions, Problem, Validation};
 
 use crate::apply::{ApplyOptions, ApplyReport, apply_many_until, apply_until};

@@ -17,7 +17,7 @@ use kfp_client::models::{Run, is_terminal_status};
 use kfp_client::{KfpApi, ListOptions};
 use serde::Serialize;
 
-use kfp_config::project::Target;
+use kfp_config::Target;
 
 use crate::model::{JobChange, Plan};
 use crate::naming::parse_version_name;
@@ -442,7 +442,7 @@ fn fire_times(version: &ObservedJob, now: Timestamp) -> Vec<Timestamp> {
     let after = trigger.start.filter(|start| *start > now).unwrap_or(now);
     let times = match &trigger.schedule {
         ObservedSchedule::None => Vec::new(),
-        ObservedSchedule::Cron(cron) => kfp_config::cron::next_fire_times(cron, after, 3),
+        ObservedSchedule::Cron(cron) => kfp_config::next_fire_times(cron, after, 3),
         ObservedSchedule::Interval(seconds) if *seconds > 0 => {
             let base = trigger.start.or(version.created_at).unwrap_or(now);
             let elapsed = after.as_second() - base.as_second();

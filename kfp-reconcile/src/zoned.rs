@@ -10,8 +10,8 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use kfp_config::cron::timezone::{self, ZoneError};
-use kfp_config::desired::TriggerZone;
+use kfp_config::TriggerZone;
+use kfp_config::ZoneError;
 
 /// What precedes the record in a version's description.
 pub const MARKER: &str = "kfp-gitops schedule: ";
@@ -77,34 +77,34 @@ pub struct Translated {
 
 fn zones(zone: &TriggerZone) -> Result<(TimeZone, TimeZone), ZoneError> {
     Ok((
-        timezone::zone(&zone.timezone)?,
-        timezone::zone(&zone.scheduler)?,
+        kfp_config::zone(&zone.timezone)?,
+        kfp_config::zone(&zone.scheduler)?,
     ))
 }
 
 /// Translates `cron`, written in `zone.timezone`, to the scheduler's zone at `now`.
 pub fn translate(cron: &str, zone: &TriggerZone, now: Timestamp) -> Result<Translated, ZoneError> {
     let (local, scheduler) = zones(zone)?;
-    let translated = timezone::translate(cron, &local, &scheduler, now)?;
+    let translated = kfp_config::translate(cron, &local, &scheduler, now)?;
     let dated = |at: Timestamp| (at, local.to_datetime(at).date().to_string());
     Ok(Translated {
         cron: translated,
-        next_change: timezone::next_change(&local, &scheduler, now, 366).map(dated),
-        last_change: timezone::last_change(&local, &scheduler, now).map(dated),
+        next_change: kfp_config::next_change(&local, &scheduler, now, 366).map(dated),
+        last_change: kfp_config::last_change(&local, &scheduler, now).map(dated),
     })
 }
 
 /// The next `n` fires strictly after `after` of `local_cron`, written in `zone`: the local times it names,
 /// as instants (computed in the zone itself, so they hold whatever the scheduler's zone is).
 pub fn next_fires(local_cron: &str, zone: &str, after: Timestamp, n: usize) -> Vec<Timestamp> {
-    let Ok(tz) = timezone::zone(zone) else {
+    let Ok(tz) = kfp_config::zone(zone) else {
         return Vec::new();
     };
     // `next_fire_times` works on civil times labelled UTC: give it the local civil time.
     let Ok(start) = TimeZone::UTC.to_timestamp(tz.to_datetime(after)) else {
         return Vec::new();
     };
-    kfp_config::cron::next_fire_times(local_cron, start, n)
+    kfp_config::next_fire_times(local_cron, start, n)
         .into_iter()
         .filter_map(|civil| {
             tz.to_ambiguous_timestamp(TimeZone::UTC.to_datetime(civil))
@@ -116,7 +116,7 @@ pub fn next_fires(local_cron: &str, zone: &str, after: Timestamp, n: usize) -> V
 
 /// `time` in `zone` as `2027-03-29T07:00:00+02:00`, or `None` for an unknown zone.
 pub fn local_time(time: Timestamp, zone: &str) -> Option<String> {
-    let tz = timezone::zone(zone).ok()?;
+    let tz = kfp_config::zone(zone).ok()?;
     let seconds = tz.to_offset(time).seconds();
     let sign = if seconds < 0 { '-' } else { '+' };
     let minutes = seconds.abs() / 60;

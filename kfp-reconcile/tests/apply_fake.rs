@@ -27,7 +27,7 @@ fn cluster() -> FakeKfp {
 }
 
 /// The config after a change to `nightly` that needs a new version, keeping one old version.
-fn changed_config() -> kfp_config::desired::DesiredNamespace {
+fn changed_config() -> kfp_config::DesiredNamespace {
     let mut nightly = run("nightly");
     nightly.max_concurrency = 2;
     nightly.keep_history = 1;
@@ -377,7 +377,7 @@ fn many_jobs_are_applied_concurrently_with_each_job_in_order() {
     assert!(plan_is_empty_after(&fake, &config));
 }
 
-fn plan_is_empty_after(fake: &FakeKfp, config: &kfp_config::desired::DesiredNamespace) -> bool {
+fn plan_is_empty_after(fake: &FakeKfp, config: &kfp_config::DesiredNamespace) -> bool {
     plan(
         config,
         &fake.observe(),

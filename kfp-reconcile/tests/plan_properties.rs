@@ -3,7 +3,7 @@
 
 mod support;
 
-use kfp_config::desired::{DesiredRecurringRun, Schedule};
+use kfp_config::{DesiredRecurringRun, Schedule};
 use kfp_reconcile::{ApplyOptions, PlanOptions, PruneMode, apply, plan};
 use proptest::prelude::*;
 use support::*;

@@ -2,7 +2,7 @@
 
 mod support;
 
-use kfp_config::desired::{DesiredNamespace, Schedule};
+use kfp_config::{DesiredNamespace, Schedule};
 use kfp_reconcile::{JobChange, ObservedWorkflow, PlanOptions, PruneMode, plan};
 use support::*;
 
@@ -104,7 +104,7 @@ fn equivalent_values_are_not_changes() {
 
 #[test]
 fn each_compared_field_that_changes_replaces_the_version() {
-    type Change = fn(&mut kfp_config::desired::DesiredRecurringRun);
+    type Change = fn(&mut kfp_config::DesiredRecurringRun);
     let changes: Vec<(&str, Change)> = vec![
         ("description", |r| {
             r.description = Some("now described".into());

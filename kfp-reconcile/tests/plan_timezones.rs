@@ -3,7 +3,7 @@
 
 mod support;
 
-use kfp_config::desired::{DesiredRecurringRun, Schedule, TriggerZone};
+use kfp_config::{DesiredRecurringRun, Schedule, TriggerZone};
 use kfp_reconcile::{JobChange, PlanOptions, PlannedSchedule, Reason, Warning, plan};
 use support::*;
 

@@ -1,14 +1,14 @@
 //! The comparison of two rendered pipelines as render uses it: the workflows semantically (through
-//! [`kfp_config::workflow::compare`]), the parameter files byte for byte.
+//! [`kfp_config::compare`]), the parameter files byte for byte.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use kfp_config::workflow::{self, CompareOptions, Difference, DifferenceKind};
+use kfp_config::{CompareOptions, Difference, DifferenceKind};
 use serde::Serialize;
 use serde_json::Value;
 
-use kfp_config::rendered::{PARAMS_DIR, WORKFLOW_FILE};
+use kfp_config::{PARAMS_DIR, WORKFLOW_FILE};
 
 use crate::folder::RenderedPipeline;
 
@@ -47,7 +47,8 @@ impl Changes {
         after: &RenderedPipeline,
         options: &CompareOptions,
     ) -> Self {
-        let workflow = workflow::compare(before.workflow.value(), after.workflow.value(), options);
+        let workflow =
+            kfp_config::compare(before.workflow.value(), after.workflow.value(), options);
         let params = compare_params(&before.params, &after.params);
         let differs = !workflow.is_empty() || !params.is_empty();
         Self {
@@ -155,7 +156,7 @@ fn compare_params(
 }
 
 fn normalized_yaml(value: &Value, ignore_keys: &[String]) -> String {
-    let normalized = workflow::normalize_with(value, ignore_keys);
+    let normalized = kfp_config::normalize_with(value, ignore_keys);
     // Reading YAML goes through kfp_config::yaml; writing it for display needs no parsing options.
     serde_saphyr::to_string(&normalized).unwrap_or_else(|_| {
         // Every JSON tree is representable in YAML; fall back to pretty JSON (also valid YAML) regardless.
@@ -174,7 +175,7 @@ fn text_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kfp_config::workflow::Workflow;
+    use kfp_config::Workflow;
     use serde_json::json;
 
     fn pipeline(workflow: Value, params: &[(&str, &str)]) -> RenderedPipeline {

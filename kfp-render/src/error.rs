@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kfp_config::workflow::{PIPELINE_SPEC_ANNOTATION, WorkflowError};
+use kfp_config::{PIPELINE_SPEC_ANNOTATION, WorkflowError};
 
 /// Everything that can make one target fail. Other targets are not affected.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 
-use kfp_config::rendered::{self, PARAMS_DIR, ParamsError, WORKFLOW_FILE};
-use kfp_config::workflow::{PIPELINE_SPEC_ANNOTATION, Workflow};
+use kfp_config::{PARAMS_DIR, ParamsError, WORKFLOW_FILE};
+use kfp_config::{PIPELINE_SPEC_ANNOTATION, Workflow};
 
 use crate::error::RenderError;
 
@@ -79,7 +79,7 @@ impl RenderedPipeline {
             .inputs()
             .map_err(|source| RenderError::InvalidWorkflow { source })?;
         let names: Vec<&str> = params.keys().map(String::as_str).collect();
-        if let Some(unknown) = rendered::match_inputs(&inputs, &names).unknown.first() {
+        if let Some(unknown) = kfp_config::match_inputs(&inputs, &names).unknown.first() {
             let known: Vec<&str> = inputs.iter().map(|input| input.name.as_str()).collect();
             return Err(RenderError::UnexpectedEntry {
                 entry: format!("{PARAMS_DIR}/{unknown}"),
@@ -226,7 +226,7 @@ fn list(dir: &Path) -> Result<Vec<String>, RenderError> {
 
 fn read_params(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, RenderError> {
     let params_dir = dir.join(PARAMS_DIR);
-    let files = rendered::param_files(&params_dir).map_err(|err| match err {
+    let files = kfp_config::param_files(&params_dir).map_err(|err| match err {
         ParamsError::List { source, .. } => RenderError::io("list", &params_dir, source),
         ParamsError::NameNotUtf8 { name } => RenderError::UnexpectedEntry {
             entry: format!("{PARAMS_DIR}/{name}"),
@@ -311,7 +311,7 @@ spec:
             matches!(
                 &err,
                 RenderError::InvalidWorkflow {
-                    source: kfp_config::workflow::WorkflowError::KfpV2
+                    source: kfp_config::WorkflowError::KfpV2
                 }
             ),
             "{err:?}"

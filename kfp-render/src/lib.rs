@@ -4,7 +4,7 @@
 //!
 //! A rendered folder holds `workflow.yaml` (an Argo Workflow compiled by the KFP v1 SDK) and optionally
 //! `params/`, one file per pipeline parameter whose bytes are the value. Workflows are compared with
-//! [`kfp_config::workflow::compare`] (volatile compiler annotations ignored, floats within a tolerance);
+//! [`kfp_config::compare`] (volatile compiler annotations ignored, floats within a tolerance);
 //! parameter files byte for byte. A render must carry the `pipelines.kubeflow.org/pipeline_spec`
 //! annotation of the KFP v1 compiler; a committed output is read leniently, and whatever else it holds
 //! besides `workflow.yaml` and `params/` (the user's files) is carried over when it is replaced.
@@ -41,5 +41,5 @@ pub use run::{
 };
 pub use target::{CancelToken, DEFAULT_OUTPUT, OUTPUT_ENV, OUTPUT_PLACEHOLDER, RenderTarget};
 
-/// The comparison types render reports with, from [`kfp_config::workflow`].
-pub use kfp_config::workflow::{CompareOptions, Difference, DifferenceKind};
+/// The comparison types render reports with, from [`kfp_config`].
+pub use kfp_config::{CompareOptions, Difference, DifferenceKind};

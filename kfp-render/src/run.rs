@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kfp_config::workflow::CompareOptions;
+use kfp_config::CompareOptions;
 
 use crate::changes::Changes;
 use crate::error::RenderError;

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use kfp_client::{ClientConfig, HttpKfpClient};
-use kfp_config::desired::{
+use kfp_config::Workflow;
+use kfp_config::{
     DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
     Schedule,
 };
-use kfp_config::workflow::Workflow;
 use kfp_gitops_tests::emulator::{Emulator, EmulatorConfig, Fault};
 use kfp_reconcile::{ApplyOptions, Outcome, PlanOptions, apply, observe, plan};
 

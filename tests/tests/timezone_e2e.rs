@@ -235,7 +235,7 @@ fn set_clock(emulator: &Emulator, target: &str) {
 
 /// The `scheduled_at` of every run created by a job, in Berlin time.
 fn fires_in_berlin(emulator: &Emulator) -> Vec<String> {
-    let berlin = kfp_config::cron::timezone::zone("Europe/Berlin").unwrap();
+    let berlin = kfp_config::zone("Europe/Berlin").unwrap();
     let state = emulator.state();
     let mut fires: Vec<String> = state["runs"]
         .as_array()

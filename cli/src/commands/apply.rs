@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use kfp_config::project::ProjectLookup;
+use kfp_config::ProjectLookup;
 use kfp_reconcile::{ApplyOptions, ApplyReport, CancelToken, Plan, Session, SessionOptions};
 use serde::Serialize;
 
@@ -96,8 +96,8 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
             // Only the API URL may still come from the project file; a discovered one that cannot be
             // read is no reason to refuse the saved plan.
             let project = match args.targets.project_lookup() {
-                lookup @ ProjectLookup::File(_) => kfp_config::project::find_project(&lookup)?,
-                lookup => kfp_config::project::find_project(&lookup).unwrap_or(None),
+                lookup @ ProjectLookup::File(_) => kfp_config::find_project(&lookup)?,
+                lookup => kfp_config::find_project(&lookup).unwrap_or(None),
             };
             let client = args
                 .kfp

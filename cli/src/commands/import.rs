@@ -84,7 +84,7 @@ pub fn run(args: &ImportArgs, ctx: &Context) -> Result<Status, Failure> {
             .map_err(import_failure)?;
     if schema_dir.is_none() {
         // No schemas in a parent folder: the folder gets its own copy, so that editors check it.
-        files.extend(kfp_config::schema::schemas().into_iter().map(|schema| {
+        files.extend(kfp_config::schemas().into_iter().map(|schema| {
             (
                 PathBuf::from("schemas").join(schema.file_name),
                 schema.content,

@@ -102,20 +102,19 @@ mod tests {
     use super::*;
 
     /// The targets `plan` resolves from a command line (no project file involved).
-    fn targets_of(argv: &[&str]) -> Result<Vec<kfp_config::project::Target>, Failure> {
+    fn targets_of(argv: &[&str]) -> Result<Vec<kfp_config::Target>, Failure> {
         use clap::Parser as _;
         let cli = crate::args::Cli::try_parse_from(argv).unwrap();
         let crate::args::Command::Plan(args) = cli.command else {
             panic!("not a plan command");
         };
         let mut query = args.targets.query(&cli.global.namespaces);
-        query.project = kfp_config::project::ProjectLookup::Optional(PathBuf::from(
-            "/nonexistent/kfp-gitops.yaml",
-        ));
-        Ok(kfp_config::project::resolve_targets(&query)?.targets)
+        query.project =
+            kfp_config::ProjectLookup::Optional(PathBuf::from("/nonexistent/kfp-gitops.yaml"));
+        Ok(kfp_config::resolve_targets(&query)?.targets)
     }
 
-    fn pairs(targets: &[kfp_config::project::Target]) -> Vec<(&str, &Path)> {
+    fn pairs(targets: &[kfp_config::Target]) -> Vec<(&str, &Path)> {
         targets
             .iter()
             .map(|t| (t.namespace.as_str(), t.config.as_path()))

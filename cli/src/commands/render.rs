@@ -16,9 +16,9 @@ use kfp_render::{
 };
 use serde_json::{Value, json};
 
-use kfp_config::project::{PROJECT_FILE_NAME, Project, ProjectFile};
+use kfp_config::{PROJECT_FILE_NAME, Project, ProjectFile};
 
-use kfp_config::problem::plural;
+use kfp_config::plural;
 
 use crate::args::OutputFormat;
 use crate::failure::{self, Failure, Status};
@@ -200,9 +200,8 @@ fn select_targets(args: &RenderArgs) -> Result<Vec<RenderTarget>, Failure> {
 /// The render targets of the project file, with paths resolved: `workdir` against the file's folder,
 /// `output` against `workdir`.
 fn project_targets(explicit: Option<&Path>) -> Result<Vec<RenderTarget>, Failure> {
-    let project_error = |err: kfp_config::project::ProjectError| {
-        Failure::from_error("cannot use the project file", &err)
-    };
+    let project_error =
+        |err: kfp_config::ProjectError| Failure::from_error("cannot use the project file", &err);
     let project = match explicit {
         Some(path) => Project::load(path).map_err(project_error)?,
         None => {

@@ -11,7 +11,7 @@ use kfp_client::models::{
     Experiment, Parameter, PipelineSpec, ResourceReference, Run, is_terminal_status,
 };
 use kfp_client::{HttpKfpClient, KfpApi, find_experiment_by_name};
-use kfp_config::rendered::{self, ParamsError};
+use kfp_config::ParamsError;
 use kfp_config::{PipelineInput, Workflow};
 use serde_json::json;
 
@@ -94,7 +94,7 @@ pub struct Prepared {
 
 /// Reads `params/`: one file per parameter, the content byte for byte (hidden files are ignored).
 pub fn read_params_dir(dir: &Path) -> Result<BTreeMap<String, String>, Failure> {
-    let files = rendered::param_files(dir).map_err(|err| match err {
+    let files = kfp_config::param_files(dir).map_err(|err| match err {
         ParamsError::List { source, .. } => {
             Failure::io(&format!("reading {}", dir.display()), &source)
         }
@@ -124,7 +124,7 @@ pub fn check_parameters(
     values: &BTreeMap<String, String>,
 ) -> Result<Vec<(String, String)>, Failure> {
     let names: Vec<&str> = values.keys().map(String::as_str).collect();
-    let matched = rendered::match_inputs(inputs, &names);
+    let matched = kfp_config::match_inputs(inputs, &names);
     let unknown = matched.unknown;
     let missing: Vec<&str> = matched
         .missing
@@ -173,7 +173,7 @@ pub fn check_parameters(
 
 /// Reads and checks everything local, before any API call.
 pub fn prepare(folder: &Path, overrides: &[(String, String)]) -> Result<Prepared, Failure> {
-    let workflow_path = folder.join(rendered::WORKFLOW_FILE);
+    let workflow_path = folder.join(kfp_config::WORKFLOW_FILE);
     let text = std::fs::read_to_string(&workflow_path).map_err(|err| {
         let failure = Failure::io(&format!("reading {}", workflow_path.display()), &err);
         if err.kind() == std::io::ErrorKind::NotFound {
@@ -196,7 +196,7 @@ pub fn prepare(folder: &Path, overrides: &[(String, String)]) -> Result<Prepared
     let workflow = Workflow::parse_yaml(&text).map_err(|err| invalid(&err))?;
     workflow.validate().map_err(|err| invalid(&err))?;
     let inputs = workflow.inputs().map_err(|err| invalid(&err))?;
-    let mut values = read_params_dir(&folder.join(rendered::PARAMS_DIR))?;
+    let mut values = read_params_dir(&folder.join(kfp_config::PARAMS_DIR))?;
     for (name, value) in overrides {
         values.insert(name.clone(), value.clone());
     }

@@ -16,7 +16,7 @@ pub struct SchemaArgs {
 }
 
 pub fn run(args: &SchemaArgs) -> Result<Status, Failure> {
-    let schemas = kfp_config::schema::schemas();
+    let schemas = kfp_config::schemas();
     match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir)

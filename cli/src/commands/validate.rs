@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use kfp_config::Validation;
-use kfp_config::problem::plural;
-use kfp_config::project::{ProjectLookup, TargetQuery, Unnamed};
+use kfp_config::plural;
+use kfp_config::{ProjectLookup, TargetQuery, Unnamed};
 use serde::Serialize;
 
 use crate::args::OutputFormat;
@@ -30,7 +30,7 @@ pub struct ValidateArgs {
     pub offline: bool,
 
     /// The GitHub API (GitHub Enterprise: https://HOST/api/v3); the token comes from GITHUB_TOKEN
-    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true, value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true, value_name = "URL", default_value = kfp_config::DEFAULT_GITHUB_API_URL)]
     pub github_api_url: String,
 
     /// The cache of fetched pipelines [default: .cache/kfp-gitops in the repository root]
@@ -42,7 +42,7 @@ pub struct ValidateArgs {
     pub project: Option<PathBuf>,
 }
 
-fn targets(args: &ValidateArgs, ctx: &Context) -> Result<kfp_config::project::Targets, Failure> {
+fn targets(args: &ValidateArgs, ctx: &Context) -> Result<kfp_config::Targets, Failure> {
     if args.configs.is_empty() {
         // Validating the current folder works in one namespace.
         ctx.global.single_namespace()?;
@@ -59,7 +59,7 @@ fn targets(args: &ValidateArgs, ctx: &Context) -> Result<kfp_config::project::Ta
         ),
         ..TargetQuery::new(args.configs.clone(), ctx.global.namespaces.clone())
     };
-    Ok(kfp_config::project::resolve_targets(&query)?)
+    Ok(kfp_config::resolve_targets(&query)?)
 }
 
 #[derive(Debug, Serialize)]
@@ -74,7 +74,7 @@ struct NamespaceReport<'a> {
 }
 
 pub fn run(args: &ValidateArgs, ctx: &Context) -> Result<Status, Failure> {
-    let kfp_config::project::Targets { targets, project } = targets(args, ctx)?;
+    let kfp_config::Targets { targets, project } = targets(args, ctx)?;
     let load = kfp_config::LoadOptions {
         zones: crate::settings::schedule_zones(project.as_ref(), crate::settings::clock()?),
         offline: args.offline,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use kfp_client::KfpApi;
 use kfp_config::LoadOptions;
-use kfp_config::project::{
+use kfp_config::{
     PROJECT_FILE_NAME, ProjectLookup, TargetQuery, Targets, configs_in_checkout, project_file_in,
 };
 use kfp_reconcile::Health as RunHealth;
@@ -69,7 +69,7 @@ pub struct WatchArgs {
 
     /// The GitHub REST API of pipeline sources on GitHub (GitHub Enterprise: https://HOST/api/v3); a
     /// token for private repositories is read from GITHUB_TOKEN
-    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true, value_name = "URL", default_value = kfp_config::sources::DEFAULT_GITHUB_API_URL)]
+    #[arg(long, env = "GITHUB_API_URL", hide_env_values = true, value_name = "URL", default_value = kfp_config::DEFAULT_GITHUB_API_URL)]
     pub github_api_url: String,
 
     #[command(flatten)]
@@ -168,7 +168,7 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
 /// `defaults.api_url` of the checkout's project file, if it is there and has one.
 fn project_api_url(root: &Path) -> Option<String> {
     let snapshot = checkout::snapshot(root).ok()?;
-    let project = kfp_config::project::Project::load(&snapshot.dir.join(PROJECT_FILE_NAME)).ok()?;
+    let project = kfp_config::Project::load(&snapshot.dir.join(PROJECT_FILE_NAME)).ok()?;
     project.file.defaults.api_url
 }
 
@@ -178,7 +178,7 @@ struct WatchReconciler {
     configs: Vec<String>,
     /// `--namespace` values.
     namespaces: Vec<String>,
-    github_token: Option<kfp_config::sources::Secret>,
+    github_token: Option<kfp_client::Secret>,
     api: Box<dyn KfpApi>,
     /// What each job last converged to, to tell drift from config changes.
     converged: Converged,
@@ -215,7 +215,7 @@ impl Reconciler for WatchReconciler {
         let Targets {
             mut targets,
             project,
-        } = match kfp_config::project::resolve_targets(&query) {
+        } = match kfp_config::resolve_targets(&query) {
             Ok(resolved) => resolved,
             Err(err) => {
                 return CycleOutcome {
@@ -237,7 +237,7 @@ impl Reconciler for WatchReconciler {
                 github_token: self.github_token.clone(),
                 github_api_url: self.args.github_api_url.clone(),
                 // Fresh each cycle, so that branches are resolved anew; shared by the cycle's namespaces.
-                fetchers: Some(kfp_config::sources::SharedFetchers::default()),
+                fetchers: Some(kfp_config::SharedFetchers::default()),
                 zones: crate::settings::schedule_zones(project.as_ref(), jiff::Timestamp::now()),
                 ..LoadOptions::default()
             },

@@ -12,11 +12,11 @@ use kfp_client::models::{
     RunDetail, StorageState,
 };
 use kfp_client::{Error, KfpApi, ListOptions, Result};
-use kfp_config::desired::{
+use kfp_config::Workflow;
+use kfp_config::{
     DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
     Schedule,
 };
-use kfp_config::workflow::Workflow;
 use kfp_reconcile::parse_version_name;
 use kfp_reconcile::{NewVersion, ObservedNamespace};
 

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
-use kfp_config::workflow::{CompareOptions, Workflow, compare};
+use kfp_config::{CompareOptions, Workflow, compare};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,7 +58,7 @@ enum Cmd {
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
         only: Vec<u8>,
     },
-    /// Time `kfp_config::workflow::compare` of two workflow files in-process; prints JSON.
+    /// Time `kfp_config::compare` of two workflow files in-process; prints JSON.
     Compare {
         /// Left workflow (YAML).
         left: PathBuf,

@@ -730,7 +730,7 @@ impl Bench {
             "4. Rendering",
             format!(
                 "Two generated workflows of {manifest_mb:.1} MB as compact JSON ({yaml_mb:.1} MB of YAML), parsed \
-                 once, then `kfp_config::workflow::compare` timed in-process ({iterations} times) by the \
+                 once, then `kfp_config::compare` timed in-process ({iterations} times) by the \
                  `kfp-bench compare` helper; the digest (normalise + SHA-256, what plan keeps per job) is timed \
                  alongside.\n\n| pair | compare | digest of one | parse both | helper peak RSS |\n|---|---:|---:|---:|---:|\n{rows}\n\
                  `kfp-gitops render --check` over {targets} targets whose render command copies a {} KB workflow \
