@@ -28,7 +28,7 @@ mod zone;
 
 use job::check_job;
 pub use names::{
-    KFP_NAME_CHARS, MAX_JOB_NAME_CHARS, MAX_NAMESPACE_CHARS, NAMESPACE_TIP, NO_CONTROL_PATTERN,
+    KFP_NAME_CHARS, MAX_JOB_NAME_CHARS, MAX_NAMESPACE_CHARS, NAMESPACE_HINT, NO_CONTROL_PATTERN,
     VERSION_SUFFIX_PATTERN, namespace_name,
 };
 pub(crate) use reader::suggestion;

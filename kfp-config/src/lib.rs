@@ -22,7 +22,7 @@ mod workflow;
 mod yaml;
 
 pub use check::{
-    At, CheckedRun, KFP_NAME_CHARS, MAX_JOB_NAME_CHARS, MAX_NAMESPACE_CHARS, NAMESPACE_TIP,
+    At, CheckedRun, KFP_NAME_CHARS, MAX_JOB_NAME_CHARS, MAX_NAMESPACE_CHARS, NAMESPACE_HINT,
     NO_CONTROL_PATTERN, VERSION_SUFFIX_PATTERN, namespace_name, parse_timestamp,
 };
 pub use cron::{

@@ -163,7 +163,7 @@ pub fn validate_namespace(config_dir: &Path, options: &LoadOptions) -> Validatio
                 "namespace `{}` is not a Kubernetes namespace name: {reason}",
                 namespace.escape_debug()
             ),
-            tip: Some(check::names::NAMESPACE_TIP.to_owned()),
+            tip: Some(check::names::NAMESPACE_HINT.to_owned()),
         });
     }
     let missing_folder = files::config_folder(config_dir);

@@ -65,7 +65,7 @@ pub fn namespace_name(namespace: &str) -> Result<(), String> {
 }
 
 /// The tip for a namespace that [`namespace_name`] refuses.
-pub const NAMESPACE_TIP: &str = "a namespace (Kubeflow profile) is a Kubernetes namespace name: at most 63 \
+pub const NAMESPACE_HINT: &str = "a namespace (Kubeflow profile) is a Kubernetes namespace name: at most 63 \
      lowercase letters, digits and `-`, starting and ending with a letter or digit. It comes from --namespace, \
      --config NS=DIR or the `namespaces` of kfp-gitops.yaml; `validate` without them uses the config \
      folder's name";
