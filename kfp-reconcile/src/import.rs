@@ -147,7 +147,7 @@ pub fn import_namespace(
     .map_err(list_error("recurring runs"))?;
     let experiment_names: BTreeMap<&str, (&str, &str)> = experiments
         .iter()
-        .filter(|e| e.name != crate::lock::LOCK_EXPERIMENT)
+        .filter(|e| e.name != crate::observe::LOCK_EXPERIMENT)
         .map(|e| (e.id.as_str(), (e.name.as_str(), e.description.as_str())))
         .collect();
     let mut imported = build(&jobs, &experiment_names, options);
@@ -159,7 +159,7 @@ pub fn import_namespace(
             .experiments
             .iter()
             .any(|e| e.name == experiment.name);
-        if experiment.name == crate::lock::LOCK_EXPERIMENT {
+        if experiment.name == crate::observe::LOCK_EXPERIMENT {
             continue;
         }
         if declared && experiment.is_archived() {

@@ -66,9 +66,7 @@ pub use import::{
     ImportError, ImportNote, ImportOptions, ImportedConfig, import_files, import_namespace,
     schema_dir_for, write_import,
 };
-pub use lock::{
-    LOCK_EXPERIMENT, LockError, LockHolder, LockOptions, NamespaceLock, default_holder,
-};
+pub use lock::{LockError, LockHolder, LockOptions, NamespaceLock, default_holder};
 pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
     Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, PlannedZone, Reason,
@@ -79,9 +77,9 @@ pub use naming::{
     next_version_timestamp, parse_version_name, truncate_to_second, version_name,
 };
 pub use observe::{
-    JOBS_SORT, ObserveError, ObservedExperiment, ObservedJob, ObservedNamespace, ObservedSchedule,
-    ObservedTrigger, ObservedWorkflow, observe, observe_experiment, observe_job, observe_many,
-    observe_workflow, unusable_reason,
+    JOBS_SORT, LOCK_EXPERIMENT, ObserveError, ObservedExperiment, ObservedJob, ObservedNamespace,
+    ObservedSchedule, ObservedTrigger, ObservedWorkflow, observe, observe_experiment, observe_job,
+    observe_many, observe_workflow, unusable_reason,
 };
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
 pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};

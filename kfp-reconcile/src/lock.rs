@@ -20,9 +20,7 @@ use kfp_client::KfpApi;
 use kfp_client::models::{Experiment, ResourceReference};
 
 use crate::cancel::CancelToken;
-
-/// The name of the experiment that is a namespace's lock.
-pub const LOCK_EXPERIMENT: &str = "kfp-gitops-lock";
+use crate::observe::LOCK_EXPERIMENT;
 
 /// How a lock is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]

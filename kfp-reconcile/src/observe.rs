@@ -16,6 +16,10 @@ pub use state::{
     ObservedWorkflow,
 };
 
+/// The name of the experiment that is a namespace's lock (see `lock.rs`): no declared experiment, so the
+/// observed state leaves it out.
+pub const LOCK_EXPERIMENT: &str = "kfp-gitops-lock";
+
 /// Why the observed state could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ObserveError {
@@ -77,7 +81,7 @@ pub fn observe(api: &dyn KfpApi, namespace: &str) -> Result<ObservedNamespace, O
                 experiments.extend(
                     items
                         .iter()
-                        .filter(|experiment| experiment.name != crate::lock::LOCK_EXPERIMENT)
+                        .filter(|experiment| experiment.name != LOCK_EXPERIMENT)
                         .map(observe_experiment),
                 );
                 Ok(())
