@@ -20,6 +20,7 @@ use crate::yaml::{self, Node, NodeValue};
 
 pub(crate) mod files;
 pub mod names;
+mod rollout;
 mod zone;
 
 pub use names::namespace_name;
@@ -586,6 +587,7 @@ const RUN_KEYS: &[&str] = &[
     "pipeline_source",
     "pipeline_parameters",
     "keep_history",
+    "rollout",
     "job",
 ];
 
@@ -662,6 +664,7 @@ fn check_run(
             }
         }
     };
+    let rollout = rollout::check_rollout(checker, &fields, parameters.as_deref());
     let mut repository_file_without_repository = false;
     if let (Some(PipelineSource::Path(_) | PipelineSource::Rendered(_)), Some(list), Some(items)) = (
         &source,
@@ -717,6 +720,7 @@ fn check_run(
             pipeline_source: pipeline_source.clone(),
             pipeline_parameters: list.clone(),
             keep_history,
+            rollout: rollout.ok().flatten(),
             job,
         }),
         _ => None,

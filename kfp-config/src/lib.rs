@@ -15,6 +15,7 @@ pub mod load;
 pub mod model;
 pub mod problem;
 pub mod project;
+pub mod rollout;
 pub mod schema;
 pub mod sources;
 pub mod workflow;

@@ -110,6 +110,10 @@ pub struct ProjectDefaults {
     /// scheduler's zone, so that crons are not translated].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// How a new version takes over the schedule, for recurring runs that set no `rollout` of their
+    /// own (`apply --rollout` overrides both) [default: `strategy: swap`].
+    #[serde(default, skip_serializing_if = "crate::rollout::RolloutDefaults::is_empty")]
+    pub rollout: crate::rollout::RolloutDefaults,
 }
 
 impl ProjectDefaults {
@@ -118,6 +122,7 @@ impl ProjectDefaults {
             && self.default_runner_sa.is_none()
             && self.prune.is_none()
             && self.timezone.is_none()
+            && self.rollout.is_empty()
     }
 }
 
@@ -264,6 +269,13 @@ impl ProjectFile {
             {
                 return Err(format!("{field}: {err}; {}", err.tip().unwrap_or_default()));
             }
+        }
+        if let Some(timeout) = &self.defaults.rollout.timeout
+            && let Err(err) = crate::rollout::timeout_seconds(timeout)
+        {
+            return Err(format!(
+                "defaults.rollout.timeout: {err}; write a Go duration such as `2h` or `45m`"
+            ));
         }
         let mut namespaces = std::collections::HashSet::new();
         for (index, target) in self.namespaces.iter().enumerate() {

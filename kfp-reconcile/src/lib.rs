@@ -47,8 +47,10 @@ pub mod naming;
 pub mod observe;
 pub mod observed;
 pub mod planner;
+pub mod rollout;
 mod saved;
 mod session;
+pub mod verify;
 pub mod status;
 pub mod trigger;
 pub mod zoned;
@@ -59,7 +61,8 @@ pub use apply::{
 };
 pub use cancel::CancelToken;
 pub use drift::{
-    ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
+    ConfigFingerprint, Converged, ConvergedJob, FailedVerifications, config_fingerprint,
+    drift_reasons, is_drift, verification_fingerprint,
 };
 pub use error::describe;
 pub use lock::{
@@ -68,7 +71,7 @@ pub use lock::{
 pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
     Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, PlannedZone, Reason,
-    RestartCause, VersionRef, VersionSummary, Warning,
+    RestartCause, Verification, VersionRef, VersionSummary, Warning,
 };
 pub use observe::{ObserveError, observe, observe_many};
 pub use observed::{
@@ -82,3 +85,4 @@ pub use session::{
     SessionOptions, load_desired, validate,
 };
 pub use trigger::{RunNowError, StartedRun, live_version, run_now};
+pub use verify::{ProgressSink, VerifyOptions, VerifyProgress};

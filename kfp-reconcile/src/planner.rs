@@ -28,6 +28,8 @@ pub struct PlanOptions {
     pub prune: PruneMode,
     /// Allow pruning every recurring run of a namespace whose config declares none (`--allow-empty-prune`).
     pub allow_empty_prune: bool,
+    /// How new versions take over their schedules (`defaults.rollout`, `--rollout`).
+    pub rollout: crate::rollout::RolloutPolicy,
 }
 
 impl Default for PlanOptions {
@@ -36,6 +38,7 @@ impl Default for PlanOptions {
             default_runner_sa: DEFAULT_RUNNER_SA.to_owned(),
             prune: PruneMode::None,
             allow_empty_prune: false,
+            rollout: crate::rollout::RolloutPolicy::default(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub fn plan(
         if let Some(adopted) = &run.adopt {
             adopt(&mut job_plan, adopted, &unmanaged);
         }
+        crate::rollout::insert_verification(&mut job_plan, &options.rollout.resolve(run));
         if job_plan.change == JobChange::Replace && job_plan.actions.iter().any(is_create) {
             if run.trigger.catchup {
                 warnings.push(Warning::ScheduleRestarts {

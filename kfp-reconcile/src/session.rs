@@ -17,7 +17,8 @@ use kfp_config::{DesiredNamespace, LoadOptions, Problem, Validation};
 use crate::apply::{ApplyOptions, ApplyReport, apply_many_until, apply_until};
 use crate::cancel::CancelToken;
 use crate::drift::{
-    ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
+    ConfigFingerprint, Converged, ConvergedJob, FailedVerifications, config_fingerprint,
+    drift_reasons, is_drift, verification_fingerprint,
 };
 use crate::lock::{LockError, LockHolder, LockOptions, NamespaceLock};
 use crate::model::{Action, JobPlan, Leftover, Plan, Warning};
@@ -208,6 +209,11 @@ pub struct NamespaceReconcile {
     pub report: Option<ApplyReport>,
     /// Jobs that converged, with what they converged to.
     pub converged: Vec<(String, ConvergedJob)>,
+    /// Jobs whose verification failed in this reconcile, with their verification fingerprint (to
+    /// remember, so that the unchanged config is not verified again every cycle).
+    pub failed_verifications: Vec<(String, ConfigFingerprint)>,
+    /// Jobs left alone because the verification of their unchanged config failed before.
+    pub held: Vec<String>,
     /// Why the namespace could not be planned at all.
     pub error: Option<SessionError>,
 }
@@ -378,11 +384,13 @@ impl<'a> Session<'a> {
     }
 
     /// One namespace of a `watch` cycle: load, observe, plan at `now`, tell drift from config changes
-    /// (`converged` holds what each job last converged to), apply, and say which jobs converged.
+    /// (`converged` holds what each job last converged to), apply, and say which jobs converged. A job
+    /// whose verification failed for the config it has now (`failed`) is left alone.
     pub fn reconcile_namespace(
         &self,
         target: &Target,
         converged: &Converged,
+        failed_verifications: &FailedVerifications,
         now: Timestamp,
         cancel: &CancelToken,
         waiting: &mut dyn FnMut(&str, &LockHolder),
@@ -405,7 +413,14 @@ impl<'a> Session<'a> {
                 return outcome;
             }
         };
-        let mut outcome = self.reconcile_locked(target, &desired, converged, now, cancel);
+        let mut outcome = self.reconcile_locked(
+            target,
+            &desired,
+            converged,
+            failed_verifications,
+            now,
+            cancel,
+        );
         if let Err(error) = self.unlock(locks) {
             outcome.error.get_or_insert(error);
         }
@@ -417,6 +432,7 @@ impl<'a> Session<'a> {
         target: &Target,
         desired: &DesiredNamespace,
         converged: &Converged,
+        failed: &FailedVerifications,
         now: Timestamp,
         cancel: &CancelToken,
     ) -> NamespaceReconcile {
@@ -446,6 +462,22 @@ impl<'a> Session<'a> {
             .iter()
             .map(|run| (run.name.as_str(), config_fingerprint(run)))
             .collect();
+        let verifications: BTreeMap<&str, ConfigFingerprint> = desired
+            .recurring_runs
+            .iter()
+            .map(|run| (run.name.as_str(), verification_fingerprint(run)))
+            .collect();
+        // A verification that failed for this very config is not tried again every cycle.
+        plan.jobs.retain(|job| {
+            let remembered = failed.get(&(target.namespace.clone(), job.name.clone()));
+            let hold = crate::rollout::verification(job).is_some()
+                && remembered.is_some()
+                && remembered == verifications.get(job.name.as_str());
+            if hold {
+                outcome.held.push(job.name.clone());
+            }
+            !hold
+        });
         for job in &plan.jobs {
             let previous = converged.get(&(target.namespace.clone(), job.name.clone()));
             let fingerprint = previous.map(|previous| &previous.fingerprint);
@@ -457,6 +489,20 @@ impl<'a> Session<'a> {
             }
         }
         let report = apply_until(&plan, self.api, &self.options.apply, cancel);
+        outcome.failed_verifications = report
+            .jobs
+            .iter()
+            .filter(|job| {
+                job.steps.iter().any(|step| {
+                    step.action == crate::verify::VERIFY
+                        && matches!(step.outcome, crate::apply::Outcome::Failed { .. })
+                })
+            })
+            .filter_map(|job| {
+                let fingerprint = verifications.get(job.name.as_str())?;
+                Some((job.name.clone(), *fingerprint))
+            })
+            .collect();
         let newest = newest_versions(&observed);
         // A job converged when it needed no action, or when every action it needed succeeded.
         outcome.converged = fingerprints
