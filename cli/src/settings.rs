@@ -10,7 +10,11 @@ use clap::{Args, ValueEnum};
 use kfp_config::LoadOptions;
 use kfp_config::cron::timezone::ScheduleZones;
 use kfp_config::project::{Project, ProjectLookup, Target, TargetQuery, Targets};
-use kfp_reconcile::{ApplyOptions, LockOptions, PlanOptions, PruneMode, SessionOptions};
+use kfp_config::rollout::RolloutStrategy;
+use kfp_reconcile::rollout::RolloutPolicy;
+use kfp_reconcile::{
+    ApplyOptions, LockOptions, PlanOptions, ProgressSink, PruneMode, SessionOptions, VerifyOptions,
+};
 
 use crate::args::GlobalArgs;
 use crate::failure::Failure;
@@ -117,6 +121,56 @@ pub struct ReconcileArgs {
     /// Allow --prune to remove every recurring run of a namespace whose config declares none
     #[arg(long)]
     pub allow_empty_prune: bool,
+
+    /// How new versions take over their schedules, for every recurring run: `verify` runs each new
+    /// version once first, `swap` replaces at once [default: each run's `rollout`, else
+    /// `defaults.rollout` of kfp-gitops.yaml, else swap]
+    #[arg(long, value_name = "STRATEGY")]
+    pub rollout: Option<RolloutArg>,
+}
+
+/// `--rollout` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RolloutArg {
+    /// Run the new version once; swap only when the run succeeds
+    Verify,
+    /// Disable the old version and enable the new one at once
+    Swap,
+}
+
+impl From<RolloutArg> for RolloutStrategy {
+    fn from(arg: RolloutArg) -> Self {
+        match arg {
+            RolloutArg::Verify => Self::Verify,
+            RolloutArg::Swap => Self::Swap,
+        }
+    }
+}
+
+/// How verification runs are followed (`apply`, `watch`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Reconcile")]
+pub struct VerifyArgs {
+    /// Start a new verification run for a version whose last one failed, instead of reporting that
+    /// failure again (`watch`: also retry a config whose verification failed, every cycle)
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// How often a verification run is looked at while waiting for it
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::kfp_args::parse_duration, hide = true)]
+    pub verify_poll_interval: Duration,
+}
+
+impl VerifyArgs {
+    /// The verification options; `wait`: whether to wait for runs to end.
+    pub fn options(&self, wait: bool) -> VerifyOptions {
+        VerifyOptions {
+            poll_interval: self.verify_poll_interval,
+            wait,
+            retry_failed: self.retry_failed,
+            progress: ProgressSink::default(),
+        }
+    }
 }
 
 impl ReconcileArgs {
@@ -130,6 +184,12 @@ impl ReconcileArgs {
                 .unwrap_or_else(|| kfp_reconcile::DEFAULT_RUNNER_SA.to_owned()),
             prune: PruneMode::None,
             allow_empty_prune: self.allow_empty_prune,
+            rollout: RolloutPolicy {
+                defaults: project
+                    .map(|project| project.file.defaults.rollout.resolved())
+                    .unwrap_or_default(),
+                force: self.rollout.map(Into::into),
+            },
         }
     }
 
@@ -279,6 +339,7 @@ mod tests {
             default_runner_sa: None,
             prune: None,
             allow_empty_prune: false,
+            rollout: None,
         };
         assert_eq!(args.plan_options(None).default_runner_sa, "default-editor");
         let project = Project {
@@ -300,6 +361,36 @@ mod tests {
         assert_eq!(
             flag.plan_options(Some(&project)).default_runner_sa,
             "from-flag"
+        );
+    }
+
+    #[test]
+    fn the_rollout_flag_overrides_the_project_default() {
+        let project = Project {
+            path: PathBuf::from("kfp-gitops.yaml"),
+            root: PathBuf::new(),
+            file: kfp_config::project::ProjectFile::parse(
+                "defaults:\n  rollout: {strategy: verify, timeout: 30m}\n",
+            )
+            .unwrap(),
+        };
+        let args = ReconcileArgs {
+            default_runner_sa: None,
+            prune: None,
+            allow_empty_prune: false,
+            rollout: None,
+        };
+        let policy = args.plan_options(Some(&project)).rollout;
+        assert_eq!(policy.defaults.strategy, Some(RolloutStrategy::Verify));
+        assert_eq!(policy.defaults.timeout_seconds, Some(1800));
+        assert_eq!(policy.force, None);
+        let swap = ReconcileArgs {
+            rollout: Some(RolloutArg::Swap),
+            ..args
+        };
+        assert_eq!(
+            swap.plan_options(Some(&project)).rollout.force,
+            Some(RolloutStrategy::Swap)
         );
     }
 }

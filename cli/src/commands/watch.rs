@@ -19,8 +19,8 @@ use kfp_reconcile::status::Health as RunHealth;
 /// The health of each recurring run of a namespace.
 type RunsHealth = Vec<(String, RunHealth)>;
 use kfp_reconcile::{
-    ApplyOptions, Converged, NamespaceReconcile, Outcome, Session, SessionError, SessionOptions,
-    StepReport,
+    ApplyOptions, Converged, FailedVerifications, NamespaceReconcile, Outcome, Session,
+    SessionError, SessionOptions, StepReport, VerifyOptions,
 };
 
 use crate::daemon::checkout;
@@ -34,7 +34,7 @@ use crate::daemon::{
 use crate::failure::{Failure, Status};
 use crate::kfp_args::{KfpArgs, parse_duration};
 use crate::output::Context;
-use crate::settings::{LockArgs, ReconcileArgs, github_token};
+use crate::settings::{LockArgs, ReconcileArgs, VerifyArgs, github_token};
 
 /// Arguments of `kfp-gitops watch`.
 #[derive(Debug, Clone, Args)]
@@ -77,6 +77,9 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 
     /// Jobs of one namespace worked on at the same time
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -140,6 +143,7 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
         github_token: github_token(),
         api: Box::new(api),
         converged: Converged::new(),
+        failed_verifications: FailedVerifications::new(),
         api_url_from_project,
         warned_api_url: None,
     };
@@ -182,6 +186,9 @@ struct WatchReconciler {
     api: Box<dyn KfpApi>,
     /// What each job last converged to, to tell drift from config changes.
     converged: Converged,
+    /// The configs whose verification failed, so that they are not verified again every cycle
+    /// (forgotten when the config changes; ignored with `--retry-failed`).
+    failed_verifications: FailedVerifications,
     /// The API URL in use when it came from the project file at start-up (not from a flag or
     /// `KFP_API_URL`, which the project file never overrides).
     api_url_from_project: Option<String>,
@@ -242,14 +249,25 @@ impl Reconciler for WatchReconciler {
                 ..LoadOptions::default()
             },
             plan: self.args.reconcile.plan_options(project.as_ref()),
+            // A verification run in progress is looked at once per cycle, never waited for.
             apply: ApplyOptions {
                 concurrency: usize::from(self.args.concurrency),
+                verify: VerifyOptions {
+                    progress: crate::daemon::verify::progress_log(),
+                    ..self.args.verify.options(false)
+                },
             },
             lock: Some(self.args.lock.options()),
         };
         let session = Session::new(self.api.as_ref(), options);
         let now = jiff::Timestamp::now();
         let converged = &self.converged;
+        let no_failures = FailedVerifications::new();
+        let failed_verifications = if self.args.verify.retry_failed {
+            &no_failures
+        } else {
+            &self.failed_verifications
+        };
         // Namespaces are independent: reconciled in parallel.
         let results: Vec<(NamespaceReconcile, Option<RunsHealth>)> =
             std::thread::scope(|threads| {
@@ -262,6 +280,7 @@ impl Reconciler for WatchReconciler {
                             let result = session.reconcile_namespace(
                                 target,
                                 converged,
+                                failed_verifications,
                                 now,
                                 shutdown.token(),
                                 &mut |namespace, holder| {
@@ -301,6 +320,12 @@ impl Reconciler for WatchReconciler {
             for (job, converged) in &result.converged {
                 self.converged
                     .insert((result.namespace.clone(), job.clone()), converged.clone());
+                self.failed_verifications
+                    .remove(&(result.namespace.clone(), job.clone()));
+            }
+            for (job, fingerprint) in &result.failed_verifications {
+                self.failed_verifications
+                    .insert((result.namespace.clone(), job.clone()), *fingerprint);
             }
             let mut namespace = namespace_outcome(&result);
             namespace.health = health;
@@ -370,6 +395,7 @@ fn namespace_outcome(result: &NamespaceReconcile) -> NamespaceOutcome {
             "drift: correcting a change made outside git"
         );
     }
+    crate::daemon::verify::count(result, &mut outcome);
     let Some(report) = &result.report else {
         return outcome;
     };
@@ -448,6 +474,7 @@ fn outcome_word(outcome: &Outcome) -> &'static str {
         Outcome::Adopted => "adopted",
         Outcome::Failed { .. } => "failed",
         Outcome::Skipped => "skipped",
+        Outcome::Pending { .. } => "pending",
     }
 }
 

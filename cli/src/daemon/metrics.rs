@@ -61,6 +61,8 @@ pub struct Metrics {
     managed_jobs: Family<Labels, Gauge>,
     leftovers: Family<Labels, Gauge>,
     health: Family<Labels, Gauge>,
+    verifications: Family<Labels, Counter>,
+    unverified: Family<Labels, Gauge>,
     /// The recurring runs with health series, by namespace.
     health_series: Mutex<BTreeMap<String, BTreeSet<String>>>,
     /// The namespaces of the last cycle that got as far as listing them.
@@ -131,6 +133,21 @@ impl Metrics {
             "Health of each managed recurring run after the last cycle, by namespace, recurring run and health word (Healthy, Degraded: its last run failed, Progressing, Suspended, Missing): 1 for its health, 0 for the others",
             health.clone(),
         );
+        let verifications = Family::<Labels, Counter>::default();
+        registry.register(
+            "kfp_gitops_verifications",
+            "Verification runs of new versions (verified rollout), by result: started, succeeded (the version took over), failed (failed or timed out; the old version stayed)",
+            verifications.clone(),
+        );
+        let unverified = Family::<Labels, Gauge>::default();
+        registry.register(
+            "kfp_gitops_unverified_recurring_runs",
+            "Recurring runs whose current config failed its verification run, by namespace: the old version keeps the schedule until the config changes",
+            unverified.clone(),
+        );
+        for result in ["started", "succeeded", "failed"] {
+            let _ = verifications.get_or_create(&vec![("result".to_owned(), result.to_owned())]);
+        }
         // Series that exist from the start, at 0, so `increase()` and absence alerts work before the
         // first event.
         for result in ["success", "failure", "interrupted"] {
@@ -151,6 +168,8 @@ impl Metrics {
             managed_jobs,
             leftovers,
             health,
+            verifications,
+            unverified,
             health_series: Mutex::default(),
             namespaces: Mutex::default(),
         }
@@ -180,6 +199,8 @@ impl Metrics {
                 for state in ["enabled", "paused"] {
                     self.leftovers.remove(&leftover_labels(gone, state));
                 }
+                self.unverified
+                    .remove(&vec![("namespace".to_owned(), gone.clone())]);
             }
             *known = current.into_iter().map(str::to_owned).collect();
         }
@@ -195,6 +216,7 @@ impl Metrics {
                     .inc_by(*count);
             }
             self.drift.inc_by(namespace.drift);
+            self.record_verifications(namespace);
             if let Some(jobs) = namespace.managed_jobs {
                 self.managed_jobs
                     .get_or_create(&vec![("namespace".to_owned(), namespace.namespace.clone())])
@@ -217,6 +239,24 @@ impl Metrics {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0.0, |since| since.as_secs_f64());
             self.last_success.set(seconds);
+        }
+    }
+
+    fn record_verifications(&self, namespace: &crate::daemon::NamespaceOutcome) {
+        let counts = namespace.verifications;
+        for (result, count) in [
+            ("started", counts.started),
+            ("succeeded", counts.succeeded),
+            ("failed", counts.failed),
+        ] {
+            self.verifications
+                .get_or_create(&vec![("result".to_owned(), result.to_owned())])
+                .inc_by(count);
+        }
+        if let Some(unverified) = namespace.unverified {
+            self.unverified
+                .get_or_create(&vec![("namespace".to_owned(), namespace.namespace.clone())])
+                .set(i64::try_from(unverified).unwrap_or(i64::MAX));
         }
     }
 
