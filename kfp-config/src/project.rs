@@ -112,7 +112,10 @@ pub struct ProjectDefaults {
     pub timezone: Option<String>,
     /// How a new version takes over the schedule, for recurring runs that set no `rollout` of their
     /// own (`apply --rollout` overrides both) [default: `strategy: swap`].
-    #[serde(default, skip_serializing_if = "crate::rollout::RolloutDefaults::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::rollout::RolloutDefaults::is_empty"
+    )]
     pub rollout: crate::rollout::RolloutDefaults,
 }
 

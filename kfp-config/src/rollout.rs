@@ -171,9 +171,7 @@ pub fn timeout_seconds(text: &str) -> Result<u64, String> {
     let nanos = crate::cron::parse_go_duration(text)?;
     let seconds = nanos / 1_000_000_000;
     if seconds < 1 {
-        return Err(format!(
-            "the timeout `{text}` is shorter than one second"
-        ));
+        return Err(format!("the timeout `{text}` is shorter than one second"));
     }
     u64::try_from(seconds).map_err(|_| format!("the timeout `{text}` is too long"))
 }

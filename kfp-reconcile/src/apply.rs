@@ -440,10 +440,7 @@ fn apply_job(
                 if verified.failed_for_good {
                     discard = Some((id, version.name.clone(), verification.keep_failed));
                 }
-                stopped = !verified
-                    .steps
-                    .iter()
-                    .all(|step| step.outcome.is_success());
+                stopped = !verified.steps.iter().all(|step| step.outcome.is_success());
                 steps.extend(verified.steps);
                 continue;
             }

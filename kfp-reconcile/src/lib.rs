@@ -50,9 +50,9 @@ pub mod planner;
 pub mod rollout;
 mod saved;
 mod session;
-pub mod verify;
 pub mod status;
 pub mod trigger;
+pub mod verify;
 pub mod zoned;
 
 pub use apply::{

@@ -173,7 +173,10 @@ mod tests {
         assert!(is_verify_run_of(&name, "nightly"));
         assert!(!is_verify_run_of(&name, "night"));
         assert!(!is_verify_run_of(&name, "nightly__2024"));
-        assert!(!is_verify_run_of("MANUAL::nightly__2024-01-02T03-04-05Z", "nightly"));
+        assert!(!is_verify_run_of(
+            "MANUAL::nightly__2024-01-02T03-04-05Z",
+            "nightly"
+        ));
         assert!(!is_verify_run_of("VERIFY::nightly__yesterday", "nightly"));
     }
 

@@ -224,7 +224,8 @@ impl Verify<'_> {
         let mut runs: Vec<Run> = list_all(&options, |page| self.api.list_runs(page))?
             .into_iter()
             .filter(|run| {
-                is_verify_run_of(&run.name, self.job) && run_job_id(run) == Some(version.id.as_str())
+                is_verify_run_of(&run.name, self.job)
+                    && run_job_id(run) == Some(version.id.as_str())
             })
             .collect();
         runs.sort_by(|a, b| (b.created_at, &b.name).cmp(&(a.created_at, &a.name)));
@@ -245,13 +246,22 @@ impl Verify<'_> {
         start_run_of_version(self.api, self.job, version, &name, &description, &overrides)
             .map(|started| started.run)
             .map_err(|err| {
-                let hint = err.hint().map(|hint| format!(" ({hint})")).unwrap_or_default();
+                let hint = err
+                    .hint()
+                    .map(|hint| format!(" ({hint})"))
+                    .unwrap_or_default();
                 format!("{}{hint}", describe(&err))
             })
     }
 
     /// Follows `run` until it ends, times out, or (when not waiting, or cancelled) for now.
-    fn wait(&self, version: &str, mut run: Run, started: bool, how: &Verification) -> (StepReport, bool) {
+    fn wait(
+        &self,
+        version: &str,
+        mut run: Run,
+        started: bool,
+        how: &Verification,
+    ) -> (StepReport, bool) {
         let created = run.created_at.unwrap_or_else(Timestamp::now);
         let mut last_state: Option<String> = None;
         let mut read_errors = 0;
@@ -310,7 +320,11 @@ impl Verify<'_> {
                     "verification run {} (id {}) is {}; the swap waits for it",
                     run.name,
                     run.id,
-                    if run.status.is_empty() { "starting" } else { run.status.as_str() }
+                    if run.status.is_empty() {
+                        "starting"
+                    } else {
+                        run.status.as_str()
+                    }
                 );
                 return (report(Outcome::Pending { message }), false);
             }

@@ -139,10 +139,7 @@ pub fn render_verifications(reports: &[ApplyReport], api_url: &str, p: Palette) 
                 }
                 _ => {
                     verified += 1;
-                    let swapped = job
-                        .steps
-                        .iter()
-                        .all(|step| step.outcome.is_success());
+                    let swapped = job.steps.iter().all(|step| step.outcome.is_success());
                     let then = if swapped {
                         "it took over the schedule"
                     } else {

@@ -63,8 +63,12 @@ pub(super) fn check_rollout(
         }
     }
     if let Some(node) = rollout_fields.get("parameters") {
-        rollout.parameters =
-            check_overrides(checker, node, &rollout_fields.child("parameters"), parameters);
+        rollout.parameters = check_overrides(
+            checker,
+            node,
+            &rollout_fields.child("parameters"),
+            parameters,
+        );
     }
     if checker.problems.len() == before {
         Ok(Some(rollout))
