@@ -507,6 +507,8 @@ impl<'a> Session<'a> {
         // A job converged when it needed no action, or when every action it needed succeeded.
         outcome.converged = fingerprints
             .iter()
+            // A job left alone after a failed verification has not converged to its config.
+            .filter(|(name, _)| !outcome.held.iter().any(|held| held == **name))
             .filter_map(|(name, fingerprint)| {
                 let planned = plan.jobs.iter().find(|job| job.name == **name);
                 let version = match planned {

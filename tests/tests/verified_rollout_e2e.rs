@@ -533,3 +533,146 @@ fn an_apply_killed_while_waiting_is_continued_by_the_next_without_a_second_run()
     let after = plan(&emulator, &project);
     assert_eq!(after.status.code(), Some(0), "{}", text(&after));
 }
+
+/// `kfp-gitops watch` on the project, serving its metrics; killed when dropped.
+struct Daemon {
+    child: std::process::Child,
+    http: std::net::SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    fn start(emulator: &Emulator, project: &Project, log: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let http = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let child = kfp_gitops(emulator, project)
+            .args(["watch", "--interval", "1s", "--root"])
+            .arg(project.path())
+            .args(["--listen", &http.to_string()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            http,
+            log: log.to_owned(),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The value of a metric series, e.g. `kfp_gitops_verifications_total{result="started"}`.
+    fn metric(&self, series: &str) -> Option<f64> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.http).ok()?;
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        response
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Waits until the daemon has finished `more` cycles after the current one.
+    fn wait_cycles(&self, more: f64) {
+        let series = r#"kfp_gitops_reconcile_total{result="success"}"#;
+        let now = self.metric(series).unwrap_or(0.0);
+        wait_for(
+            || format!("{more} more cycles; log:\n{}", self.log()),
+            || (self.metric(series)? >= now + more).then_some(()),
+        );
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_daemon_verifies_across_cycles_and_does_not_retry_a_config_that_failed() {
+    let emulator = Arc::new(start());
+    let project = Project::new(2, "one", VERIFY, "");
+    let first = apply(&emulator, &project, &["--rollout", "swap"]);
+    assert!(first.status.success(), "{}", text(&first));
+    project.set(2, "two", VERIFY, "");
+    let logs = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&emulator, &project, &logs.path().join("daemon.log"));
+
+    let runs = wait_for(
+        || format!("both verification runs; log:\n{}", daemon.log()),
+        || {
+            let runs: Vec<Value> = ["job-00", "job-01"]
+                .iter()
+                .filter_map(|job| verify_runs(&emulator, job).into_iter().next())
+                .collect();
+            (runs.len() == 2).then_some(runs)
+        },
+    );
+    // The daemon goes on cycling while the runs are in progress, and starts no second run.
+    daemon.wait_cycles(2.0);
+    assert_eq!(verify_runs(&emulator, "job-00").len(), 1);
+    assert_eq!(verify_runs(&emulator, "job-01").len(), 1);
+    assert!(
+        versions(&emulator, "job-00")[0].2,
+        "the old version still runs"
+    );
+
+    let outcomes = [RunOutcome::Succeeded, RunOutcome::Failed];
+    for (run, outcome) in runs.iter().zip(outcomes) {
+        assert!(emulator.finish_run(run["id"].as_str().unwrap(), outcome));
+    }
+    wait_for(
+        || {
+            format!(
+                "job-00 swapped and job-01's new version deleted; log:\n{}",
+                daemon.log()
+            )
+        },
+        || {
+            let swapped = versions(&emulator, "job-00");
+            let kept = versions(&emulator, "job-01");
+            (swapped.len() == 2 && swapped[1].2 && kept.len() == 1 && kept[0].2).then_some(())
+        },
+    );
+    wait_for(
+        || format!("the verification metrics; log:\n{}", daemon.log()),
+        || {
+            let value = |series: &str| daemon.metric(series).unwrap_or(-1.0);
+            (value(r#"kfp_gitops_verifications_total{result="started"}"#) == 2.0
+                && value(r#"kfp_gitops_verifications_total{result="succeeded"}"#) == 1.0
+                && value(r#"kfp_gitops_verifications_total{result="failed"}"#) == 1.0
+                && value(r#"kfp_gitops_unverified_recurring_runs{namespace="team-1"}"#) == 1.0)
+                .then_some(())
+        },
+    );
+
+    // The config that failed is not verified again in the next cycles...
+    daemon.wait_cycles(2.0);
+    assert_eq!(
+        verify_runs(&emulator, "job-01").len(),
+        1,
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(versions(&emulator, "job-01").len(), 1);
+    // ...but a changed one is.
+    project.set(2, "three", VERIFY, "");
+    wait_for(
+        || format!("a new verification of job-01; log:\n{}", daemon.log()),
+        || (verify_runs(&emulator, "job-01").len() == 2).then_some(()),
+    );
+}
