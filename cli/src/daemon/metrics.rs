@@ -324,6 +324,12 @@ mod tests {
                     ("nightly".to_owned(), Health::Degraded),
                     ("weekly".to_owned(), Health::Healthy),
                 ]),
+                verifications: crate::daemon::verify::VerificationCounts {
+                    started: 2,
+                    succeeded: 1,
+                    failed: 1,
+                },
+                unverified: Some(1),
             }],
         }
     }
@@ -343,6 +349,9 @@ mod tests {
             "kfp_gitops_reconcile_total{result=\"success\"} 1",
             "kfp_gitops_reconcile_total{result=\"failure\"} 1",
             "kfp_gitops_actions_total{kind=\"create\"} 4",
+            "kfp_gitops_verifications_total{result=\"started\"} 4",
+            "kfp_gitops_verifications_total{result=\"failed\"} 2",
+            "kfp_gitops_unverified_recurring_runs{namespace=\"team-1\"} 1",
             "kfp_gitops_actions_total{kind=\"enable\"} 4",
             "kfp_gitops_action_failures_total{kind=\"delete\"} 1",
             "kfp_gitops_drift_total 2",
