@@ -420,7 +420,7 @@ pub fn render_reports(reports: &[ApplyReport], palette: Palette) -> String {
                 "delete" => ("-", p.red, "deleted"),
                 "create_experiment" => ("+", p.green, "created experiment"),
                 "unarchive_experiment" => (">", p.green, "unarchived experiment"),
-                "start_verification" => ("?", p.cyan, "started verification run"),
+                "start_verification" => ("*", p.cyan, "started verification run"),
                 "verify" => ("✓", p.green, "verified by run"),
                 "discard" => ("-", p.red, "deleted the unverified version"),
                 _ => ("?", "", step.action.as_str()),

@@ -157,7 +157,7 @@ pub struct VerifyArgs {
     pub retry_failed: bool,
 
     /// How often a verification run is looked at while waiting for it
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::kfp_args::parse_duration, hide = true)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::kfp_args::parse_duration, hide = true)]
     pub verify_poll_interval: Duration,
 }
 

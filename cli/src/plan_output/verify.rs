@@ -38,7 +38,7 @@ pub fn render_verify_action(
     });
     let _ = writeln!(
         out,
-        "      {}?{} verify {} with one run first {}({}){}",
+        "      {}*{} verify {} with one run first {}({}){}",
         p.cyan,
         p.reset,
         version.name,
