@@ -1,5 +1,5 @@
 //! Human rendering of plans and apply reports, in the style of `terraform plan`:
-//! `+` create, `~` replace with a new version, `>` enable, `||` disable, `-` delete, `!` warning.
+//! `+` create, `~` replace with a new version, `>` enable, `||` disable, `-` delete, `*` verify, `!` warning.
 
 pub mod verify;
 
