@@ -105,6 +105,7 @@ fn run(experiments: Vec<String>, job_name: String) -> impl Strategy<Value = Recu
                         value: ParameterValue(value),
                     }],
                     keep_history,
+                    rollout: None,
                     job: Job {
                         enabled,
                         name: job_name.clone(),

@@ -4,7 +4,8 @@
 //! no I/O, so every decision can be tested as a table. [`observe()`] reads the observed state with the minimum
 //! number of requests (the pages of one experiment listing and one job listing). [`apply()`] walks a plan
 //! through a [`kfp_client::KfpApi`] in the safe order: create the new version paused, disable the others,
-//! enable it, delete old versions.
+//! enable it, delete old versions. With a verified rollout ([`rollout`], [`verify`]), one run of the paused
+//! new version must succeed before the others are disabled.
 //!
 //! A recurring run `nightly` exists in KFP as *versions*: jobs named `GIT::nightly__{timestamp}` (see
 //! [`naming`]), compatible with the reference scripts.

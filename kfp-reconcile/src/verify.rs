@@ -61,9 +61,12 @@ pub struct VerifyProgress {
     pub changed: bool,
 }
 
+/// A receiver of [`VerifyProgress`].
+type Report = dyn Fn(&VerifyProgress) + Send + Sync;
+
 /// Receives [`VerifyProgress`] (from several threads at once).
 #[derive(Clone, Default)]
-pub struct ProgressSink(Option<Arc<dyn Fn(&VerifyProgress) + Send + Sync>>);
+pub struct ProgressSink(Option<Arc<Report>>);
 
 impl ProgressSink {
     /// A sink calling `report`.

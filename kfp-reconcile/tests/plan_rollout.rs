@@ -192,7 +192,7 @@ fn a_saved_plan_carries_the_verification_with_its_parameters() {
     let plan = plan_with(run, &jobs, &PlanOptions::default());
     let text = serde_json::to_string(&PlanFile::new(vec![plan.clone()])).unwrap();
     let read: PlanFile = serde_json::from_str(&text).unwrap();
-    assert_eq!(read.plans, [plan.clone()]);
+    assert_eq!(read.plans, std::slice::from_ref(&plan));
     let verification = kfp_reconcile::rollout::verification(&read.plans[0].jobs[0]).unwrap();
     assert!(verification.keep_failed);
     assert_eq!(
