@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kfp_gitops_tests::emulator::{Emulator, EmulatorConfig, RunOutcome};
+use kfp_gitops_tests::emulator::{ALL_PROFILES, Emulator, EmulatorConfig, Profile, RunOutcome};
 use serde_json::Value;
 
 const NAMESPACE: &str = "team-1";
@@ -152,7 +152,11 @@ fn text(output: &Output) -> String {
 
 /// Runs take an hour unless the test finishes them.
 fn start() -> Emulator {
-    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    start_as(Profile::V1_8_5)
+}
+
+fn start_as(profile: Profile) -> Emulator {
+    let emulator = Emulator::start(EmulatorConfig::multi_user().with_profile(profile)).unwrap();
     emulator.set_run_duration(Duration::from_secs(3600));
     emulator
 }
@@ -333,6 +337,51 @@ fn a_verified_replacement_swaps_once_its_run_succeeds() {
 }
 
 #[test]
+fn every_kfp_backend_finds_the_verification_run_again() {
+    for &profile in ALL_PROFILES {
+        let emulator = Arc::new(start_as(profile));
+        let (project, _) = replaced(&emulator, VERIFY);
+        // The first apply is stopped (SIGKILL) once its run exists; the second finds the run.
+        let mut child = kfp_gitops(&emulator, &project)
+            .args(["apply", "--verify-poll-interval", "50ms"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let run = wait_for(
+            || format!("{profile:?}: the verification run"),
+            || verify_runs(&emulator, "nightly").into_iter().next(),
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(emulator.finish_run(run["id"].as_str().unwrap(), RunOutcome::Succeeded));
+        free_lock(&emulator);
+        let applied = apply(&emulator, &project, &[]);
+        assert!(applied.status.success(), "{profile:?}: {}", text(&applied));
+        assert_eq!(verify_runs(&emulator, "nightly").len(), 1, "{profile:?}");
+        let now = versions(&emulator, "nightly");
+        assert!(!now[0].2 && now[1].2, "{profile:?}: {now:?}");
+    }
+}
+
+/// Removes the namespace lock a killed apply left behind, as the expiry of its lease (30 minutes)
+/// would.
+fn free_lock(emulator: &Emulator) {
+    let lock = list(emulator, "experiments")
+        .into_iter()
+        .find(|experiment| experiment["name"] == "kfp-gitops-lock")
+        .expect("the killed apply's lock");
+    let deleted = emulator
+        .request(
+            "DELETE",
+            &format!("/apis/v1beta1/experiments/{}", lock["id"].as_str().unwrap()),
+            None,
+        )
+        .unwrap();
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+}
+
+#[test]
 fn a_failed_verification_leaves_the_old_version_and_deletes_the_new_one() {
     let emulator = Arc::new(start());
     let (project, old) = replaced(&emulator, VERIFY);
@@ -491,20 +540,8 @@ fn an_apply_killed_while_waiting_is_continued_by_the_next_without_a_second_run()
     assert_eq!(left[0], old);
     assert!(!left[1].2, "{left:?}");
 
-    // The killed process still holds the namespace's lock until its lease (30 minutes) expires; the
-    // lock is removed here as its expiry would.
-    let lock = list(&emulator, "experiments")
-        .into_iter()
-        .find(|experiment| experiment["name"] == "kfp-gitops-lock")
-        .expect("the killed apply's lock");
-    let deleted = emulator
-        .request(
-            "DELETE",
-            &format!("/apis/v1beta1/experiments/{}", lock["id"].as_str().unwrap()),
-            None,
-        )
-        .unwrap();
-    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    // The killed process still holds the namespace's lock until its lease expires.
+    free_lock(&emulator);
 
     let run_id = run["id"].as_str().unwrap().to_owned();
     let before = emulator.count("GET /apis/v1beta1/runs/{id}");
