@@ -713,3 +713,41 @@ fn the_daemon_verifies_across_cycles_and_does_not_retry_a_config_that_failed() {
         || (verify_runs(&emulator, "job-01").len() == 2).then_some(()),
     );
 }
+
+#[test]
+fn ctrl_c_while_waiting_stops_at_once_and_leaves_the_old_version_enabled() {
+    let emulator = Arc::new(start());
+    let (project, old) = replaced(&emulator, VERIFY);
+    let child = kfp_gitops(&emulator, &project)
+        .args(["apply", "--verify-poll-interval", "1h"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = wait_for(
+        || "the verification run to exist".to_owned(),
+        || verify_runs(&emulator, "nightly").into_iter().next(),
+    );
+    // The apply now waits an hour between looks at the run; SIGINT ends the wait.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left = versions(&emulator, "nightly");
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left[0], old);
+    assert!(!left[1].2, "the new version stays paused: {left:?}");
+
+    // The lock was given back: the next apply continues with the same run at once.
+    assert!(emulator.finish_run(run["id"].as_str().unwrap(), RunOutcome::Succeeded));
+    let applied = apply(&emulator, &project, &[]);
+    assert!(applied.status.success(), "{}", text(&applied));
+    assert_eq!(verify_runs(&emulator, "nightly").len(), 1);
+    let now = versions(&emulator, "nightly");
+    assert!(!now[0].2 && now[1].2, "{now:?}");
+}

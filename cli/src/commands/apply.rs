@@ -156,7 +156,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
     };
     if cancel.is_cancelled() {
         return Err(Failure::new(
-            "interrupted: the recurring runs under way were finished, the others were left as they were",
+            "interrupted: the recurring runs under way were finished (one waiting for its verification run keeps its old version enabled), the others were left as they were",
         )
         .hint("run `kfp-gitops apply` again to finish")
         .interrupted());
