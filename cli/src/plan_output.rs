@@ -478,9 +478,21 @@ pub fn render_reports(reports: &[ApplyReport], palette: Palette) -> String {
                 }
                 Outcome::Skipped => {
                     skipped += 1;
+                    let waiting = report.jobs.iter().any(|reported| {
+                        reported.name == job
+                            && reported
+                                .steps
+                                .iter()
+                                .any(|step| matches!(step.outcome, Outcome::Pending { .. }))
+                    });
+                    let why = if waiting {
+                        "waiting for the verification"
+                    } else {
+                        "an earlier action failed"
+                    };
                     let _ = writeln!(
                         out,
-                        "  {context}{}  skipped {} {} (an earlier action failed){}",
+                        "  {context}{}  skipped {} {} ({why}){}",
                         p.dim, step.action, step.target, p.reset
                     );
                 }

@@ -162,3 +162,93 @@ pub fn render_verifications(reports: &[ApplyReport], api_url: &str, p: Palette) 
         p.bold, p.reset
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use kfp_reconcile::{JobReport, Parameter, StepReport};
+
+    use super::*;
+
+    fn step(action: &str, target: &str, id: &str, outcome: Outcome) -> StepReport {
+        StepReport {
+            action: action.to_owned(),
+            target: target.to_owned(),
+            id: Some(id.to_owned()),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn the_summary_says_which_were_verified_which_failed_and_why() {
+        let report = ApplyReport {
+            namespace: "team-1".to_owned(),
+            experiments: Vec::new(),
+            not_started: Vec::new(),
+            jobs: vec![
+                JobReport {
+                    name: "good".to_owned(),
+                    steps: vec![
+                        step(START_VERIFICATION, "VERIFY::good__t", "r1", Outcome::Done),
+                        step(VERIFY, "VERIFY::good__t", "r1", Outcome::Done),
+                        step("enable", "GIT::good__t", "j1", Outcome::Done),
+                    ],
+                },
+                JobReport {
+                    name: "bad".to_owned(),
+                    steps: vec![
+                        step(
+                            VERIFY,
+                            "VERIFY::bad__t",
+                            "r2",
+                            Outcome::Failed {
+                                message: "run r2 ended Failed".to_owned(),
+                            },
+                        ),
+                        step(DISCARD, "GIT::bad__t", "j2", Outcome::Done),
+                    ],
+                },
+                JobReport {
+                    name: "plain".to_owned(),
+                    steps: vec![step("enable", "GIT::plain__t", "j3", Outcome::Done)],
+                },
+            ],
+        };
+        let text = render_verifications(&[report], "http://kfp", Palette::new(false));
+        assert_eq!(
+            text,
+            "Verified rollout: 1 verified, 1 failed, 0 waiting.\n\
+             \x20 ✓ team-1/good: run VERIFY::good__t succeeded; it took over the schedule\n\
+             \x20 ✗ team-1/bad: run r2 ended Failed (the new version was deleted)\n\
+             \x20     http://kfp/#/runs/details/r2\n"
+        );
+        assert_eq!(
+            render_verifications(&[], "http://kfp", Palette::new(false)),
+            ""
+        );
+    }
+
+    #[test]
+    fn the_plan_line_names_the_timeout_the_run_parameters_and_the_fate_of_a_failure() {
+        let mut out = String::new();
+        render_verify_action(
+            &mut out,
+            &VersionRef {
+                id: None,
+                name: "GIT::n__t".to_owned(),
+            },
+            &Verification {
+                timeout_seconds: 5400,
+                keep_failed: true,
+                parameters: vec![Parameter {
+                    name: "rows".to_owned(),
+                    value: "10".to_owned(),
+                }],
+            },
+            Palette::new(false),
+        );
+        assert_eq!(
+            out,
+            "      * verify GIT::n__t with one run first (timeout 1h30m; run parameters rows=10; kept paused if it fails)\n"
+        );
+    }
+}
