@@ -313,8 +313,17 @@ fn a_verified_replacement_swaps_once_its_run_succeeds() {
         "{shown}"
     );
 
+    // Saved, the plan carries the verification: `apply FILE` verifies (and takes no --rollout).
+    let saved = kfp_gitops(&emulator, &project)
+        .args(["plan", "--out", "plan.json"])
+        .output()
+        .unwrap();
+    assert!(saved.status.success(), "{}", text(&saved));
+    let refused = apply(&emulator, &project, &["plan.json", "--rollout", "swap"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--rollout"));
     let finisher = Finisher::start(&emulator, |_| Some(RunOutcome::Succeeded));
-    let applied = apply(&emulator, &project, &[]);
+    let applied = apply(&emulator, &project, &["plan.json"]);
     drop(finisher);
     assert!(applied.status.success(), "{}", text(&applied));
     let stdout = String::from_utf8_lossy(&applied.stdout);
