@@ -25,7 +25,10 @@ use crate::apply::{Outcome, StepReport};
 use crate::cancel::CancelToken;
 use crate::error::describe;
 use crate::model::{Verification, VersionRef};
-use crate::naming::{VERIFY_PREFIX, is_verify_run_of, verify_run_name};
+use crate::naming::{
+    MANAGED_PREFIX, VERIFY_PREFIX, is_verify_run_of, parse_version_name, verify_run_name,
+};
+use crate::observe::scope;
 use crate::trigger::{run_job_id, start_run_of_version};
 
 /// The step that starts a verification run (its target is the run's name, its id the run's id).
@@ -235,6 +238,24 @@ impl Verify<'_> {
         Ok(runs.into_iter().next())
     }
 
+    /// A version of the job newer than `version`, if the listing finds one (a failed listing finds
+    /// none: it is a guard against a rare overlap, not a precondition).
+    fn newer_version(&self, version: &str) -> Option<String> {
+        let ours = parse_version_name(version)?.timestamp;
+        let prefix = format!("{MANAGED_PREFIX}{}__", self.job);
+        let options = ListOptions::scoped(&scope(self.namespace))
+            .with_filter(Filter::single(Predicate::is_substring("name", prefix)))
+            .with_page_size(kfp_client::MAX_PAGE_SIZE);
+        list_all(&options, |page| self.api.list_jobs(page))
+            .ok()?
+            .into_iter()
+            .filter_map(|job| {
+                let parsed = parse_version_name(&job.name)?;
+                (parsed.job == self.job && parsed.timestamp > ours).then_some(job.name)
+            })
+            .max()
+    }
+
     fn start(&self, version: Job, how: &Verification) -> Result<Run, String> {
         let name = verify_run_name(self.job, Timestamp::now());
         let description = format!(
@@ -292,6 +313,16 @@ impl Verify<'_> {
             };
             if run.is_finished() {
                 if run.status == "Succeeded" {
+                    // After a long wait another apply (the lock's lease is shorter than a long
+                    // verification) may have rolled out a newer version: this one must not be enabled
+                    // next to it.
+                    if let Some(newer) = self.newer_version(version) {
+                        let message = format!(
+                            "verification run {} (id {}) succeeded, but version {newer} was made meanwhile; {version} stays paused",
+                            run.name, run.id
+                        );
+                        return (report(Outcome::Pending { message }), false);
+                    }
                     return (report(Outcome::Done), false);
                 }
                 let error = if run.error.is_empty() {
