@@ -331,6 +331,13 @@ fn a_verified_replacement_swaps_once_its_run_succeeds() {
         stdout.contains("Verified rollout: 1 verified, 0 failed, 0 waiting."),
         "{stdout}"
     );
+    // Not on a terminal: a line per change of the run's state.
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(
+        stderr.contains("verify team-1/nightly: run VERIFY::nightly__")
+            && stderr.contains(" is Succeeded after "),
+        "{stderr}"
+    );
 
     let now = versions(&emulator, "nightly");
     assert_eq!(now.len(), 2, "{now:?}");

@@ -48,8 +48,8 @@ pub fn render_verify_action(
     );
 }
 
-/// Where `apply` reports verification progress: on a terminal a line per change of state and a
-/// status line that counts the time; otherwise a log line per change of state.
+/// Where `apply` reports verification progress, on stderr: on a terminal a line per change of state and
+/// a status line that counts the time; otherwise a line per change of state.
 pub fn progress_sink(ctx: &Context) -> ProgressSink {
     let terminal = ctx.format == OutputFormat::Text && std::io::stderr().is_terminal();
     ProgressSink::new(move |progress: &VerifyProgress| {
@@ -76,10 +76,9 @@ pub fn progress_sink(ctx: &Context) -> ProgressSink {
                     progress.run_name, progress.run_id
                 );
             } else {
-                tracing::info!(
+                eprintln!(
                     "verify {place}: run {} ({}) {how} {state} after {elapsed}",
-                    progress.run_name,
-                    progress.run_id
+                    progress.run_name, progress.run_id
                 );
             }
         } else if terminal {
