@@ -98,3 +98,29 @@ fn every_problem_of_a_rollout_is_reported() {
         "{text:#?}"
     );
 }
+
+#[test]
+fn the_project_file_gives_a_default_rollout_and_refuses_a_bad_timeout() {
+    use kfp_config::project::ProjectFile;
+    let file = ProjectFile::parse(
+        "defaults:\n  rollout: {strategy: verify, timeout: 30m, keep_failed: true}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        file.defaults.rollout.resolved(),
+        DesiredRollout {
+            strategy: Some(RolloutStrategy::Verify),
+            timeout_seconds: Some(1800),
+            keep_failed: Some(true),
+            parameters: Vec::new(),
+        }
+    );
+    let bad = ProjectFile::parse("defaults:\n  rollout: {timeout: soon}\n").unwrap_err();
+    assert!(
+        bad.to_string()
+            .starts_with("defaults.rollout.timeout: `soon` is not a Go duration"),
+        "{bad}"
+    );
+    let unknown = ProjectFile::parse("defaults:\n  rollout: {strategy: canary}\n").unwrap_err();
+    assert!(unknown.to_string().contains("canary"), "{unknown}");
+}
