@@ -190,6 +190,7 @@ impl ReconcileArgs {
                     .unwrap_or_default(),
                 force: self.rollout.map(Into::into),
             },
+            reconciled_every: project.and_then(|project| project.file.reconciled_every()),
         }
     }
 
@@ -261,13 +262,18 @@ pub const NOW_ENV: &str = "KFP_GITOPS_NOW";
 
 /// The clock: `KFP_GITOPS_NOW` when set (tests only), else the current time.
 pub fn clock() -> Result<jiff::Timestamp, Failure> {
+    Ok(fixed_clock()?.unwrap_or_else(jiff::Timestamp::now))
+}
+
+/// The instant `KFP_GITOPS_NOW` fixes the clock at, when it is set (tests only).
+pub fn fixed_clock() -> Result<Option<jiff::Timestamp>, Failure> {
     match std::env::var(NOW_ENV) {
-        Ok(text) if !text.is_empty() => text.parse().map_err(|err: jiff::Error| {
+        Ok(text) if !text.is_empty() => text.parse().map(Some).map_err(|err: jiff::Error| {
             Failure::new(format!(
                 "{NOW_ENV}={text:?} is not an RFC 3339 instant: {err}"
             ))
         }),
-        _ => Ok(jiff::Timestamp::now()),
+        _ => Ok(None),
     }
 }
 

@@ -41,6 +41,12 @@ pub struct ProjectFile {
     /// `CRON_SCHEDULE_TIMEZONE` [default: `UTC`]. Schedules with a `timezone` are translated to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler_timezone: Option<String>,
+    /// How often something reconciles these namespaces on its own, e.g. `1h`: a CI job on a schedule
+    /// running `apply`, or the `watch` daemon's `--interval`. With it, `plan` and `status` warn about a
+    /// coming change of a zone's UTC offset only when no reconcile is sure to replace the affected
+    /// versions before they fire; without it, they always warn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_every: Option<String>,
 }
 
 /// One pipeline to render.
@@ -280,6 +286,9 @@ impl ProjectFile {
                 "defaults.rollout.timeout: {err}; write a Go duration such as `2h` or `45m`"
             ));
         }
+        if let Some(text) = &self.reconciled_every {
+            parse_reconciled_every(text).map_err(|why| format!("reconciled_every: {why}"))?;
+        }
         let mut namespaces = std::collections::HashSet::new();
         for (index, target) in self.namespaces.iter().enumerate() {
             if target.namespace.trim().is_empty() {
@@ -296,6 +305,12 @@ impl ProjectFile {
             }
         }
         Ok(())
+    }
+
+    /// `reconciled_every` as a duration (`None` when absent or invalid: parsing refuses the
+    /// latter).
+    pub fn reconciled_every(&self) -> Option<std::time::Duration> {
+        parse_reconciled_every(self.reconciled_every.as_deref()?).ok()
     }
 
     /// Looks for `kfp-gitops.yaml` in `start_dir` and its ancestors; the nearest one wins.
@@ -320,6 +335,18 @@ impl ProjectFile {
     }
 }
 
+/// A positive duration such as `1h`, `30m` or `1h30m`.
+fn parse_reconciled_every(text: &str) -> Result<std::time::Duration, String> {
+    let duration: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; write it like `1h`, `30m` or `1h30m`"))?;
+    std::time::Duration::try_from(duration)
+        .ok()
+        .filter(|duration| !duration.is_zero())
+        .ok_or_else(|| format!("{text:?} must be longer than zero"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +368,23 @@ mod tests {
         assert_eq!(file.namespaces[0].config, PathBuf::from("schedules/team-1"));
         assert_eq!(file.defaults.api_url.as_deref(), Some("http://kfp"));
         assert_eq!(file.defaults.default_runner_sa, None);
+    }
+
+    #[test]
+    fn reconciled_every_is_a_positive_duration() {
+        let file = ProjectFile::parse("reconciled_every: 1h\n").unwrap();
+        assert_eq!(
+            file.reconciled_every(),
+            Some(std::time::Duration::from_secs(3600))
+        );
+        for (text, why) in [
+            ("hourly", "is not a duration"),
+            ("0s", "must be longer than zero"),
+            ("-5m", "must be longer than zero"),
+        ] {
+            let err = ProjectFile::parse(&format!("reconciled_every: {text}\n")).unwrap_err();
+            assert!(err.to_string().contains(why), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -43,6 +43,7 @@ mod drift;
 mod error;
 pub mod import;
 mod lock;
+pub mod missed;
 pub mod model;
 pub mod naming;
 pub mod observe;

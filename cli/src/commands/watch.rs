@@ -14,10 +14,11 @@ use kfp_config::LoadOptions;
 use kfp_config::project::{
     PROJECT_FILE_NAME, ProjectLookup, TargetQuery, Targets, configs_in_checkout, project_file_in,
 };
-use kfp_reconcile::status::Health as RunHealth;
+use kfp_reconcile::missed::MissedFireOptions;
+use kfp_reconcile::status::JobHealth;
 
 /// The health of each recurring run of a namespace.
-type RunsHealth = Vec<(String, RunHealth)>;
+type RunsHealth = Vec<JobHealth>;
 use kfp_reconcile::{
     ApplyOptions, Converged, FailedVerifications, NamespaceReconcile, Outcome, Session,
     SessionError, SessionOptions, StepReport, VerifyOptions,
@@ -137,6 +138,7 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
         "watching"
     );
     let mut reconciler = WatchReconciler {
+        fixed_now: crate::settings::fixed_clock()?,
         args: args.clone(),
         configs,
         namespaces: global.namespaces.clone(),
@@ -194,6 +196,8 @@ struct WatchReconciler {
     api_url_from_project: Option<String>,
     /// The other API URL last warned about, so that a changed project file is reported once.
     warned_api_url: Option<String>,
+    /// The instant every cycle takes as now, when `KFP_GITOPS_NOW` fixes it (tests only).
+    fixed_now: Option<jiff::Timestamp>,
 }
 
 impl Reconciler for WatchReconciler {
@@ -238,6 +242,18 @@ impl Reconciler for WatchReconciler {
                 .as_ref()
                 .and_then(|p| p.file.defaults.api_url.as_deref()),
         );
+        let now = self.now();
+        let zones = crate::settings::schedule_zones(project.as_ref(), now);
+        let missed = MissedFireOptions {
+            scheduler_zone: zones.scheduler_timezone.clone(),
+            ..MissedFireOptions::default()
+        };
+        let mut plan = self.args.reconcile.plan_options(project.as_ref());
+        // This daemon reconciles every interval, whatever the project file says of other reconcilers.
+        plan.reconciled_every = Some(
+            plan.reconciled_every
+                .map_or(self.args.interval, |every| every.min(self.args.interval)),
+        );
         let options = SessionOptions {
             load: LoadOptions {
                 cache_dir: self.args.cache_dir.clone(),
@@ -245,10 +261,10 @@ impl Reconciler for WatchReconciler {
                 github_api_url: self.args.github_api_url.clone(),
                 // Fresh each cycle, so that branches are resolved anew; shared by the cycle's namespaces.
                 fetchers: Some(kfp_config::sources::SharedFetchers::default()),
-                zones: crate::settings::schedule_zones(project.as_ref(), jiff::Timestamp::now()),
+                zones,
                 ..LoadOptions::default()
             },
-            plan: self.args.reconcile.plan_options(project.as_ref()),
+            plan,
             // A verification run in progress is looked at once per cycle, never waited for.
             apply: ApplyOptions {
                 concurrency: usize::from(self.args.concurrency),
@@ -260,7 +276,6 @@ impl Reconciler for WatchReconciler {
             lock: Some(self.args.lock.options()),
         };
         let session = Session::new(self.api.as_ref(), options);
-        let now = jiff::Timestamp::now();
         let converged = &self.converged;
         let no_failures = FailedVerifications::new();
         let failed_verifications = if self.args.verify.retry_failed {
@@ -276,6 +291,7 @@ impl Reconciler for WatchReconciler {
                     .map(|target| {
                         let session = &session;
                         let api = self.api.as_ref();
+                        let missed = &missed;
                         threads.spawn(move || {
                             let result = session.reconcile_namespace(
                                 target,
@@ -291,7 +307,7 @@ impl Reconciler for WatchReconciler {
                                     );
                                 },
                             );
-                            let health = health_after(api, &result);
+                            let health = health_after(api, &result, now, missed);
                             (result, health)
                         })
                     })
@@ -337,7 +353,12 @@ impl Reconciler for WatchReconciler {
 
 /// The health of each recurring run of a namespace that was reconciled (for the metrics); `None` when the
 /// namespace could not be planned or its runs not listed (logged).
-fn health_after(api: &dyn kfp_client::KfpApi, result: &NamespaceReconcile) -> Option<RunsHealth> {
+fn health_after(
+    api: &dyn kfp_client::KfpApi,
+    result: &NamespaceReconcile,
+    now: jiff::Timestamp,
+    missed: &MissedFireOptions,
+) -> Option<RunsHealth> {
     if result.error.is_some() || result.managed_jobs.is_none() {
         return None;
     }
@@ -345,9 +366,20 @@ fn health_after(api: &dyn kfp_client::KfpApi, result: &NamespaceReconcile) -> Op
         api,
         &result.namespace,
         &result.declared,
-        jiff::Timestamp::now(),
+        now,
+        missed,
     ) {
-        Ok(health) => Some(health),
+        Ok(health) => {
+            for job in health.iter().filter(|job| job.missed_fires > 0) {
+                tracing::warn!(
+                    namespace = result.namespace.as_str(),
+                    recurring_run = job.name.as_str(),
+                    missed_fires = job.missed_fires,
+                    "fires of the live version produced no run (see `kfp-gitops status`)"
+                );
+            }
+            Some(health)
+        }
         Err(err) => {
             tracing::warn!(
                 namespace = result.namespace.as_str(),
@@ -486,6 +518,11 @@ fn failure_message(step: &StepReport) -> &str {
 }
 
 impl WatchReconciler {
+    /// The cycle's clock.
+    fn now(&self) -> jiff::Timestamp {
+        self.fixed_now.unwrap_or_else(jiff::Timestamp::now)
+    }
+
     /// Warns (once per URL) when this cycle's project file names another API URL than the one the
     /// client was built with at start-up: switching needs a restart.
     fn check_api_url(&mut self, named: Option<&str>) {

@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kfp_reconcile::status::Health;
+use kfp_reconcile::status::{Health, JobHealth};
 
 use super::CycleOutcome;
 
@@ -34,6 +34,13 @@ fn leftover_labels(namespace: &str, state: &str) -> Labels {
     vec![
         ("namespace".to_owned(), namespace.to_owned()),
         ("state".to_owned(), state.to_owned()),
+    ]
+}
+
+fn job_labels(namespace: &str, recurring_run: &str) -> Labels {
+    vec![
+        ("namespace".to_owned(), namespace.to_owned()),
+        ("recurring_run".to_owned(), recurring_run.to_owned()),
     ]
 }
 
@@ -63,6 +70,7 @@ pub struct Metrics {
     health: Family<Labels, Gauge>,
     verifications: Family<Labels, Counter>,
     unverified: Family<Labels, Gauge>,
+    missed_fires: Family<Labels, Gauge>,
     /// The recurring runs with health series, by namespace.
     health_series: Mutex<BTreeMap<String, BTreeSet<String>>>,
     /// The namespaces of the last cycle that got as far as listing them.
@@ -130,7 +138,7 @@ impl Metrics {
         let health = Family::<Labels, Gauge>::default();
         registry.register(
             "kfp_gitops_recurring_run_health",
-            "Health of each managed recurring run after the last cycle, by namespace, recurring run and health word (Healthy, Degraded: its last run failed, Progressing, Suspended, Missing): 1 for its health, 0 for the others",
+            "Health of each managed recurring run after the last cycle, by namespace, recurring run and health word (Healthy, Degraded: its last run failed, Progressing, Suspended, Missing, Missed: a fire produced no run): 1 for its health, 0 for the others",
             health.clone(),
         );
         let verifications = Family::<Labels, Counter>::default();
@@ -148,6 +156,12 @@ impl Metrics {
         for result in ["started", "succeeded", "failed"] {
             let _ = verifications.get_or_create(&vec![("result".to_owned(), result.to_owned())]);
         }
+        let missed_fires = Family::<Labels, Gauge>::default();
+        registry.register(
+            "kfp_gitops_missed_fires",
+            "Fires of each managed recurring run's live version in the last 48 hours that produced no run (a ScheduledWorkflow controller that lost the schedule), by namespace and recurring run",
+            missed_fires.clone(),
+        );
         // Series that exist from the start, at 0, so `increase()` and absence alerts work before the
         // first event.
         for result in ["success", "failure", "interrupted"] {
@@ -170,6 +184,7 @@ impl Metrics {
             health,
             verifications,
             unverified,
+            missed_fires,
             health_series: Mutex::default(),
             namespaces: Mutex::default(),
         }
@@ -262,24 +277,28 @@ impl Metrics {
 
     /// Sets the health series of a namespace's recurring runs (one per health word: 1 for the current one)
     /// and removes those of recurring runs no longer reported.
-    fn set_health(&self, namespace: &str, health: &[(String, Health)]) {
+    fn set_health(&self, namespace: &str, health: &[JobHealth]) {
         let mut series = self
             .health_series
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let known = series.entry(namespace.to_owned()).or_default();
-        let current: BTreeSet<String> = health.iter().map(|(name, _)| name.clone()).collect();
+        let current: BTreeSet<String> = health.iter().map(|job| job.name.clone()).collect();
         for gone in known.difference(&current) {
             for word in Health::ALL {
                 self.health.remove(&health_labels(namespace, gone, word));
             }
+            self.missed_fires.remove(&job_labels(namespace, gone));
         }
-        for (name, state) in health {
+        for job in health {
             for word in Health::ALL {
                 self.health
-                    .get_or_create(&health_labels(namespace, name, word))
-                    .set(i64::from(word == *state));
+                    .get_or_create(&health_labels(namespace, &job.name, word))
+                    .set(i64::from(word == job.health));
             }
+            self.missed_fires
+                .get_or_create(&job_labels(namespace, &job.name))
+                .set(i64::try_from(job.missed_fires).unwrap_or(i64::MAX));
         }
         *known = current;
     }
@@ -321,8 +340,8 @@ mod tests {
                 }),
                 error: None,
                 health: Some(vec![
-                    ("nightly".to_owned(), Health::Degraded),
-                    ("weekly".to_owned(), Health::Healthy),
+                    job_health("nightly", Health::Degraded, 0),
+                    job_health("weekly", Health::Missed, 2),
                 ]),
                 verifications: crate::daemon::verify::VerificationCounts {
                     started: 2,
@@ -331,6 +350,14 @@ mod tests {
                 },
                 unverified: Some(1),
             }],
+        }
+    }
+
+    fn job_health(name: &str, health: Health, missed_fires: usize) -> JobHealth {
+        JobHealth {
+            name: name.to_owned(),
+            health,
+            missed_fires,
         }
     }
 
@@ -363,7 +390,9 @@ mod tests {
             "kfp_gitops_managed_jobs{namespace=\"team-1\"} 3",
             "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"nightly\",health=\"Degraded\"} 1",
             "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"nightly\",health=\"Healthy\"} 0",
-            "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"weekly\",health=\"Healthy\"} 1",
+            "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"weekly\",health=\"Missed\"} 1",
+            "kfp_gitops_missed_fires{namespace=\"team-1\",recurring_run=\"nightly\"} 0",
+            "kfp_gitops_missed_fires{namespace=\"team-1\",recurring_run=\"weekly\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -451,9 +480,9 @@ mod tests {
             .lines()
             .filter(|l| l.contains("recurring_run=\"nightly\""))
             .collect();
-        assert_eq!(nightly.len(), Health::ALL.len(), "{text}");
+        assert_eq!(nightly.len(), Health::ALL.len() + 1, "{text}");
         let mut later = outcome(false);
-        later.namespaces[0].health = Some(vec![("weekly".to_owned(), Health::Suspended)]);
+        later.namespaces[0].health = Some(vec![job_health("weekly", Health::Suspended, 0)]);
         metrics.record(&later, Duration::from_millis(1), UNIX_EPOCH);
         let text = metrics.encode();
         assert!(!text.contains("recurring_run=\"nightly\""), "{text}");

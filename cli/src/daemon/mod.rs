@@ -34,7 +34,7 @@ pub struct NamespaceOutcome {
     /// Why the namespace could not be reconciled at all (config, sources, listing).
     pub error: Option<String>,
     /// The health of each managed recurring run after the cycle, when it could be read.
-    pub health: Option<Vec<(String, kfp_reconcile::status::Health)>>,
+    pub health: Option<Vec<kfp_reconcile::status::JobHealth>>,
     /// Verification runs started, succeeded and failed in the cycle.
     pub verifications: verify::VerificationCounts,
     /// Recurring runs whose current config failed its verification (the old version keeps the
