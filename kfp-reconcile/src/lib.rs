@@ -84,7 +84,7 @@ pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
 pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};
 pub use session::{
     DriftReport, Locks, NamespaceProblem, NamespaceReconcile, Session, SessionError,
-    SessionOptions, load_desired, validate,
+    SessionOptions, load_desired, longest_verification, validate,
 };
 pub use trigger::{RunNowError, StartedRun, live_version, run_now};
 pub use verify::{ProgressSink, VerifyOptions, VerifyProgress};

@@ -7,6 +7,7 @@
 //! See the crate documentation for an example.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use kfp_client::KfpApi;
@@ -263,9 +264,26 @@ impl<'a> Session<'a> {
         cancel: &CancelToken,
         waiting: &mut dyn FnMut(&str, &LockHolder),
     ) -> Result<Locks, SessionError> {
+        self.lock_while_verifying(namespaces, Duration::ZERO, cancel, waiting)
+    }
+
+    /// [`Session::lock`] for an apply that may wait up to `verifying` for verification runs while it
+    /// holds the locks (see [`longest_verification`]): the lease is longer by that much, so that the
+    /// locks cannot expire under a verification that keeps to its timeout.
+    pub fn lock_while_verifying(
+        &self,
+        namespaces: &[String],
+        verifying: Duration,
+        cancel: &CancelToken,
+        waiting: &mut dyn FnMut(&str, &LockHolder),
+    ) -> Result<Locks, SessionError> {
         let mut locks = Locks::default();
         let Some(options) = &self.options.lock else {
             return Ok(locks);
+        };
+        let options = &LockOptions {
+            lease: options.lease.saturating_add(verifying),
+            ..options.clone()
         };
         let mut sorted: Vec<&String> = namespaces.iter().collect();
         sorted.sort();
@@ -304,6 +322,19 @@ impl<'a> Session<'a> {
             }
         }
         first.map_or(Ok(()), |err| Err(err.into()))
+    }
+
+    /// The longest verification a plan of `desired` could wait for: the longest timeout of the
+    /// recurring runs whose rollout verifies (zero when none does).
+    pub fn longest_verification_of(&self, desired: &[DesiredNamespace]) -> Duration {
+        desired
+            .iter()
+            .flat_map(|namespace| &namespace.recurring_runs)
+            .map(|run| self.options.plan.rollout.resolve(run))
+            .filter(|rollout| rollout.strategy == kfp_config::rollout::RolloutStrategy::Verify)
+            .map(|rollout| Duration::from_secs(rollout.timeout_seconds))
+            .max()
+            .unwrap_or_default()
     }
 
     /// The session's options.
@@ -561,4 +592,21 @@ fn created_version(job: &JobPlan) -> Option<String> {
         Action::CreateVersion { version } => Some(version.name.clone()),
         _ => None,
     })
+}
+
+/// The longest verification `plans` wait for: the longest timeout of their verify steps (zero when
+/// there is none), for [`Session::lock_while_verifying`].
+pub fn longest_verification(plans: &[Plan]) -> Duration {
+    plans
+        .iter()
+        .flat_map(|plan| &plan.jobs)
+        .flat_map(|job| &job.actions)
+        .filter_map(|action| match action {
+            crate::model::Action::Verify { verification, .. } => {
+                Some(Duration::from_secs(verification.timeout_seconds))
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or_default()
 }

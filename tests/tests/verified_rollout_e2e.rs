@@ -241,6 +241,13 @@ fn an_apply_killed_while_waiting_is_continued_by_the_next_without_a_second_run()
         || "the verification run to exist".to_owned(),
         || verify_runs(&emulator, "nightly").into_iter().next(),
     );
+    // The lock outlasts the verification's timeout (1h) on top of the usual 30-minute lease, so that
+    // no other apply takes the namespace while this one waits.
+    let lease = lock_expiry(&emulator).duration_since(jiff::Timestamp::now());
+    assert!(
+        lease > jiff::SignedDuration::from_mins(85),
+        "the lock expires in {lease:#}"
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 

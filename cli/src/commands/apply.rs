@@ -122,7 +122,8 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
             kfp_reconcile::check_api_url(&file, client.api_url(), path)?;
             let plans = file.plans;
             let namespaces: Vec<String> = plans.iter().map(|plan| plan.namespace.clone()).collect();
-            locked(&session, &namespaces, cancel, || {
+            let verifying = kfp_reconcile::longest_verification(&plans);
+            locked(&session, &namespaces, verifying, cancel, || {
                 session.check_fresh(&plans, path)?;
                 apply_plans(&plans, &session, cancel, ctx, client.api_url())
             })?
@@ -145,7 +146,8 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                 .collect();
             // Bad configs are refused before anything is asked of KFP, the lock included.
             let desired = session.load(&settings.targets, settings.now)?;
-            locked(&session, &namespaces, cancel, || {
+            let verifying = session.longest_verification_of(&desired);
+            locked(&session, &namespaces, verifying, cancel, || {
                 // Planned once the namespaces are ours: no other apply changes them under the plan.
                 let mut plans = session.plan_loaded(&settings.targets, &desired, settings.now)?;
                 // Shown as `plan` shows it: a changed workflow as a diff against the running version's.
@@ -164,15 +166,17 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
     Ok(status)
 }
 
-/// Runs `work` while holding the locks of `namespaces`, and gives them back whatever happens. While
-/// another process holds one, says so on stderr and waits.
+/// Runs `work` while holding the locks of `namespaces` (leased for `verifying` longer, the longest
+/// verification run it may wait for), and gives them back whatever happens. While another process
+/// holds one, says so on stderr and waits.
 fn locked(
     session: &Session<'_>,
     namespaces: &[String],
+    verifying: std::time::Duration,
     cancel: &CancelToken,
     work: impl FnOnce() -> Result<Status, Failure>,
 ) -> Result<Status, Failure> {
-    let locks = session.lock(namespaces, cancel, &mut |namespace, holder| {
+    let locks = session.lock_while_verifying(namespaces, verifying, cancel, &mut |namespace, holder| {
         eprintln!(
             "waiting: namespace {namespace} is being reconciled by another kfp-gitops ({holder})"
         );

@@ -302,6 +302,19 @@ pub fn replaced(emulator: &Emulator, rollout: &str) -> (Project, (String, String
 
 /// Removes the namespace lock a killed apply left behind, as the expiry of its lease (30 minutes)
 /// would.
+/// When the namespace's lock expires, from its description (`… until 2026-12-06T12:00:00Z`).
+pub fn lock_expiry(emulator: &Emulator) -> jiff::Timestamp {
+    let lock = list(emulator, "experiments")
+        .into_iter()
+        .find(|experiment| experiment["name"] == "kfp-gitops-lock")
+        .expect("a held lock");
+    let description = lock["description"].as_str().unwrap();
+    let (_, until) = description
+        .rsplit_once(" until ")
+        .unwrap_or_else(|| panic!("no expiry in {description:?}"));
+    until.trim().parse().unwrap()
+}
+
 pub fn free_lock(emulator: &Emulator) {
     let lock = list(emulator, "experiments")
         .into_iter()
