@@ -335,16 +335,14 @@ impl ProjectFile {
     }
 }
 
-/// A positive duration such as `1h`, `30m` or `1h30m`.
+/// A positive Go duration such as `1h`, `30m` or `1h30m` (as `rollout.timeout` is written).
 fn parse_reconciled_every(text: &str) -> Result<std::time::Duration, String> {
-    let duration: jiff::SignedDuration = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration; write it like `1h`, `30m` or `1h30m`"))?;
-    std::time::Duration::try_from(duration)
+    let nanos = crate::cron::parse_go_duration(text.trim())?;
+    u64::try_from(nanos)
         .ok()
-        .filter(|duration| !duration.is_zero())
-        .ok_or_else(|| format!("{text:?} must be longer than zero"))
+        .filter(|nanos| *nanos > 0)
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| format!("`{text}` must be longer than zero"))
 }
 
 #[cfg(test)]
@@ -378,7 +376,7 @@ mod tests {
             Some(std::time::Duration::from_secs(3600))
         );
         for (text, why) in [
-            ("hourly", "is not a duration"),
+            ("hourly", "is not a Go duration"),
             ("0s", "must be longer than zero"),
             ("-5m", "must be longer than zero"),
         ] {
