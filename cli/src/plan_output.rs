@@ -1,5 +1,7 @@
 //! Human rendering of plans and apply reports, in the style of `terraform plan`:
-//! `+` create, `~` replace with a new version, `>` enable, `||` disable, `-` delete, `!` warning.
+//! `+` create, `~` replace with a new version, `>` enable, `||` disable, `-` delete, `*` verify, `!` warning.
+
+pub mod verify;
 
 use std::fmt::Write as _;
 
@@ -56,6 +58,7 @@ pub struct Totals {
     pub enables: usize,
     pub disables: usize,
     pub deletes: usize,
+    pub verifications: usize,
 }
 
 impl Totals {
@@ -69,6 +72,7 @@ impl Totals {
                     Action::Enable { .. } => totals.enables += 1,
                     Action::Disable { .. } => totals.disables += 1,
                     Action::Delete { .. } => totals.deletes += 1,
+                    Action::Verify { .. } => totals.verifications += 1,
                 }
             }
         }
@@ -114,6 +118,13 @@ pub fn render_plans(plans: &[Plan], palette: Palette) -> String {
             totals.disables,
             totals.deletes
         );
+        if totals.verifications > 0 {
+            let _ = writeln!(
+                out,
+                "{}Verified rollout:{} {} new version(s) run once first; each takes over its schedule only if that run succeeds.",
+                p.bold, p.reset, totals.verifications
+            );
+        }
         if firing > 0 {
             let _ = writeln!(
                 out,
@@ -217,6 +228,18 @@ fn render_job(out: &mut String, job: &JobPlan, now: Timestamp, p: Palette) {
         JobChange::Prune => ("-", p.red, "prune (not in the config)".to_owned()),
         JobChange::Adopt => ("+", p.green, "adopt".to_owned()),
     };
+    let headline = match kfp_reconcile::verification(job) {
+        Some(verification) => {
+            let short = headline
+                .strip_suffix(" with a new version")
+                .unwrap_or(&headline);
+            format!(
+                "{short} (verify: one run first, timeout {})",
+                kfp_config::format_seconds(verification.timeout_seconds)
+            )
+        }
+        None => headline,
+    };
     let _ = writeln!(
         out,
         "  {color}{symbol}{} recurring run {:?}: {headline}",
@@ -291,6 +314,12 @@ fn render_job(out: &mut String, job: &JobPlan, now: Timestamp, p: Palette) {
                     p.reset,
                     describe_ref(version)
                 );
+            }
+            Action::Verify {
+                version,
+                verification,
+            } => {
+                verify::render_verify_action(out, version, verification, p);
             }
         }
     }
@@ -391,6 +420,9 @@ pub fn render_reports(reports: &[ApplyReport], palette: Palette) -> String {
                 "delete" => ("-", p.red, "deleted"),
                 "create_experiment" => ("+", p.green, "created experiment"),
                 "unarchive_experiment" => (">", p.green, "unarchived experiment"),
+                "start_verification" => ("*", p.cyan, "started verification run"),
+                "verify" => ("✓", p.green, "verified by run"),
+                "discard" => ("-", p.red, "deleted the unverified version"),
                 _ => ("?", "", step.action.as_str()),
             };
             let id = step
@@ -436,11 +468,31 @@ pub fn render_reports(reports: &[ApplyReport], palette: Palette) -> String {
                         p.red, step.action, step.target, p.reset
                     );
                 }
-                Outcome::Skipped => {
+                Outcome::Pending { message } => {
                     skipped += 1;
                     let _ = writeln!(
                         out,
-                        "  {context}{}  skipped {} {} (an earlier action failed){}",
+                        "  {context}{}… {} {} pending:{} {message}",
+                        p.yellow, step.action, step.target, p.reset
+                    );
+                }
+                Outcome::Skipped => {
+                    skipped += 1;
+                    let waiting = report.jobs.iter().any(|reported| {
+                        reported.name == job
+                            && reported
+                                .steps
+                                .iter()
+                                .any(|step| matches!(step.outcome, Outcome::Pending { .. }))
+                    });
+                    let why = if waiting {
+                        "waiting for the verification"
+                    } else {
+                        "an earlier action failed"
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  {context}{}  skipped {} {} ({why}){}",
                         p.dim, step.action, step.target, p.reset
                     );
                 }

@@ -8,9 +8,13 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use kfp_config::LoadOptions;
+use kfp_config::RolloutStrategy;
 use kfp_config::ScheduleZones;
 use kfp_config::{Project, ProjectLookup, Target, TargetQuery, Targets};
-use kfp_reconcile::{ApplyOptions, LockOptions, PlanOptions, PruneMode, SessionOptions};
+use kfp_reconcile::RolloutPolicy;
+use kfp_reconcile::{
+    ApplyOptions, LockOptions, PlanOptions, ProgressSink, PruneMode, SessionOptions, VerifyOptions,
+};
 
 use crate::args::GlobalArgs;
 use crate::failure::Failure;
@@ -117,6 +121,56 @@ pub struct ReconcileArgs {
     /// Allow --prune to remove every recurring run of a namespace whose config declares none
     #[arg(long)]
     pub allow_empty_prune: bool,
+
+    /// How new versions take over their schedules, for every recurring run: `verify` runs each new
+    /// version once first, `swap` replaces at once [default: each run's `rollout`, else
+    /// `defaults.rollout` of kfp-gitops.yaml, else swap]
+    #[arg(long, value_name = "STRATEGY")]
+    pub rollout: Option<RolloutArg>,
+}
+
+/// `--rollout` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RolloutArg {
+    /// Run the new version once; swap only when the run succeeds
+    Verify,
+    /// Disable the old version and enable the new one at once
+    Swap,
+}
+
+impl From<RolloutArg> for RolloutStrategy {
+    fn from(arg: RolloutArg) -> Self {
+        match arg {
+            RolloutArg::Verify => Self::Verify,
+            RolloutArg::Swap => Self::Swap,
+        }
+    }
+}
+
+/// How verification runs are followed (`apply`, `watch`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Reconcile")]
+pub struct VerifyArgs {
+    /// Start a new verification run for a version whose last one failed, instead of reporting that
+    /// failure again (`watch`: also retry a config whose verification failed, every cycle)
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// How often a verification run is looked at while waiting for it
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::kfp_args::parse_duration, hide = true)]
+    pub verify_poll_interval: Duration,
+}
+
+impl VerifyArgs {
+    /// The verification options; `wait`: whether to wait for runs to end.
+    pub fn options(&self, wait: bool) -> VerifyOptions {
+        VerifyOptions {
+            poll_interval: self.verify_poll_interval,
+            wait,
+            retry_failed: self.retry_failed,
+            progress: ProgressSink::default(),
+        }
+    }
 }
 
 impl ReconcileArgs {
@@ -130,6 +184,13 @@ impl ReconcileArgs {
                 .unwrap_or_else(|| kfp_reconcile::DEFAULT_RUNNER_SA.to_owned()),
             prune: PruneMode::None,
             allow_empty_prune: self.allow_empty_prune,
+            rollout: RolloutPolicy {
+                defaults: project
+                    .map(|project| project.file.defaults.rollout.resolved())
+                    .unwrap_or_default(),
+                force: self.rollout.map(Into::into),
+            },
+            reconciled_every: project.and_then(|project| project.file.reconciled_every()),
         }
     }
 
@@ -201,13 +262,18 @@ pub const NOW_ENV: &str = "KFP_GITOPS_NOW";
 
 /// The clock: `KFP_GITOPS_NOW` when set (tests only), else the current time.
 pub fn clock() -> Result<jiff::Timestamp, Failure> {
+    Ok(fixed_clock()?.unwrap_or_else(jiff::Timestamp::now))
+}
+
+/// The instant `KFP_GITOPS_NOW` fixes the clock at, when it is set (tests only).
+pub fn fixed_clock() -> Result<Option<jiff::Timestamp>, Failure> {
     match std::env::var(NOW_ENV) {
-        Ok(text) if !text.is_empty() => text.parse().map_err(|err: jiff::Error| {
+        Ok(text) if !text.is_empty() => text.parse().map(Some).map_err(|err: jiff::Error| {
             Failure::new(format!(
                 "{NOW_ENV}={text:?} is not an RFC 3339 instant: {err}"
             ))
         }),
-        _ => Ok(jiff::Timestamp::now()),
+        _ => Ok(None),
     }
 }
 
@@ -279,6 +345,7 @@ mod tests {
             default_runner_sa: None,
             prune: None,
             allow_empty_prune: false,
+            rollout: None,
         };
         assert_eq!(args.plan_options(None).default_runner_sa, "default-editor");
         let project = Project {
@@ -298,6 +365,36 @@ mod tests {
         assert_eq!(
             flag.plan_options(Some(&project)).default_runner_sa,
             "from-flag"
+        );
+    }
+
+    #[test]
+    fn the_rollout_flag_overrides_the_project_default() {
+        let project = Project {
+            path: PathBuf::from("kfp-gitops.yaml"),
+            root: PathBuf::new(),
+            file: kfp_config::ProjectFile::parse(
+                "defaults:\n  rollout: {strategy: verify, timeout: 30m}\n",
+            )
+            .unwrap(),
+        };
+        let args = ReconcileArgs {
+            default_runner_sa: None,
+            prune: None,
+            allow_empty_prune: false,
+            rollout: None,
+        };
+        let policy = args.plan_options(Some(&project)).rollout;
+        assert_eq!(policy.defaults.strategy, Some(RolloutStrategy::Verify));
+        assert_eq!(policy.defaults.timeout_seconds, Some(1800));
+        assert_eq!(policy.force, None);
+        let swap = ReconcileArgs {
+            rollout: Some(RolloutArg::Swap),
+            ..args
+        };
+        assert_eq!(
+            swap.plan_options(Some(&project)).rollout.force,
+            Some(RolloutStrategy::Swap)
         );
     }
 }

@@ -22,6 +22,7 @@ pub(crate) mod files;
 mod job;
 pub(crate) mod names;
 mod reader;
+mod rollout;
 mod runs;
 mod source;
 mod zone;
@@ -33,7 +34,7 @@ pub use names::{
 };
 pub(crate) use reader::suggestion;
 pub use reader::{At, parse_timestamp};
-use reader::{Checker, Fields, index_pointer, parse_root};
+use reader::{Checker, Fields, child_pointer, index_pointer, parse_root};
 pub(crate) use runs::check_recurring_runs;
 use source::{check_parameter, check_source};
 

@@ -53,6 +53,8 @@ pub struct DesiredRecurringRun {
     pub adopt: Option<String>,
     /// How many non-latest versions to keep; `-1` keeps all, `0` only the latest.
     pub keep_history: i64,
+    /// `rollout:` as written (unset fields fall back to the project's defaults when planning).
+    pub rollout: crate::rollout::DesiredRollout,
     /// When it runs.
     pub trigger: DesiredTrigger,
     /// Pipeline parameters in config order, values as the strings KFP receives.

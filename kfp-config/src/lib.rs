@@ -16,6 +16,7 @@ mod model;
 mod problem;
 mod project;
 mod rendered;
+mod rollout;
 mod schema;
 mod sources;
 mod workflow;
@@ -52,6 +53,11 @@ pub use project::{
 pub use rendered::{
     InputMatch, PARAMS_DIR, ParamFile, ParamsError, WORKFLOW_FILE, is_hidden, match_inputs,
     param_files,
+};
+pub use rollout::{
+    DEFAULT_VERIFY_TIMEOUT_SECONDS, DesiredRollout, ResolvedRollout, Rollout, RolloutDefaults,
+    RolloutStrategy, desired as desired_rollout, format_seconds, resolve as resolve_rollout,
+    timeout_seconds,
 };
 pub use schema::{SCHEMA_BASE_URL, SchemaFile, schemas};
 pub use sources::{

@@ -575,6 +575,7 @@ fn desired_run(
         service_account: job.service_account.clone(),
         adopt: job.adopt.clone(),
         keep_history: run.keep_history,
+        rollout: crate::rollout::desired(run.rollout.as_ref()),
         trigger: DesiredTrigger {
             catchup: trigger.catchup,
             start: trigger.start_date,

@@ -63,6 +63,9 @@ pub struct RecurringRun {
     #[serde(default = "default_keep_history")]
     #[schemars(with = "Option<i64>", range(min = -1))]
     pub keep_history: i64,
+    /// How a new version takes over the schedule: `swap` at once, or `verify` with one run first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::Rollout>,
     /// The KFP job.
     pub job: Job,
 }

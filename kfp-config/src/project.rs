@@ -41,6 +41,12 @@ pub struct ProjectFile {
     /// `CRON_SCHEDULE_TIMEZONE` [default: `UTC`]. Schedules with a `timezone` are translated to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler_timezone: Option<String>,
+    /// How often something reconciles these namespaces on its own, e.g. `1h`: a CI job on a schedule
+    /// running `apply`, or the `watch` daemon's `--interval`. With it, `plan` and `status` warn about a
+    /// coming change of a zone's UTC offset only when no reconcile is sure to replace the affected
+    /// versions before they fire; without it, they always warn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_every: Option<String>,
 }
 
 /// One pipeline to render.
@@ -110,6 +116,13 @@ pub struct ProjectDefaults {
     /// scheduler's zone, so that crons are not translated].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// How a new version takes over the schedule, for recurring runs that set no `rollout` of their
+    /// own (`apply --rollout` overrides both) [default: `strategy: swap`].
+    #[serde(
+        default,
+        skip_serializing_if = "crate::rollout::RolloutDefaults::is_empty"
+    )]
+    pub rollout: crate::rollout::RolloutDefaults,
 }
 
 impl ProjectDefaults {
@@ -118,6 +131,7 @@ impl ProjectDefaults {
             && self.default_runner_sa.is_none()
             && self.prune.is_none()
             && self.timezone.is_none()
+            && self.rollout.is_empty()
     }
 }
 
@@ -268,6 +282,16 @@ impl ProjectFile {
                 ));
             }
         }
+        if let Some(timeout) = &self.defaults.rollout.timeout
+            && let Err(err) = crate::rollout::timeout_seconds(timeout)
+        {
+            return Err(format!(
+                "defaults.rollout.timeout: {err}; write a Go duration such as `2h` or `45m`"
+            ));
+        }
+        if let Some(text) = &self.reconciled_every {
+            parse_reconciled_every(text).map_err(|why| format!("reconciled_every: {why}"))?;
+        }
         let mut namespaces = std::collections::HashSet::new();
         for (index, target) in self.namespaces.iter().enumerate() {
             if target.namespace.trim().is_empty() {
@@ -284,6 +308,12 @@ impl ProjectFile {
             }
         }
         Ok(())
+    }
+
+    /// `reconciled_every` as a duration (`None` when absent or invalid: parsing refuses the
+    /// latter).
+    pub fn reconciled_every(&self) -> Option<std::time::Duration> {
+        parse_reconciled_every(self.reconciled_every.as_deref()?).ok()
     }
 
     /// Looks for `kfp-gitops.yaml` in `start_dir` and its ancestors; the nearest one wins.
@@ -308,6 +338,16 @@ impl ProjectFile {
     }
 }
 
+/// A positive Go duration such as `1h`, `30m` or `1h30m` (as `rollout.timeout` is written).
+fn parse_reconciled_every(text: &str) -> Result<std::time::Duration, String> {
+    let nanos = crate::cron::parse_go_duration(text.trim())?;
+    u64::try_from(nanos)
+        .ok()
+        .filter(|nanos| *nanos > 0)
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| format!("`{text}` must be longer than zero"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +369,23 @@ mod tests {
         assert_eq!(file.namespaces[0].config, PathBuf::from("schedules/team-1"));
         assert_eq!(file.defaults.api_url.as_deref(), Some("http://kfp"));
         assert_eq!(file.defaults.default_runner_sa, None);
+    }
+
+    #[test]
+    fn reconciled_every_is_a_positive_duration() {
+        let file = ProjectFile::parse("reconciled_every: 1h\n").unwrap();
+        assert_eq!(
+            file.reconciled_every(),
+            Some(std::time::Duration::from_secs(3600))
+        );
+        for (text, why) in [
+            ("hourly", "is not a Go duration"),
+            ("0s", "must be longer than zero"),
+            ("-5m", "must be longer than zero"),
+        ] {
+            let err = ProjectFile::parse(&format!("reconciled_every: {text}\n")).unwrap_err();
+            assert!(err.to_string().contains(why), "{text}: {err}");
+        }
     }
 
     #[test]

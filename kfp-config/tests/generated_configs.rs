@@ -59,6 +59,28 @@ fn schedule() -> impl Strategy<Value = (Option<String>, Option<u64>)> {
     ]
 }
 
+fn rollout() -> impl Strategy<Value = kfp_config::Rollout> {
+    use kfp_config::{Rollout, RolloutStrategy};
+    (
+        prop::option::of(prop_oneof![
+            Just(RolloutStrategy::Swap),
+            Just(RolloutStrategy::Verify)
+        ]),
+        prop::option::of(prop::sample::select(vec!["2h", "45m", "1h30m", "90s"])),
+        prop::option::of(any::<bool>()),
+        prop::option::of(parameter_value()),
+    )
+        .prop_map(|(strategy, timeout, keep_failed, smoke)| Rollout {
+            strategy,
+            timeout: timeout.map(str::to_owned),
+            keep_failed,
+            parameters: smoke
+                .map(|value| ("custom_message".to_owned(), ParameterValue(value)))
+                .into_iter()
+                .collect(),
+        })
+}
+
 fn timestamp() -> impl Strategy<Value = Timestamp> {
     (0_i64..4_000_000_000).prop_map(|seconds| Timestamp::from_second(seconds).unwrap())
 }
@@ -76,6 +98,7 @@ fn run(experiments: Vec<String>, job_name: String) -> impl Strategy<Value = Recu
         prop::option::of(timestamp()),
         schedule(),
         parameter_value(),
+        prop::option::of(rollout()),
     )
         .prop_map(
             move |(
@@ -90,6 +113,7 @@ fn run(experiments: Vec<String>, job_name: String) -> impl Strategy<Value = Recu
                 b,
                 (cron, interval_seconds),
                 value,
+                rollout,
             )| {
                 // start_date must not be after end_date.
                 let (start_date, end_date) = match (a, b) {
@@ -105,6 +129,7 @@ fn run(experiments: Vec<String>, job_name: String) -> impl Strategy<Value = Recu
                         value: ParameterValue(value),
                     }],
                     keep_history,
+                    rollout,
                     job: Job {
                         enabled,
                         name: job_name.clone(),
@@ -190,6 +215,10 @@ fn check(
         prop_assert_eq!(loaded.enabled, job.enabled);
         prop_assert_eq!(loaded.max_concurrency, job.max_concurrency);
         prop_assert_eq!(loaded.keep_history, run.keep_history);
+        prop_assert_eq!(
+            &loaded.rollout,
+            &kfp_config::desired_rollout(run.rollout.as_ref())
+        );
         prop_assert_eq!(&loaded.service_account, &job.service_account);
         prop_assert_eq!(loaded.trigger.catchup, job.trigger.catchup);
         prop_assert_eq!(loaded.trigger.start, job.trigger.start_date);

@@ -27,17 +27,24 @@ use crate::model::{
     Action, ExperimentAction, ExperimentPlan, JobPlan, NewVersion, Plan, PlannedSchedule,
 };
 use crate::observe::scope;
+use crate::verify::VerifyOptions;
 
 /// Settings of [`apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyOptions {
-    /// How many jobs of a namespace are worked on at the same time (at least 1).
+    /// How many jobs of a namespace are worked on at the same time (at least 1); a job waiting for
+    /// its verification run holds its place.
     pub concurrency: usize,
+    /// How verifications (`rollout: {strategy: verify}`) are run.
+    pub verify: VerifyOptions,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { concurrency: 4 }
+        Self {
+            concurrency: 4,
+            verify: VerifyOptions::default(),
+        }
     }
 }
 
@@ -63,6 +70,12 @@ pub enum Outcome {
     },
     /// Not attempted because an earlier action of the same job (or its experiment) failed.
     Skipped,
+    /// Not decided yet (a verification run still in progress, or the wait for it interrupted): the
+    /// job's later actions were not attempted, and the next apply continues from here.
+    Pending {
+        /// Why, with the run's name and id.
+        message: String,
+    },
 }
 
 impl Outcome {
@@ -173,7 +186,8 @@ pub fn apply_until(
                     let Some(job) = plan.jobs.get(index) else {
                         break;
                     };
-                    let report = apply_job(&plan.namespace, job, &experiment_ids, api);
+                    let report =
+                        apply_job(&plan.namespace, job, &experiment_ids, api, options, cancel);
                     if let Ok(mut slot) = results[index].lock() {
                         *slot = Some(report);
                     }
@@ -374,8 +388,12 @@ fn apply_job(
     job: &JobPlan,
     experiment_ids: &BTreeMap<String, Option<String>>,
     api: &dyn KfpApi,
+    options: &ApplyOptions,
+    cancel: &CancelToken,
 ) -> JobReport {
     let mut steps = Vec::with_capacity(job.actions.len());
+    // The version whose verification failed for good, to delete once the job stops.
+    let mut discard: Option<(String, String, bool)> = None;
     let mut created_id: Option<String> = None;
     // Versions this job disabled, to enable one again if the swap's enable fails: a recurring run
     // that had an enabled version never ends up with none.
@@ -398,6 +416,33 @@ fn apply_job(
                 step.outcome = outcome;
                 step.id.clone_from(&id);
                 created_id = id;
+            }
+            Action::Verify {
+                version,
+                verification,
+            } => {
+                let Some(id) = version.id.clone().or_else(|| created_id.clone()) else {
+                    step.outcome = Outcome::Failed {
+                        message: format!("version {} was not created", version.name),
+                    };
+                    stopped = true;
+                    steps.push(step);
+                    continue;
+                };
+                let verify = crate::verify::Verify {
+                    namespace,
+                    job: &job.name,
+                    api,
+                    options: &options.verify,
+                    cancel,
+                };
+                let verified = verify.run(version, &id, verification);
+                if verified.failed_for_good {
+                    discard = Some((id, version.name.clone(), verification.keep_failed));
+                }
+                stopped = !verified.steps.iter().all(|step| step.outcome.is_success());
+                steps.extend(verified.steps);
+                continue;
             }
             Action::Disable { version }
             | Action::Enable { version }
@@ -428,6 +473,23 @@ fn apply_job(
             disabled.push((id.clone(), step.target.clone()));
         }
         steps.push(step);
+    }
+    if let Some((id, name, keep)) = discard
+        && !keep
+    {
+        let outcome = match api.delete_job(&id) {
+            Ok(()) => Outcome::Done,
+            Err(err) if err.is_not_found() => Outcome::AlreadyGone,
+            Err(err) => Outcome::Failed {
+                message: describe(&err),
+            },
+        };
+        steps.push(StepReport {
+            action: crate::verify::DISCARD.to_owned(),
+            target: name,
+            id: Some(id),
+            outcome,
+        });
     }
     JobReport {
         name: job.name.clone(),
@@ -476,7 +538,7 @@ fn call(action: &Action, id: &str, api: &dyn KfpApi) -> Outcome {
         Action::Disable { .. } => api.disable_job(id),
         Action::Enable { .. } => api.enable_job(id),
         Action::Delete { .. } => api.delete_job(id),
-        Action::CreateVersion { .. } => return Outcome::Skipped,
+        Action::CreateVersion { .. } | Action::Verify { .. } => return Outcome::Skipped,
     };
     match result {
         Ok(()) => Outcome::Done,

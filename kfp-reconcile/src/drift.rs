@@ -62,6 +62,18 @@ pub fn config_fingerprint(run: &DesiredRecurringRun) -> ConfigFingerprint {
     hasher.finish()
 }
 
+/// The identity of a failed verification: the config fingerprint and the rollout settings (a change of
+/// either, such as smoke-run parameters, is worth a new verification).
+pub fn verification_fingerprint(run: &DesiredRecurringRun) -> ConfigFingerprint {
+    let mut hasher = DefaultHasher::new();
+    config_fingerprint(run).hash(&mut hasher);
+    run.rollout.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// (namespace, recurring run) → the verification fingerprint of the config whose verification failed.
+pub type FailedVerifications = HashMap<(String, String), ConfigFingerprint>;
+
 /// Drift: the job needs actions although git did not change since it last converged (something
 /// changed it in the cluster), or it has a second enabled version (never our doing).
 pub fn is_drift(
@@ -76,6 +88,9 @@ pub fn is_drift(
         | Reason::Differs { .. }
         | Reason::LatestDisabled
         | Reason::LatestEnabled
+        // A version paused (by hand) after it converged; while a rollout is under way, the job has
+        // not converged to the current config.
+        | Reason::Unverified { .. }
         // An adopted job enabled again in the UI after its adoption.
         | Reason::Adopts { .. } => unchanged_in_git,
         // The translation of a zoned cron changes with the clock, not in the cluster.

@@ -358,6 +358,7 @@ fn build(
                 })
                 .collect(),
             keep_history: DEFAULT_KEEP_HISTORY,
+            rollout: None,
             job: ConfigJob {
                 enabled: job.enabled,
                 name: logical,

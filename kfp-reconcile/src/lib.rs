@@ -4,7 +4,8 @@
 //! no I/O, so every decision can be tested as a table. [`observe()`] reads the observed state with the minimum
 //! number of requests (the pages of one experiment listing and one job listing). [`apply()`] walks a plan
 //! through a [`kfp_client::KfpApi`] in the safe order: create the new version paused, disable the others,
-//! enable it, delete old versions.
+//! enable it, delete old versions. With a verified rollout ([`RolloutPolicy`], [`VerifyOptions`]), one run of
+//! the paused new version must succeed before the others are disabled.
 //!
 //! A recurring run `nightly` exists in KFP as *versions*: jobs named `GIT::nightly__{timestamp}` (see
 //! [`version_name`]), compatible with the reference scripts.
@@ -42,14 +43,17 @@ mod drift;
 mod error;
 mod import;
 mod lock;
+mod missed;
 mod model;
 mod naming;
 mod observe;
 mod planner;
+mod rollout;
 mod saved;
 mod session;
 mod status;
 mod trigger;
+mod verify;
 mod zoned;
 
 pub use apply::{
@@ -59,7 +63,8 @@ pub use apply::{
 pub use cancel::CancelToken;
 pub use diff::{attach_workflow_diffs, workflow_diff};
 pub use drift::{
-    ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
+    ConfigFingerprint, Converged, ConvergedJob, FailedVerifications, config_fingerprint,
+    drift_reasons, is_drift, verification_fingerprint,
 };
 pub use error::describe;
 pub use import::{
@@ -67,14 +72,16 @@ pub use import::{
     schema_dir_for, write_import,
 };
 pub use lock::{LockError, LockHolder, LockOptions, NamespaceLock, default_holder};
+pub use missed::{DEFAULT_GRACE, DEFAULT_WINDOW, FireCheck, MissedFireOptions, missed_fires};
 pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
     Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, PlannedZone, Reason,
-    RestartCause, VersionRef, VersionSummary, Warning,
+    RestartCause, Verification, VersionRef, VersionSummary, Warning,
 };
 pub use naming::{
-    MANAGED_PREFIX, MANUAL_PREFIX, VersionName, format_stamp, manual_run_name,
-    next_version_timestamp, parse_version_name, truncate_to_second, version_name,
+    MANAGED_PREFIX, MANUAL_PREFIX, VERIFY_PREFIX, VersionName, format_stamp, is_verify_run_of,
+    manual_run_name, next_version_timestamp, parse_version_name, truncate_to_second,
+    verify_run_name, version_name,
 };
 pub use observe::{
     JOBS_SORT, LOCK_EXPERIMENT, ObserveError, ObservedExperiment, ObservedJob, ObservedNamespace,
@@ -82,18 +89,23 @@ pub use observe::{
     observe_many, observe_workflow, unusable_reason,
 };
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
+pub use rollout::{RolloutPolicy, verification};
 pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};
 pub use session::{
     DriftReport, Locks, NamespaceProblem, NamespaceReconcile, Session, SessionError,
-    SessionOptions, load_desired, validate,
+    SessionOptions, load_desired, longest_verification, validate,
 };
 pub use status::{
-    Health, LiveVersion, NamespaceStatus, RecurringRunStatus, RunSummary, RunsError,
-    STATUS_FORMAT_VERSION, StatusError, Sync, SyncState, declared_names, namespace_health,
-    namespace_status, recent_runs, status,
+    Health, JobHealth, LiveVersion, NamespaceStatus, RecurringRunStatus, RunSummary, RunsError,
+    STATUS_FORMAT_VERSION, StatusError, StatusOptions, Sync, SyncState, declared_names,
+    namespace_health, namespace_status, recent_runs, status,
 };
 pub use trigger::{
-    RunNowError, StartedRun, create_run_once, live_version, run_job_id, run_now, trigger,
+    RunNowError, StartedRun, create_run_once, live_version, run_job_id, run_now,
+    start_run_of_version, trigger,
+};
+pub use verify::{
+    DISCARD, ProgressSink, START_VERIFICATION, VERIFY, VerifyOptions, VerifyProgress,
 };
 pub use zoned::{
     MARKER, Recorded, Translated, description_with_schedule, local_time, next_fires, recorded,

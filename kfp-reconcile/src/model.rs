@@ -200,6 +200,15 @@ pub enum Action {
         /// The version.
         version: VersionRef,
     },
+    /// Prove a paused version with one run of it before it is enabled (`rollout: {strategy: verify}`):
+    /// find or start its `VERIFY::` run, wait for it; on failure the job's later actions are skipped
+    /// and the version is deleted (unless `keep_failed`).
+    Verify {
+        /// The version to verify (the one the plan creates has no id yet).
+        version: VersionRef,
+        /// How.
+        verification: Verification,
+    },
 }
 
 impl Action {
@@ -210,6 +219,7 @@ impl Action {
             Self::Disable { .. } => "disable",
             Self::Enable { .. } => "enable",
             Self::Delete { .. } => "delete",
+            Self::Verify { .. } => "verify",
         }
     }
 
@@ -217,11 +227,25 @@ impl Action {
     pub fn version_name(&self) -> &str {
         match self {
             Self::CreateVersion { version } => &version.name,
-            Self::Disable { version } | Self::Enable { version } | Self::Delete { version } => {
-                &version.name
-            }
+            Self::Disable { version }
+            | Self::Enable { version }
+            | Self::Delete { version }
+            | Self::Verify { version, .. } => &version.name,
         }
     }
+}
+
+/// How a version is verified before it takes over the schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// How long the verification run may take, counted from its creation.
+    pub timeout_seconds: u64,
+    /// Keep the version (paused) when the verification fails, instead of deleting it.
+    #[serde(default)]
+    pub keep_failed: bool,
+    /// Parameter values of the verification run only (the version's own values otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<Parameter>,
 }
 
 /// A reference to a version: an existing one (with id) or the one this plan creates (without).
@@ -355,6 +379,12 @@ pub enum Reason {
         /// How many are deleted.
         count: usize,
     },
+    /// The newest version is paused until one run of it succeeds (`rollout: {strategy: verify}`); the
+    /// older version stays enabled meanwhile.
+    Unverified {
+        /// The paused version's name.
+        version: String,
+    },
     /// The cron is written in a time zone whose UTC offset (or the scheduler's) changed since the
     /// latest version was made, so its translation changed.
     UtcOffsetChanges {
@@ -410,6 +440,10 @@ impl fmt::Display for Reason {
             Self::Adopts { job } => write!(
                 f,
                 "adopts the unmanaged recurring run {job:?}: it is disabled (never deleted) once the managed version exists"
+            ),
+            Self::Unverified { version } => write!(
+                f,
+                "version {version} is paused until one run of it succeeds (verified rollout)"
             ),
             Self::UtcOffsetChanges { zone, date } => {
                 write!(f, "UTC offset of {zone} changes on {date}")

@@ -20,6 +20,9 @@ pub const MANAGED_PREFIX: &str = "GIT::";
 /// The prefix of runs started by hand: `kfp-gitops run` and `kfp-gitops trigger`.
 pub const MANUAL_PREFIX: &str = "MANUAL::";
 
+/// The prefix of the run that verifies a new version before it takes over the schedule.
+pub const VERIFY_PREFIX: &str = "VERIFY::";
+
 /// Length of the `YYYY-MM-DDTHH-MM-SSZ` suffix.
 const STAMP_LEN: usize = 20;
 
@@ -41,6 +44,20 @@ pub fn version_name(job: &str, timestamp: Timestamp) -> String {
 /// `MANUAL::{name}__{YYYY-MM-DDTHH-MM-SSZ}` (UTC).
 pub fn manual_run_name(name: &str, timestamp: Timestamp) -> String {
     format!("{MANUAL_PREFIX}{name}__{}", format_stamp(timestamp))
+}
+
+/// The KFP display name of the run that verifies a new version of the recurring run `job`, started at
+/// `timestamp`: `VERIFY::{job}__{YYYY-MM-DDTHH-MM-SSZ}` (UTC).
+pub fn verify_run_name(job: &str, timestamp: Timestamp) -> String {
+    format!("{VERIFY_PREFIX}{job}__{}", format_stamp(timestamp))
+}
+
+/// Whether `name` names a verification run of the recurring run `job` (any timestamp).
+pub fn is_verify_run_of(name: &str, job: &str) -> bool {
+    name.strip_prefix(VERIFY_PREFIX)
+        .and_then(|rest| rest.strip_prefix(job))
+        .and_then(|rest| rest.strip_prefix("__"))
+        .is_some_and(|stamp| parse_stamp(stamp).is_some())
 }
 
 /// `YYYY-MM-DDTHH-MM-SSZ` in UTC, the timestamp form used in version names.
@@ -146,6 +163,21 @@ mod tests {
             manual_run_name("hello", now),
             "MANUAL::hello__2024-01-02T01-04-05Z"
         );
+    }
+
+    #[test]
+    fn verify_run_names_are_recognised_for_their_job_only() {
+        let now: Timestamp = "2024-01-02T03:04:05.678Z".parse().unwrap();
+        let name = verify_run_name("nightly", now);
+        assert_eq!(name, "VERIFY::nightly__2024-01-02T03-04-05Z");
+        assert!(is_verify_run_of(&name, "nightly"));
+        assert!(!is_verify_run_of(&name, "night"));
+        assert!(!is_verify_run_of(&name, "nightly__2024"));
+        assert!(!is_verify_run_of(
+            "MANUAL::nightly__2024-01-02T03-04-05Z",
+            "nightly"
+        ));
+        assert!(!is_verify_run_of("VERIFY::nightly__yesterday", "nightly"));
     }
 
     #[test]

@@ -333,6 +333,7 @@ fn observe_job_with(job: &Job, workflow: ObservedWorkflow) -> ObservedJob {
         },
         workflow,
         created_at: job.created_at,
+        updated_at: job.updated_at,
         unusable: unusable_reason(job),
     }
 }

@@ -28,6 +28,12 @@ pub struct PlanOptions {
     pub prune: PruneMode,
     /// Allow pruning every recurring run of a namespace whose config declares none (`--allow-empty-prune`).
     pub allow_empty_prune: bool,
+    /// How new versions take over their schedules (`defaults.rollout`, `--rollout`).
+    pub rollout: crate::rollout::RolloutPolicy,
+    /// How often something reconciles the namespace on its own (the `watch` daemon's interval, a CI
+    /// schedule: `reconciled_every` of kfp-gitops.yaml); `None` when nothing does. A coming change of a
+    /// zone's UTC offset is a warning unless a reconcile is sure to follow it before the schedule fires.
+    pub reconciled_every: Option<std::time::Duration>,
 }
 
 impl Default for PlanOptions {
@@ -36,6 +42,8 @@ impl Default for PlanOptions {
             default_runner_sa: DEFAULT_RUNNER_SA.to_owned(),
             prune: PruneMode::None,
             allow_empty_prune: false,
+            rollout: crate::rollout::RolloutPolicy::default(),
+            reconciled_every: None,
         }
     }
 }
@@ -105,6 +113,7 @@ pub fn plan(
         if let (Some(translated), Some(zone)) = (&translated, &run.trigger.zone)
             && let Some((at, date)) = &translated.next_change
             && at.duration_since(now) <= jiff::SignedDuration::from_hours(24 * SOON_DAYS)
+            && !reconciled_in_time(run, translated, *at, options.reconciled_every)
         {
             warnings.push(Warning::UtcOffsetChangesSoon {
                 job: run.name.clone(),
@@ -117,6 +126,7 @@ pub fn plan(
         if let Some(adopted) = &run.adopt {
             adopt(&mut job_plan, adopted, &unmanaged);
         }
+        crate::rollout::insert_verification(&mut job_plan, &options.rollout.resolve(run));
         if job_plan.change == JobChange::Replace && job_plan.actions.iter().any(is_create) {
             if run.trigger.catchup {
                 warnings.push(Warning::ScheduleRestarts {
@@ -203,6 +213,33 @@ fn adopt(job_plan: &mut JobPlan, adopted: &str, unmanaged: &[&ObservedJob]) {
 
 /// A change of UTC offset this close (in days) is warned about.
 const SOON_DAYS: i64 = 7;
+
+/// Whether a reconcile every `every` is sure to replace a zoned version after its zone's offset changes
+/// at `at` and before it fires next: by the old translation (which would fire at the wrong local time) or
+/// the new one (which would be skipped).
+fn reconciled_in_time(
+    run: &DesiredRecurringRun,
+    translated: &Translated,
+    at: Timestamp,
+    every: Option<std::time::Duration>,
+) -> bool {
+    let (Some(every), Schedule::Cron(local), Some(zone)) =
+        (every, &run.trigger.schedule, &run.trigger.zone)
+    else {
+        return false;
+    };
+    let Ok(next_reconcile) =
+        jiff::SignedDuration::try_from(every).and_then(|every| at.checked_add(every))
+    else {
+        return false;
+    };
+    let old = zoned::next_fires(&translated.cron, &zone.scheduler, at, 1);
+    let new = zoned::next_fires(local, &zone.timezone, at, 1);
+    old.into_iter()
+        .chain(new)
+        .min()
+        .is_none_or(|first| next_reconcile < first)
+}
 
 /// The translation of a cron written in a time zone other than the scheduler's, at `now`.
 fn translate(run: &DesiredRecurringRun, now: Timestamp) -> Result<Option<Translated>, String> {

@@ -7,6 +7,7 @@
 //! See the crate documentation for an example.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use jiff::Timestamp;
 use kfp_client::KfpApi;
@@ -17,7 +18,8 @@ use kfp_config::{DesiredNamespace, LoadOptions, Problem, Validation};
 use crate::apply::{ApplyOptions, ApplyReport, apply_many_until, apply_until};
 use crate::cancel::CancelToken;
 use crate::drift::{
-    ConfigFingerprint, Converged, ConvergedJob, config_fingerprint, drift_reasons, is_drift,
+    ConfigFingerprint, Converged, ConvergedJob, FailedVerifications, config_fingerprint,
+    drift_reasons, is_drift, verification_fingerprint,
 };
 use crate::lock::{LockError, LockHolder, LockOptions, NamespaceLock};
 use crate::model::{Action, JobPlan, Leftover, Plan, Warning};
@@ -208,6 +210,11 @@ pub struct NamespaceReconcile {
     pub report: Option<ApplyReport>,
     /// Jobs that converged, with what they converged to.
     pub converged: Vec<(String, ConvergedJob)>,
+    /// Jobs whose verification failed in this reconcile, with their verification fingerprint (to
+    /// remember, so that the unchanged config is not verified again every cycle).
+    pub failed_verifications: Vec<(String, ConfigFingerprint)>,
+    /// Jobs left alone because the verification of their unchanged config failed before.
+    pub held: Vec<String>,
     /// Why the namespace could not be planned at all.
     pub error: Option<SessionError>,
 }
@@ -257,9 +264,26 @@ impl<'a> Session<'a> {
         cancel: &CancelToken,
         waiting: &mut dyn FnMut(&str, &LockHolder),
     ) -> Result<Locks, SessionError> {
+        self.lock_while_verifying(namespaces, Duration::ZERO, cancel, waiting)
+    }
+
+    /// [`Session::lock`] for an apply that may wait up to `verifying` for verification runs while it
+    /// holds the locks (see [`longest_verification`]): the lease is longer by that much, so that the
+    /// locks cannot expire under a verification that keeps to its timeout.
+    pub fn lock_while_verifying(
+        &self,
+        namespaces: &[String],
+        verifying: Duration,
+        cancel: &CancelToken,
+        waiting: &mut dyn FnMut(&str, &LockHolder),
+    ) -> Result<Locks, SessionError> {
         let mut locks = Locks::default();
         let Some(options) = &self.options.lock else {
             return Ok(locks);
+        };
+        let options = &LockOptions {
+            lease: options.lease.saturating_add(verifying),
+            ..options.clone()
         };
         let mut sorted: Vec<&String> = namespaces.iter().collect();
         sorted.sort();
@@ -298,6 +322,19 @@ impl<'a> Session<'a> {
             }
         }
         first.map_or(Ok(()), |err| Err(err.into()))
+    }
+
+    /// The longest verification a plan of `desired` could wait for: the longest timeout of the
+    /// recurring runs whose rollout verifies (zero when none does).
+    pub fn longest_verification_of(&self, desired: &[DesiredNamespace]) -> Duration {
+        desired
+            .iter()
+            .flat_map(|namespace| &namespace.recurring_runs)
+            .map(|run| self.options.plan.rollout.resolve(run))
+            .filter(|rollout| rollout.strategy == kfp_config::RolloutStrategy::Verify)
+            .map(|rollout| Duration::from_secs(rollout.timeout_seconds))
+            .max()
+            .unwrap_or_default()
     }
 
     /// The session's options.
@@ -378,11 +415,13 @@ impl<'a> Session<'a> {
     }
 
     /// One namespace of a `watch` cycle: load, observe, plan at `now`, tell drift from config changes
-    /// (`converged` holds what each job last converged to), apply, and say which jobs converged.
+    /// (`converged` holds what each job last converged to), apply, and say which jobs converged. A job
+    /// whose verification failed for the config it has now (`failed`) is left alone.
     pub fn reconcile_namespace(
         &self,
         target: &Target,
         converged: &Converged,
+        failed_verifications: &FailedVerifications,
         now: Timestamp,
         cancel: &CancelToken,
         waiting: &mut dyn FnMut(&str, &LockHolder),
@@ -405,7 +444,14 @@ impl<'a> Session<'a> {
                 return outcome;
             }
         };
-        let mut outcome = self.reconcile_locked(target, &desired, converged, now, cancel);
+        let mut outcome = self.reconcile_locked(
+            target,
+            &desired,
+            converged,
+            failed_verifications,
+            now,
+            cancel,
+        );
         if let Err(error) = self.unlock(locks) {
             outcome.error.get_or_insert(error);
         }
@@ -417,6 +463,7 @@ impl<'a> Session<'a> {
         target: &Target,
         desired: &DesiredNamespace,
         converged: &Converged,
+        failed: &FailedVerifications,
         now: Timestamp,
         cancel: &CancelToken,
     ) -> NamespaceReconcile {
@@ -446,6 +493,22 @@ impl<'a> Session<'a> {
             .iter()
             .map(|run| (run.name.as_str(), config_fingerprint(run)))
             .collect();
+        let verifications: BTreeMap<&str, ConfigFingerprint> = desired
+            .recurring_runs
+            .iter()
+            .map(|run| (run.name.as_str(), verification_fingerprint(run)))
+            .collect();
+        // A verification that failed for this very config is not tried again every cycle.
+        plan.jobs.retain(|job| {
+            let remembered = failed.get(&(target.namespace.clone(), job.name.clone()));
+            let hold = crate::rollout::verification(job).is_some()
+                && remembered.is_some()
+                && remembered == verifications.get(job.name.as_str());
+            if hold {
+                outcome.held.push(job.name.clone());
+            }
+            !hold
+        });
         for job in &plan.jobs {
             let previous = converged.get(&(target.namespace.clone(), job.name.clone()));
             let fingerprint = previous.map(|previous| &previous.fingerprint);
@@ -457,10 +520,26 @@ impl<'a> Session<'a> {
             }
         }
         let report = apply_until(&plan, self.api, &self.options.apply, cancel);
+        outcome.failed_verifications = report
+            .jobs
+            .iter()
+            .filter(|job| {
+                job.steps.iter().any(|step| {
+                    step.action == crate::verify::VERIFY
+                        && matches!(step.outcome, crate::apply::Outcome::Failed { .. })
+                })
+            })
+            .filter_map(|job| {
+                let fingerprint = verifications.get(job.name.as_str())?;
+                Some((job.name.clone(), *fingerprint))
+            })
+            .collect();
         let newest = newest_versions(&observed);
         // A job converged when it needed no action, or when every action it needed succeeded.
         outcome.converged = fingerprints
             .iter()
+            // A job left alone after a failed verification has not converged to its config.
+            .filter(|(name, _)| !outcome.held.iter().any(|held| held == **name))
             .filter_map(|(name, fingerprint)| {
                 let planned = plan.jobs.iter().find(|job| job.name == **name);
                 let version = match planned {
@@ -513,4 +592,21 @@ fn created_version(job: &JobPlan) -> Option<String> {
         Action::CreateVersion { version } => Some(version.name.clone()),
         _ => None,
     })
+}
+
+/// The longest verification `plans` wait for: the longest timeout of their verify steps (zero when
+/// there is none), for [`Session::lock_while_verifying`].
+pub fn longest_verification(plans: &[Plan]) -> Duration {
+    plans
+        .iter()
+        .flat_map(|plan| &plan.jobs)
+        .flat_map(|job| &job.actions)
+        .filter_map(|action| match action {
+            crate::model::Action::Verify { verification, .. } => {
+                Some(Duration::from_secs(verification.timeout_seconds))
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or_default()
 }

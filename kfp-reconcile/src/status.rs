@@ -19,12 +19,14 @@ use serde::Serialize;
 
 use kfp_config::Target;
 
-use crate::model::{JobChange, Plan};
+use crate::missed::{MissedFireOptions, missed_fires};
+use crate::model::{JobChange, Plan, Warning};
 use crate::naming::parse_version_name;
 use crate::observe::{ObserveError, observe_many};
 use crate::observe::{ObservedJob, ObservedNamespace, ObservedSchedule};
 use crate::session::{Session, SessionError};
 use crate::trigger::run_job_id;
+use crate::zoned::{local_time, next_fires, recorded};
 
 /// Version of the `status --output json` document; bumped on any incompatible change.
 pub const STATUS_FORMAT_VERSION: u32 = 1;
@@ -42,16 +44,19 @@ pub enum Health {
     Suspended,
     /// Declared, but not in KFP.
     Missing,
+    /// Enabled, but a fire of its trigger in the window produced no run (see [`crate::missed`]).
+    Missed,
 }
 
 impl Health {
     /// Every health word, in a fixed order (for metrics: one series per word).
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Healthy,
         Self::Degraded,
         Self::Progressing,
         Self::Suspended,
         Self::Missing,
+        Self::Missed,
     ];
 
     /// The word.
@@ -62,6 +67,7 @@ impl Health {
             Self::Progressing => "Progressing",
             Self::Suspended => "Suspended",
             Self::Missing => "Missing",
+            Self::Missed => "Missed",
         }
     }
 }
@@ -131,6 +137,19 @@ pub struct RecurringRunStatus {
     pub trigger: Option<String>,
     /// The next three times it fires (UTC), when enabled.
     pub next_fire_times: Vec<Timestamp>,
+    /// The zone its cron is written in, when the live version records one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// The next fire times in that zone (`2027-03-29T07:00:00+02:00`), when it has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub next_fire_times_local: Vec<String>,
+    /// Fires of the live version in the window that produced no run, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missed_fires: Vec<Timestamp>,
+    /// What needs attention beside the health (e.g. a change of UTC offset coming that nothing will
+    /// reconcile in time), in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Whether KFP matches the config.
     pub sync: Sync,
     /// The health word.
@@ -146,6 +165,24 @@ pub struct NamespaceStatus {
     pub namespace: String,
     /// Declared recurring runs by name, then the ones not in the config by name.
     pub recurring_runs: Vec<RecurringRunStatus>,
+}
+
+/// What `status` looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusOptions {
+    /// How many of the last runs to show per recurring run.
+    pub runs_per_job: usize,
+    /// Where and how missed fires are looked for.
+    pub missed: MissedFireOptions,
+}
+
+impl Default for StatusOptions {
+    fn default() -> Self {
+        Self {
+            runs_per_job: 5,
+            missed: MissedFireOptions::default(),
+        }
+    }
 }
 
 /// Why the runs could not be listed.
@@ -185,14 +222,15 @@ pub fn declared_names(plan: &Plan) -> Vec<String> {
     names.into_iter().map(str::to_owned).collect()
 }
 
-/// The status of every target at `now`, with the last `per_job` runs of each recurring run: plans with
-/// `session` (which loads and observes), observes once more for the versions' details and lists the runs.
+/// The status of every target at `now`: plans with `session` (which loads and observes), observes once more
+/// for the versions' details and lists the runs (the last few of each recurring run and those of the
+/// missed-fire window).
 pub fn status(
     session: &Session<'_>,
     api: &dyn KfpApi,
     targets: &[Target],
     now: Timestamp,
-    per_job: usize,
+    options: &StatusOptions,
 ) -> Result<Vec<NamespaceStatus>, StatusError> {
     let plans = session.plan(targets, now)?;
     let namespaces: Vec<String> = targets.iter().map(|t| t.namespace.clone()).collect();
@@ -201,30 +239,46 @@ pub fn status(
         .zip(observe_many(api, &namespaces))
         .map(|(plan, observed)| {
             let observed = observed?;
-            let runs = recent_runs(api, &observed, per_job)?;
+            let since = window_start(now, &options.missed);
+            let runs = recent_runs(api, &observed, options.runs_per_job, since)?;
             Ok(namespace_status(
                 plan,
                 &declared_names(plan),
                 &observed,
                 &runs,
                 now,
-                per_job,
+                options,
             ))
         })
         .collect()
 }
 
+/// The health of one recurring run, with the fires it missed: what the `watch` daemon exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobHealth {
+    /// The logical name.
+    pub name: String,
+    /// The health word.
+    pub health: Health,
+    /// How many fires in the window produced no run.
+    pub missed_fires: usize,
+}
+
 /// The health of every managed recurring run of `namespace` (declared ones first; `declared` that have no
-/// version are Missing), from one listing of its jobs and the newest run of each: what the `watch` daemon
-/// exports.
+/// version are Missing), from one listing of its jobs and its runs of the missed-fire window.
 pub fn namespace_health(
     api: &dyn KfpApi,
     namespace: &str,
     declared: &[String],
     now: Timestamp,
-) -> Result<Vec<(String, Health)>, StatusError> {
+    missed: &MissedFireOptions,
+) -> Result<Vec<JobHealth>, StatusError> {
     let observed = crate::observe::observe(api, namespace)?;
-    let runs = recent_runs(api, &observed, 1)?;
+    let options = StatusOptions {
+        runs_per_job: 1,
+        missed: missed.clone(),
+    };
+    let runs = recent_runs(api, &observed, 1, window_start(now, missed))?;
     let mut plan = Plan {
         namespace: namespace.to_owned(),
         fingerprint: String::new(),
@@ -236,12 +290,22 @@ pub fn namespace_health(
         warnings: Vec::new(),
     };
     plan.unchanged = declared.to_vec();
-    let status = namespace_status(&plan, declared, &observed, &runs, now, 1);
+    let status = namespace_status(&plan, declared, &observed, &runs, now, &options);
     Ok(status
         .recurring_runs
         .into_iter()
-        .map(|job| (job.name, job.health))
+        .map(|job| JobHealth {
+            name: job.name,
+            health: job.health,
+            missed_fires: job.missed_fires.len(),
+        })
         .collect())
+}
+
+/// The oldest instant whose runs the missed-fire check needs.
+fn window_start(now: Timestamp, missed: &MissedFireOptions) -> Option<Timestamp> {
+    let window = jiff::SignedDuration::try_from(missed.window).ok()?;
+    now.checked_sub(window).ok()
 }
 
 /// The managed versions of each logical job in `observed`, newest first.
@@ -264,15 +328,16 @@ fn versions_by_job(observed: &ObservedNamespace) -> BTreeMap<String, Vec<&Observ
         .collect()
 }
 
-/// The last `per_job` runs of every managed job of `observed`, newest first: the runs of each experiment
-/// the versions are in, page by page (newest first), until every job has its runs or the experiment has no
-/// more.
+/// The last `per_job` runs of every managed job of `observed`, and every run of them created since
+/// `since`, newest first: the runs of each experiment the versions are in, page by page (newest first),
+/// until every job has its runs and the page reaches past `since`, or the experiment has no more.
 pub fn recent_runs(
     api: &dyn KfpApi,
     observed: &ObservedNamespace,
     per_job: usize,
+    since: Option<Timestamp>,
 ) -> Result<Vec<Run>, RunsError> {
-    if per_job == 0 {
+    if per_job == 0 && since.is_none() {
         return Ok(Vec::new());
     }
     let mut job_of_version: BTreeMap<&str, String> = BTreeMap::new();
@@ -299,19 +364,24 @@ pub fn recent_runs(
                 experiment_id: experiment.to_owned(),
                 source: Box::new(source),
             })?;
+            let mut reached_since = since.is_none();
             for run in page.items {
+                let recent =
+                    since.is_some_and(|since| run.created_at.is_some_and(|at| at >= since));
+                reached_since |= !recent;
                 let Some(job) = run_job_id(&run).and_then(|id| job_of_version.get(id)) else {
                     continue;
                 };
                 let count = counts.entry(job.clone()).or_default();
-                if *count < per_job {
+                if *count < per_job || recent {
                     *count += 1;
                     found.push(run);
                 }
             }
-            let done = jobs
-                .iter()
-                .all(|job| counts.get(job).copied().unwrap_or(0) >= per_job);
+            let done = reached_since
+                && jobs
+                    .iter()
+                    .all(|job| counts.get(job).copied().unwrap_or(0) >= per_job);
             if done || page.next_page_token.is_empty() {
                 break;
             }
@@ -325,14 +395,14 @@ pub fn recent_runs(
 
 /// The status of every recurring run of `plan`'s namespace: the declared ones (`declared`, by name), then the
 /// managed ones the config no longer declares. `runs` are runs of any job (see [`recent_runs`]); each job
-/// shows at most `per_job`, newest first.
+/// shows at most `options.runs_per_job`, newest first.
 pub fn namespace_status(
     plan: &Plan,
     declared: &[String],
     observed: &ObservedNamespace,
     runs: &[Run],
     now: Timestamp,
-    per_job: usize,
+    options: &StatusOptions,
 ) -> NamespaceStatus {
     let versions = versions_by_job(observed);
     let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
@@ -347,7 +417,7 @@ pub fn namespace_status(
         .chain(undeclared.iter().map(|name| (*name, false)))
         .map(|(name, is_declared)| {
             let versions = versions.get(name).map(Vec::as_slice).unwrap_or_default();
-            job_status(plan, name, is_declared, versions, runs, now, per_job)
+            job_status(plan, name, is_declared, versions, runs, now, options)
         })
         .collect();
     NamespaceStatus {
@@ -363,7 +433,7 @@ fn job_status(
     versions: &[&ObservedJob],
     runs: &[Run],
     now: Timestamp,
-    per_job: usize,
+    options: &StatusOptions,
 ) -> RecurringRunStatus {
     let live = versions
         .iter()
@@ -383,15 +453,28 @@ fn job_status(
             .then(is_terminal_status(&a.status).cmp(&is_terminal_status(&b.status)))
             .then(b.finished_at.cmp(&a.finished_at))
     });
-    own.truncate(per_job);
+    let missed = live
+        .map(|version| missed_fires(version, &own, now, &options.missed).missed)
+        .unwrap_or_default();
+    own.truncate(options.runs_per_job);
     let enabled = versions.iter().any(|version| version.enabled);
     let health = match (live, own.first()) {
         (None, _) => Health::Missing,
         _ if !enabled => Health::Suspended,
+        _ if !missed.is_empty() => Health::Missed,
         (_, Some(run)) if !is_terminal_status(&run.status) => Health::Progressing,
         (_, Some(run)) if matches!(run.status.as_str(), "Failed" | "Error") => Health::Degraded,
         _ => Health::Healthy,
     };
+    let next_fire_times = live
+        .filter(|version| version.enabled)
+        .map(|version| fire_times(version, now, &options.missed.scheduler_zone))
+        .unwrap_or_default();
+    let zone = live.and_then(|version| {
+        recorded(&version.description)
+            .schedule
+            .map(|(_, zone)| zone)
+    });
     RecurringRunStatus {
         name: name.to_owned(),
         declared,
@@ -402,10 +485,25 @@ fn job_status(
         }),
         enabled,
         trigger: live.and_then(|version| schedule_label(&version.trigger.schedule)),
-        next_fire_times: live
-            .filter(|version| version.enabled)
-            .map(|version| fire_times(version, now))
+        next_fire_times: next_fire_times.clone(),
+        next_fire_times_local: zone
+            .map(|zone| {
+                next_fire_times
+                    .iter()
+                    .filter_map(|time| local_time(*time, zone))
+                    .collect()
+            })
             .unwrap_or_default(),
+        timezone: zone.map(str::to_owned),
+        missed_fires: missed,
+        warnings: plan
+            .warnings
+            .iter()
+            .filter(|warning| {
+                matches!(warning, Warning::UtcOffsetChangesSoon { job, .. } if job == name)
+            })
+            .map(ToString::to_string)
+            .collect(),
         sync: sync_of(plan, name, declared),
         health,
         runs: own
@@ -437,12 +535,12 @@ fn schedule_label(schedule: &ObservedSchedule) -> Option<String> {
 /// The next three fire times after `now`, within the trigger's start and end. An interval counts from its
 /// start time, else from when the version was created (KFP counts from when it was enabled, which KFP does
 /// not report: the times are then an estimate).
-fn fire_times(version: &ObservedJob, now: Timestamp) -> Vec<Timestamp> {
+fn fire_times(version: &ObservedJob, now: Timestamp, scheduler_zone: &str) -> Vec<Timestamp> {
     let trigger = &version.trigger;
     let after = trigger.start.filter(|start| *start > now).unwrap_or(now);
     let times = match &trigger.schedule {
         ObservedSchedule::None => Vec::new(),
-        ObservedSchedule::Cron(cron) => kfp_config::next_fire_times(cron, after, 3),
+        ObservedSchedule::Cron(cron) => next_fires(cron, scheduler_zone, after, 3),
         ObservedSchedule::Interval(seconds) if *seconds > 0 => {
             let base = trigger.start.or(version.created_at).unwrap_or(now);
             let elapsed = after.as_second() - base.as_second();
@@ -561,9 +659,56 @@ mod tests {
             &observed,
             runs,
             ts("2024-06-01T00:00:00Z"),
-            3,
+            &StatusOptions {
+                runs_per_job: 3,
+                // These versions never ran on their schedule: no missed-fire window.
+                missed: MissedFireOptions {
+                    window: std::time::Duration::ZERO,
+                    ..MissedFireOptions::default()
+                },
+            },
         );
         status.recurring_runs[0].health
+    }
+
+    #[test]
+    fn a_missed_fire_outranks_the_last_runs_result_but_not_a_paused_schedule() {
+        let mut live = version(
+            "v2",
+            "GIT::a__2024-05-30T00-00-00Z",
+            true,
+            ObservedSchedule::Cron("0 0 3 * * *".into()),
+        );
+        live.created_at = Some(ts("2024-05-30T00:00:00Z"));
+        let observed = |version: ObservedJob| ObservedNamespace {
+            namespace: "ns".into(),
+            experiments: Vec::new(),
+            jobs: vec![version],
+        };
+        let status = |version: ObservedJob, runs: &[Run]| {
+            namespace_status(
+                &empty_plan(),
+                &["a".to_owned()],
+                &observed(version),
+                runs,
+                ts("2024-06-01T00:00:00Z"),
+                &StatusOptions::default(),
+            )
+            .recurring_runs
+            .remove(0)
+        };
+        let ran = run("r1", "v2", "Succeeded", "2024-05-30T03:00:00Z");
+        let failed = run("r2", "v2", "Failed", "2024-05-31T03:00:00Z");
+        let both = status(live.clone(), &[ran.clone(), failed]);
+        assert_eq!(
+            (both.health, both.missed_fires.len()),
+            (Health::Degraded, 0)
+        );
+        let one = status(live.clone(), std::slice::from_ref(&ran));
+        assert_eq!(one.health, Health::Missed);
+        assert_eq!(one.missed_fires, [ts("2024-05-31T03:00:00Z")]);
+        live.enabled = false;
+        assert_eq!(status(live, &[ran]).health, Health::Suspended);
     }
 
     #[test]
@@ -604,7 +749,7 @@ mod tests {
             ObservedSchedule::Cron("0 0 3 * * *".into()),
         );
         assert_eq!(
-            fire_times(&cron, now),
+            fire_times(&cron, now, "UTC"),
             [
                 ts("2024-06-02T03:00:00Z"),
                 ts("2024-06-03T03:00:00Z"),
@@ -612,7 +757,7 @@ mod tests {
             ]
         );
         cron.trigger.end = Some(ts("2024-06-03T12:00:00Z"));
-        assert_eq!(fire_times(&cron, now).len(), 2);
+        assert_eq!(fire_times(&cron, now, "UTC").len(), 2);
         let mut every = version(
             "v",
             "GIT::a__2024-02-01T00-00-00Z",
@@ -621,7 +766,7 @@ mod tests {
         );
         every.trigger.start = Some(ts("2024-06-01T09:30:00Z"));
         assert_eq!(
-            fire_times(&every, now),
+            fire_times(&every, now, "UTC"),
             [
                 ts("2024-06-01T10:30:00Z"),
                 ts("2024-06-01T11:30:00Z"),

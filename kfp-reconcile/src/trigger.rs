@@ -183,6 +183,25 @@ pub fn run_now(
     run_name: &str,
 ) -> Result<StartedRun, RunNowError> {
     let version = live_version(api, namespace, job)?;
+    let description = format!(
+        "Started by hand from recurring run version {}",
+        version.name
+    );
+    start_run_of_version(api, job, version, run_name, &description, &[])
+}
+
+/// Starts one run of `version` (a version of the recurring run `job`) named `run_name`: its workflow
+/// manifest, its parameters with `overrides` replacing the values of the parameters they name, its
+/// service account, in its experiment, with a JOB/CREATOR reference to it. Created once (see
+/// [`create_run_once`]).
+pub fn start_run_of_version(
+    api: &dyn KfpApi,
+    job: &str,
+    version: Job,
+    run_name: &str,
+    description: &str,
+    overrides: &[(String, String)],
+) -> Result<StartedRun, RunNowError> {
     let experiment_id =
         version
             .experiment_id()
@@ -191,15 +210,18 @@ pub fn run_now(
                 job: job.to_owned(),
                 version: version.name.clone(),
             })?;
+    let mut parameters = version.pipeline_spec.parameters.clone();
+    for parameter in &mut parameters {
+        if let Some((_, value)) = overrides.iter().find(|(name, _)| *name == parameter.name) {
+            parameter.value.clone_from(value);
+        }
+    }
     let run = Run {
         name: run_name.to_owned(),
-        description: format!(
-            "Started by hand from recurring run version {}",
-            version.name
-        ),
+        description: description.to_owned(),
         pipeline_spec: PipelineSpec {
             workflow_manifest: version.pipeline_spec.workflow_manifest.clone(),
-            parameters: version.pipeline_spec.parameters.clone(),
+            parameters,
             ..PipelineSpec::default()
         },
         resource_references: vec![

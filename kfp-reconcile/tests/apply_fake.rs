@@ -233,7 +233,14 @@ fn a_failed_job_stops_at_its_first_failure_and_other_jobs_go_on() {
         status: 400,
     });
     let plan = plan(&config, &fake.observe(), ts(NOW), &PlanOptions::default());
-    let report = apply(&plan, &fake, &ApplyOptions { concurrency: 1 });
+    let report = apply(
+        &plan,
+        &fake,
+        &ApplyOptions {
+            concurrency: 1,
+            ..ApplyOptions::default()
+        },
+    );
     let nightly = &report.jobs[0];
     assert!(matches!(nightly.steps[0].outcome, Outcome::Failed { .. }));
     assert!(
@@ -354,7 +361,14 @@ fn many_jobs_are_applied_concurrently_with_each_job_in_order() {
     let fake = FakeKfp::new(vec![exp()], vec![]);
     let config = desired(vec![experiment("exp")], runs);
     let plan = plan(&config, &fake.observe(), ts(NOW), &PlanOptions::default());
-    let report = apply(&plan, &fake, &ApplyOptions { concurrency: 4 });
+    let report = apply(
+        &plan,
+        &fake,
+        &ApplyOptions {
+            concurrency: 4,
+            ..ApplyOptions::default()
+        },
+    );
     assert!(report.is_success());
     for job in &report.jobs {
         let calls: Vec<String> = fake

@@ -137,7 +137,7 @@ proptest! {
         };
 
         let first = plan(&config, &fake.observe(), ts("2024-06-01T00:00:00Z"), &options);
-        let report = apply(&first, &fake, &ApplyOptions { concurrency: case.concurrency });
+        let report = apply(&first, &fake, &ApplyOptions { concurrency: case.concurrency, ..ApplyOptions::default() });
         prop_assert!(report.is_success(), "{:#?}", report);
         prop_assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 

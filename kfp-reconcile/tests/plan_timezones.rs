@@ -140,3 +140,29 @@ fn a_cron_that_cannot_be_translated_at_the_clock_is_left_alone_with_a_warning() 
         planned.warnings
     );
 }
+
+#[test]
+fn a_coming_change_of_offset_is_a_warning_only_when_no_reconcile_follows_it_before_the_next_fire() {
+    let run = berlin("0 0 7 * * MON-FRI");
+    let job = job_for(&run, "2027-01-10T00:00:00Z", "j1", true, "exp-1");
+    let desired = desired(vec![experiment("exp")], vec![run]);
+    let observed = observed(&[exp()], &[job]);
+    // The offset changes on Sunday 2027-03-28 at 01:00 UTC; the next fire is Monday 05:00 UTC.
+    let warned = |every: Option<std::time::Duration>| {
+        let options = PlanOptions {
+            reconciled_every: every,
+            ..PlanOptions::default()
+        };
+        let soon = plan(&desired, &observed, ts("2027-03-22T00:00:00Z"), &options);
+        soon.warnings
+            .iter()
+            .any(|warning| matches!(warning, Warning::UtcOffsetChangesSoon { .. }))
+    };
+    assert!(warned(None), "nothing reconciles on its own");
+    assert!(!warned(Some(std::time::Duration::from_secs(3600))));
+    assert!(!warned(Some(std::time::Duration::from_secs(27 * 3600))));
+    assert!(
+        warned(Some(std::time::Duration::from_secs(2 * 86_400))),
+        "a reconcile every two days may come after Monday's fire"
+    );
+}

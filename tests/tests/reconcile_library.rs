@@ -33,6 +33,7 @@ fn run(name: &str) -> DesiredRecurringRun {
         service_account: None,
         adopt: None,
         keep_history: 1,
+        rollout: Default::default(),
         trigger: DesiredTrigger {
             catchup: false,
             start: None,
@@ -78,7 +79,10 @@ fn observing_a_namespace_of_450_jobs_takes_one_request_per_page_of_200() {
             &PlanOptions::default(),
         ),
         &api,
-        &ApplyOptions { concurrency: 8 },
+        &ApplyOptions {
+            concurrency: 8,
+            ..ApplyOptions::default()
+        },
     );
     assert!(report.is_success());
 

@@ -311,3 +311,40 @@ fn simulated_fires_land_at_seven_in_berlin_on_both_sides_of_the_change() {
     emulator.skip_fires(&id, false);
     assert_eq!(emulator.advance_clock_firing(week), 5);
 }
+
+#[test]
+fn status_shows_local_fire_times_and_warns_of_a_change_nothing_reconciles_in_time() {
+    let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
+    let dir = config("0 0 7 * * MON-FRI", "Europe/Berlin");
+    let (code, out) = run(&emulator, dir.path(), WINTER, "apply");
+    assert_eq!(code, Some(0), "{out}");
+
+    let (code, out) = run(&emulator, dir.path(), BEFORE_CHANGE, "status");
+    assert_eq!(code, Some(0), "{out}");
+    // Friday 2027-03-26 07:00 in Berlin is 06:00 UTC.
+    assert!(
+        out.contains("next: 2027-03-26T07:00:00+01:00 (2027-03-26 06:00:00Z)"),
+        "{out}"
+    );
+    assert!(out.contains("time zone: Europe/Berlin"), "{out}");
+    assert!(
+        out.contains("warning: recurring run \"morning\": the UTC offset of Europe/Berlin changes on 2027-03-28"),
+        "{out}"
+    );
+
+    // Declared: something reconciles every hour, so the replacement lands before Monday's fire.
+    std::fs::write(dir.path().join("kfp-gitops.yaml"), "reconciled_every: 1h\n").unwrap();
+    for command in ["status", "plan"] {
+        let (code, out) = run(&emulator, dir.path(), BEFORE_CHANGE, command);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(!out.contains("changes on 2027-03-28"), "{command}: {out}");
+    }
+    // Every four days is not enough.
+    std::fs::write(
+        dir.path().join("kfp-gitops.yaml"),
+        "reconciled_every: 96h\n",
+    )
+    .unwrap();
+    let (_, out) = run(&emulator, dir.path(), BEFORE_CHANGE, "plan");
+    assert!(out.contains("changes on 2027-03-28"), "{out}");
+}

@@ -150,10 +150,24 @@ impl Daemon {
     }
 
     fn spawn(global: &[&str], checkout: &Checkout, extra: &[&str]) -> Self {
+        Self::spawn_with_clock(global, checkout, extra, None)
+    }
+
+    /// With `now`, every cycle takes that instant as its clock (`KFP_GITOPS_NOW`, tests only).
+    fn spawn_with_clock(
+        global: &[&str],
+        checkout: &Checkout,
+        extra: &[&str],
+        now: Option<&str>,
+    ) -> Self {
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("daemon.log");
-        let child = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"))
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("kfp-gitops"));
+        if let Some(now) = now {
+            command.env("KFP_GITOPS_NOW", now);
+        }
+        let child = command
             .args(global)
             .args(["watch", "--interval", "1s"])
             .arg("--root")
@@ -959,5 +973,85 @@ fn every_action_is_logged_and_a_deleted_newest_version_is_named_as_the_drift() {
                 .contains(&("0 0 3 * * *".to_owned(), true))
                 .then_some(())
         },
+    );
+}
+
+/// Moves the emulator's clock (which starts at the real time) to `target`, firing nothing.
+fn set_clock(emulator: &Emulator, target: &str) {
+    let target: jiff::Timestamp = target.parse().unwrap();
+    let seconds = target.as_second() - jiff::Timestamp::now().as_second();
+    emulator.advance_clock(Duration::from_secs(u64::try_from(seconds).unwrap()));
+}
+
+#[test]
+fn fires_that_produced_no_run_make_a_recurring_run_missed_in_the_metrics() {
+    let emulator = multi_user();
+    let start = "2027-01-11T00:00:00Z";
+    set_clock(&emulator, start);
+    let checkout = Checkout::new();
+    checkout.publish(
+        "9999999",
+        &Schedules::new(&[
+            ("hourly", "0 0 * * * *", true),
+            ("lost", "0 30 * * * *", true),
+        ]),
+    );
+    // A first daemon creates the versions at the emulator's clock and exits.
+    let mut first = Daemon::spawn_with_clock(
+        &["--api-url", &emulator.base_url()],
+        &checkout,
+        &["--once"],
+        Some(start),
+    );
+    assert!(first.wait_exit().success(), "{}", first.log());
+    let lost = emulator.state()["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|job| job["name"].as_str().unwrap().starts_with("GIT::lost__"))
+        .map(|job| job["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    // The controller loses `lost`: six hours pass, `hourly` fires six times, `lost` never.
+    emulator.skip_fires(&lost, true);
+    assert_eq!(
+        emulator.advance_clock_firing(Duration::from_secs(6 * 3600)),
+        6
+    );
+
+    let daemon = Daemon::spawn_with_clock(
+        &["--api-url", &emulator.base_url()],
+        &checkout,
+        &[],
+        Some("2027-01-11T06:00:00Z"),
+    );
+    daemon.wait_ready();
+    let health = |job: &str, health: &str| {
+        format!(
+            "kfp_gitops_recurring_run_health{{namespace=\"team-1\",recurring_run=\"{job}\",health=\"{health}\"}}"
+        )
+    };
+    let missed = |job: &str| {
+        format!("kfp_gitops_missed_fires{{namespace=\"team-1\",recurring_run=\"{job}\"}}")
+    };
+    wait_for(
+        || {
+            format!(
+                "lost Missed; metrics:\n{:?}\nlog:\n{}",
+                daemon.get("/metrics"),
+                daemon.log()
+            )
+        },
+        || (daemon.metric(&health("lost", "Missed")) == Some(1.0)).then_some(()),
+    );
+    // 00:30 to 05:30: six fires, every one without a run.
+    assert_eq!(daemon.metric(&missed("lost")), Some(6.0));
+    assert_eq!(daemon.metric(&missed("hourly")), Some(0.0));
+    assert_eq!(daemon.metric(&health("hourly", "Missed")), Some(0.0));
+    assert!(
+        daemon
+            .log()
+            .contains("fires of the live version produced no run"),
+        "{}",
+        daemon.log()
     );
 }

@@ -4,8 +4,9 @@
 //! copies `examples/daily-digest` to `target/kfp-gitops-demo/` and then runs the real CLI step by step,
 //! printing each command: `validate`, `plan`, `apply`, `plan` again (no changes), a change of the schedule in
 //! the copy, `plan` showing the replacement with its diff, `apply`, `status` (the live version, next fire
-//! times, sync state, runs and health of each recurring run), and finally the versions of the recurring
-//! run now in the emulator.
+//! times, sync state, runs and health of each recurring run), the versions of the recurring run now in
+//! the emulator, and finally one verified replacement (`--rollout verify`: the new version proves itself
+//! with one `VERIFY::` run, which the emulator lets succeed, before it takes over the schedule).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -19,6 +20,7 @@ use crate::emulator_process::{self, EmulatorProcess, target_dir};
 const NAMESPACE: &str = "team-1";
 const OLD_CRON: &str = "cron: \"0 0 7 * * *\"";
 const NEW_CRON: &str = "cron: \"0 30 6 * * 1-5\"";
+const VERIFIED_CRON: &str = "cron: \"0 0 8 * * 1-5\"";
 
 pub fn run(root: &Path) -> Result<(), String> {
     let bin_dir = target_dir(root).join("debug");
@@ -95,16 +97,7 @@ pub fn run(root: &Path) -> Result<(), String> {
         config.join("recurring_runs.yaml").display()
     ));
     let runs_file = config.join("recurring_runs.yaml");
-    let text = std::fs::read_to_string(&runs_file)
-        .map_err(|err| format!("cannot read {}: {err}", runs_file.display()))?;
-    if !text.contains(OLD_CRON) {
-        return Err(format!(
-            "{} no longer contains {OLD_CRON}",
-            runs_file.display()
-        ));
-    }
-    std::fs::write(&runs_file, text.replace(OLD_CRON, NEW_CRON))
-        .map_err(|err| format!("cannot write {}: {err}", runs_file.display()))?;
+    replace_in(&runs_file, OLD_CRON, NEW_CRON)?;
 
     step(
         "6. Plan: KFP cannot update a recurring run, so a new version replaces the old one (exit code 2: changes)",
@@ -125,16 +118,56 @@ pub fn run(root: &Path) -> Result<(), String> {
     cli_step(&cli, &example, &args(&["status"], true), &[0])?;
 
     step("9. The versions of the recurring run now in KFP");
-    for (name, enabled, cron) in list_versions(&api_url)? {
+    print_versions(&api_url)?;
+
+    step(&format!(
+        "10. Change the schedule again ({NEW_CRON} -> {VERIFIED_CRON}) and plan a verified rollout: the new version runs once before it takes over"
+    ));
+    replace_in(&runs_file, NEW_CRON, VERIFIED_CRON)?;
+    cli_step(
+        &cli,
+        &example,
+        &args(&["plan", "--rollout", "verify"], true),
+        &[0],
+    )?;
+
+    step(
+        "11. Apply it: the new version is created paused, its VERIFY:: run succeeds (the emulator finishes runs after 5 s), then the swap",
+    );
+    cli_step(
+        &cli,
+        &example,
+        &args(&["apply", "--rollout", "verify"], true),
+        &[0],
+    )?;
+
+    step("12. The versions of the recurring run now in KFP");
+    print_versions(&api_url)?;
+    println!();
+    println!(
+        "Done. Try it on your cluster: kfp-gitops plan --api-url https://HOST/pipeline --config DIR --namespace NS"
+    );
+    Ok(())
+}
+
+/// Replaces `from` by `to` in `file`, which must contain it.
+fn replace_in(file: &Path, from: &str, to: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
+    if !text.contains(from) {
+        return Err(format!("{} no longer contains {from}", file.display()));
+    }
+    std::fs::write(file, text.replace(from, to))
+        .map_err(|err| format!("cannot write {}: {err}", file.display()))
+}
+
+fn print_versions(api_url: &str) -> Result<(), String> {
+    for (name, enabled, cron) in list_versions(api_url)? {
         println!(
             "    {name}  {}  cron {cron:?}",
             if enabled { "enabled " } else { "disabled" }
         );
     }
-    println!();
-    println!(
-        "Done. Try it on your cluster: kfp-gitops plan --api-url https://HOST/pipeline --config DIR --namespace NS"
-    );
     Ok(())
 }
 

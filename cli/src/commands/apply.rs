@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use kfp_config::ProjectLookup;
-use kfp_reconcile::{ApplyOptions, ApplyReport, CancelToken, Plan, Session, SessionOptions};
+use kfp_reconcile::{
+    ApplyOptions, ApplyReport, CancelToken, Plan, Session, SessionOptions, VerifyOptions,
+};
 use serde::Serialize;
 
 use crate::args::OutputFormat;
@@ -16,7 +18,7 @@ use crate::kfp_args::KfpArgs;
 use crate::output::Context;
 use crate::plan_output::{Palette, render_plans, render_reports};
 use crate::settings::{
-    LockArgs, PruneArg, ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs,
+    LockArgs, PruneArg, ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs, VerifyArgs,
     with_project_api_url,
 };
 
@@ -38,6 +40,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 
     /// How many recurring runs of a namespace are updated at the same time
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -66,6 +71,10 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
     }
     let apply = ApplyOptions {
         concurrency: usize::from(args.concurrency),
+        verify: VerifyOptions {
+            progress: crate::plan_output::verify::progress_sink(ctx),
+            ..args.verify.options(true)
+        },
     };
     // Ctrl-C or SIGTERM: the jobs under way finish their actions, no new one starts, the locks are
     // given back, and the command exits 130.
@@ -88,7 +97,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                     fixed.join(", ")
                 ))
                 .hint(
-                    "the saved plan already fixed pruning and the default runner service account when it was made; \
+                    "the saved plan already fixed pruning, the rollout and the default runner service account when it was made; \
                      drop the option(s) to apply it as it is, or run `kfp-gitops plan --out FILE` again with them",
                 ));
             }
@@ -113,9 +122,10 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
             kfp_reconcile::check_api_url(&file, client.api_url(), path)?;
             let plans = file.plans;
             let namespaces: Vec<String> = plans.iter().map(|plan| plan.namespace.clone()).collect();
-            locked(&session, &namespaces, cancel, || {
+            let verifying = kfp_reconcile::longest_verification(&plans);
+            locked(&session, &namespaces, verifying, cancel, || {
                 session.check_fresh(&plans, path)?;
-                apply_plans(&plans, &session, cancel, ctx)
+                apply_plans(&plans, &session, cancel, ctx, client.api_url())
             })?
         }
         None => {
@@ -136,18 +146,19 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                 .collect();
             // Bad configs are refused before anything is asked of KFP, the lock included.
             let desired = session.load(&settings.targets, settings.now)?;
-            locked(&session, &namespaces, cancel, || {
+            let verifying = session.longest_verification_of(&desired);
+            locked(&session, &namespaces, verifying, cancel, || {
                 // Planned once the namespaces are ours: no other apply changes them under the plan.
                 let mut plans = session.plan_loaded(&settings.targets, &desired, settings.now)?;
                 // Shown as `plan` shows it: a changed workflow as a diff against the running version's.
                 session.attach_workflow_diffs(&mut plans);
-                apply_plans(&plans, &session, cancel, ctx)
+                apply_plans(&plans, &session, cancel, ctx, client.api_url())
             })?
         }
     };
     if cancel.is_cancelled() {
         return Err(Failure::new(
-            "interrupted: the recurring runs under way were finished, the others were left as they were",
+            "interrupted: the recurring runs under way were finished (one waiting for its verification run keeps its old version enabled), the others were left as they were",
         )
         .hint("run `kfp-gitops apply` again to finish")
         .interrupted());
@@ -155,15 +166,17 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
     Ok(status)
 }
 
-/// Runs `work` while holding the locks of `namespaces`, and gives them back whatever happens. While
-/// another process holds one, says so on stderr and waits.
+/// Runs `work` while holding the locks of `namespaces` (leased for `verifying` longer, the longest
+/// verification run it may wait for), and gives them back whatever happens. While another process
+/// holds one, says so on stderr and waits.
 fn locked(
     session: &Session<'_>,
     namespaces: &[String],
+    verifying: std::time::Duration,
     cancel: &CancelToken,
     work: impl FnOnce() -> Result<Status, Failure>,
 ) -> Result<Status, Failure> {
-    let locks = session.lock(namespaces, cancel, &mut |namespace, holder| {
+    let locks = session.lock_while_verifying(namespaces, verifying, cancel, &mut |namespace, holder| {
         eprintln!(
             "waiting: namespace {namespace} is being reconciled by another kfp-gitops ({holder})"
         );
@@ -203,6 +216,9 @@ fn fixed_by_the_plan(reconcile: &ReconcileArgs) -> Vec<&'static str> {
     if reconcile.allow_empty_prune {
         fixed.push("--allow-empty-prune");
     }
+    if reconcile.rollout.is_some() {
+        fixed.push("--rollout");
+    }
     let from_environment = std::env::var("KFP_DEFAULT_RUNNER_SA").ok();
     if reconcile.default_runner_sa.is_some() && reconcile.default_runner_sa != from_environment {
         fixed.push("--default-runner-sa");
@@ -215,6 +231,7 @@ fn apply_plans(
     session: &Session<'_>,
     cancel: &CancelToken,
     ctx: &Context,
+    api_url: &str,
 ) -> Result<Status, Failure> {
     let palette = Palette::new(ctx.color);
     if ctx.format == OutputFormat::Text {
@@ -238,13 +255,24 @@ fn apply_plans(
             if !reports.is_empty() {
                 println!();
                 print!("{}", render_reports(&reports, palette));
+                print!(
+                    "{}",
+                    crate::plan_output::verify::render_verifications(&reports, api_url, palette)
+                );
             }
         }
     }
-    if success {
+    let failed: usize = reports.iter().map(ApplyReport::failed_count).sum();
+    if success || (failed == 0 && cancel.is_cancelled()) {
+        // An interrupted wait is reported as the interruption it is.
         Ok(Status::Ok)
+    } else if failed == 0 {
+        Err(Failure::new(
+            "some recurring runs are waiting for their verification runs; the old versions stay enabled",
+        )
+        .hint("run `kfp-gitops apply` again: it continues with the runs under way")
+        .json_reported_if(ctx.format))
     } else {
-        let failed: usize = reports.iter().map(ApplyReport::failed_count).sum();
         let mut failure = Failure::new(format!(
             "{failed} action(s) failed; the other recurring runs were applied"
         ))
@@ -255,6 +283,14 @@ fn apply_plans(
             for step in report.steps() {
                 if let kfp_reconcile::Outcome::Failed { message } = &step.outcome {
                     failure = failure.detail(format!("{} {}: {message}", step.action, step.target));
+                    if step.action == kfp_reconcile::VERIFY
+                        && let Some(id) = &step.id
+                    {
+                        failure = failure.detail(format!(
+                            "the failed run: {}",
+                            crate::commands::run::run_url(api_url, id)
+                        ));
+                    }
                 }
             }
         }

@@ -4,15 +4,18 @@ use std::fmt::Write as _;
 
 use clap::Args;
 use jiff::Timestamp;
+use std::time::Duration;
+
+use kfp_reconcile::MissedFireOptions;
 use kfp_reconcile::Session;
 use kfp_reconcile::{
-    Health, NamespaceStatus, RecurringRunStatus, STATUS_FORMAT_VERSION, SyncState,
+    Health, NamespaceStatus, RecurringRunStatus, STATUS_FORMAT_VERSION, StatusOptions, SyncState,
 };
 use serde::Serialize;
 
 use crate::args::OutputFormat;
 use crate::failure::{Failure, Status};
-use crate::kfp_args::KfpArgs;
+use crate::kfp_args::{KfpArgs, parse_duration};
 use crate::output::Context;
 use crate::settings::{ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs};
 
@@ -23,11 +26,16 @@ For each recurring run of the configs (and each one KFP still has that the confi
 the live version (newest enabled, else newest), whether it is enabled, its trigger and next three fire
 times (UTC), whether KFP matches the config (what `plan` would change), the last runs of its versions and a
 health word: Healthy, Degraded (the last run failed), Progressing (a run is in progress), Suspended (no
-version enabled) or Missing (not in KFP). The health is shown beside the sync state, never instead of it.
+version enabled), Missing (not in KFP) or Missed (a fire of the live version in the last --window produced
+no run within --grace: its ScheduledWorkflow controller lost it). The health is shown beside the sync
+state, never instead of it. A schedule written in a time zone shows its next fire times in that zone too,
+and a warning when its zone's UTC offset changes within 7 days and nothing declared (`reconciled_every`
+of kfp-gitops.yaml) reconciles before it fires.
 
 Examples:
   kfp-gitops status --config schedules/team-1 -n team-1
-  kfp-gitops status --runs 10 -o json")]
+  kfp-gitops status --runs 10 -o json
+  kfp-gitops status --window 7d --grace 30m")]
 pub struct StatusArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
@@ -41,6 +49,14 @@ pub struct StatusArgs {
     /// How many of the last runs to show per recurring run
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub runs: usize,
+
+    /// How far back to look for fires that produced no run
+    #[arg(long, value_name = "DURATION", default_value = "48h", value_parser = parse_duration)]
+    pub window: Duration,
+
+    /// How long a fire may take to produce its run before it counts as missed
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub grace: Duration,
 
     #[command(flatten)]
     pub kfp: KfpArgs,
@@ -63,15 +79,18 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Status, Failure> {
         &ctx.global,
     )?;
     let client = args.kfp.client(&settings.global)?;
-    let session = Session::new(&client, settings.session);
-    let statuses = kfp_reconcile::status(
-        &session,
-        &client,
-        &settings.targets,
-        Timestamp::now(),
-        args.runs,
-    )
-    .map_err(status_failure)?;
+    let session = Session::new(&client, settings.session.clone());
+    let options = StatusOptions {
+        runs_per_job: args.runs,
+        missed: MissedFireOptions {
+            window: args.window,
+            grace: args.grace,
+            scheduler_zone: settings.session.load.zones.scheduler_timezone.clone(),
+        },
+    };
+    let statuses =
+        kfp_reconcile::status(&session, &client, &settings.targets, settings.now, &options)
+            .map_err(status_failure)?;
     match ctx.format {
         OutputFormat::Json => {
             let document = StatusDocument {
@@ -156,8 +175,29 @@ fn render_job(out: &mut String, job: &RecurringRunStatus) {
         let _ = writeln!(out, "    trigger: {trigger}");
     }
     if !job.next_fire_times.is_empty() {
-        let times: Vec<String> = job.next_fire_times.iter().map(|t| time(Some(*t))).collect();
+        let times: Vec<String> = job
+            .next_fire_times
+            .iter()
+            .enumerate()
+            .map(|(index, t)| match job.next_fire_times_local.get(index) {
+                Some(local) => format!("{local} ({})", time(Some(*t))),
+                None => time(Some(*t)),
+            })
+            .collect();
         let _ = writeln!(out, "    next: {}", times.join(", "));
+    }
+    if let Some(zone) = &job.timezone {
+        let _ = writeln!(out, "    time zone: {zone}");
+    }
+    for missed in &job.missed_fires {
+        let _ = writeln!(
+            out,
+            "    missed: the fire at {} produced no run",
+            time(Some(*missed))
+        );
+    }
+    for warning in &job.warnings {
+        let _ = writeln!(out, "    warning: {warning}");
     }
     for difference in &job.sync.differences {
         let _ = writeln!(out, "    differs: {difference}");
@@ -279,7 +319,7 @@ mod tests {
             &observed,
             &runs,
             ts("2024-06-01T00:00:00Z"),
-            5,
+            &StatusOptions::default(),
         )]
     }
 

@@ -14,13 +14,14 @@ use kfp_config::LoadOptions;
 use kfp_config::{
     PROJECT_FILE_NAME, ProjectLookup, TargetQuery, Targets, configs_in_checkout, project_file_in,
 };
-use kfp_reconcile::Health as RunHealth;
+use kfp_reconcile::JobHealth;
+use kfp_reconcile::MissedFireOptions;
 
 /// The health of each recurring run of a namespace.
-type RunsHealth = Vec<(String, RunHealth)>;
+type RunsHealth = Vec<JobHealth>;
 use kfp_reconcile::{
-    ApplyOptions, Converged, NamespaceReconcile, Outcome, Session, SessionError, SessionOptions,
-    StepReport,
+    ApplyOptions, Converged, FailedVerifications, NamespaceReconcile, Outcome, Session,
+    SessionError, SessionOptions, StepReport, VerifyOptions,
 };
 
 use crate::daemon::checkout;
@@ -34,7 +35,7 @@ use crate::daemon::{
 use crate::failure::{Failure, Status};
 use crate::kfp_args::{KfpArgs, parse_duration};
 use crate::output::Context;
-use crate::settings::{LockArgs, ReconcileArgs, github_token};
+use crate::settings::{LockArgs, ReconcileArgs, VerifyArgs, github_token};
 
 /// Arguments of `kfp-gitops watch`.
 #[derive(Debug, Clone, Args)]
@@ -77,6 +78,9 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+
+    #[command(flatten)]
+    pub verify: VerifyArgs,
 
     /// Jobs of one namespace worked on at the same time
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -134,12 +138,14 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
         "watching"
     );
     let mut reconciler = WatchReconciler {
+        fixed_now: crate::settings::fixed_clock()?,
         args: args.clone(),
         configs,
         namespaces: global.namespaces.clone(),
         github_token: github_token(),
         api: Box::new(api),
         converged: Converged::new(),
+        failed_verifications: FailedVerifications::new(),
         api_url_from_project,
         warned_api_url: None,
     };
@@ -182,11 +188,16 @@ struct WatchReconciler {
     api: Box<dyn KfpApi>,
     /// What each job last converged to, to tell drift from config changes.
     converged: Converged,
+    /// The configs whose verification failed, so that they are not verified again every cycle
+    /// (forgotten when the config changes; ignored with `--retry-failed`).
+    failed_verifications: FailedVerifications,
     /// The API URL in use when it came from the project file at start-up (not from a flag or
     /// `KFP_API_URL`, which the project file never overrides).
     api_url_from_project: Option<String>,
     /// The other API URL last warned about, so that a changed project file is reported once.
     warned_api_url: Option<String>,
+    /// The instant every cycle takes as now, when `KFP_GITOPS_NOW` fixes it (tests only).
+    fixed_now: Option<jiff::Timestamp>,
 }
 
 impl Reconciler for WatchReconciler {
@@ -231,6 +242,18 @@ impl Reconciler for WatchReconciler {
                 .as_ref()
                 .and_then(|p| p.file.defaults.api_url.as_deref()),
         );
+        let now = self.now();
+        let zones = crate::settings::schedule_zones(project.as_ref(), now);
+        let missed = MissedFireOptions {
+            scheduler_zone: zones.scheduler_timezone.clone(),
+            ..MissedFireOptions::default()
+        };
+        let mut plan = self.args.reconcile.plan_options(project.as_ref());
+        // This daemon reconciles every interval, whatever the project file says of other reconcilers.
+        plan.reconciled_every = Some(
+            plan.reconciled_every
+                .map_or(self.args.interval, |every| every.min(self.args.interval)),
+        );
         let options = SessionOptions {
             load: LoadOptions {
                 cache_dir: self.args.cache_dir.clone(),
@@ -238,18 +261,28 @@ impl Reconciler for WatchReconciler {
                 github_api_url: self.args.github_api_url.clone(),
                 // Fresh each cycle, so that branches are resolved anew; shared by the cycle's namespaces.
                 fetchers: Some(kfp_config::SharedFetchers::default()),
-                zones: crate::settings::schedule_zones(project.as_ref(), jiff::Timestamp::now()),
+                zones,
                 ..LoadOptions::default()
             },
-            plan: self.args.reconcile.plan_options(project.as_ref()),
+            plan,
+            // A verification run in progress is looked at once per cycle, never waited for.
             apply: ApplyOptions {
                 concurrency: usize::from(self.args.concurrency),
+                verify: VerifyOptions {
+                    progress: crate::daemon::verify::progress_log(),
+                    ..self.args.verify.options(false)
+                },
             },
             lock: Some(self.args.lock.options()),
         };
         let session = Session::new(self.api.as_ref(), options);
-        let now = jiff::Timestamp::now();
         let converged = &self.converged;
+        let no_failures = FailedVerifications::new();
+        let failed_verifications = if self.args.verify.retry_failed {
+            &no_failures
+        } else {
+            &self.failed_verifications
+        };
         // Namespaces are independent: reconciled in parallel.
         let results: Vec<(NamespaceReconcile, Option<RunsHealth>)> =
             std::thread::scope(|threads| {
@@ -258,10 +291,12 @@ impl Reconciler for WatchReconciler {
                     .map(|target| {
                         let session = &session;
                         let api = self.api.as_ref();
+                        let missed = &missed;
                         threads.spawn(move || {
                             let result = session.reconcile_namespace(
                                 target,
                                 converged,
+                                failed_verifications,
                                 now,
                                 shutdown.token(),
                                 &mut |namespace, holder| {
@@ -272,7 +307,7 @@ impl Reconciler for WatchReconciler {
                                     );
                                 },
                             );
-                            let health = health_after(api, &result);
+                            let health = health_after(api, &result, now, missed);
                             (result, health)
                         })
                     })
@@ -301,6 +336,12 @@ impl Reconciler for WatchReconciler {
             for (job, converged) in &result.converged {
                 self.converged
                     .insert((result.namespace.clone(), job.clone()), converged.clone());
+                self.failed_verifications
+                    .remove(&(result.namespace.clone(), job.clone()));
+            }
+            for (job, fingerprint) in &result.failed_verifications {
+                self.failed_verifications
+                    .insert((result.namespace.clone(), job.clone()), *fingerprint);
             }
             let mut namespace = namespace_outcome(&result);
             namespace.health = health;
@@ -312,17 +353,27 @@ impl Reconciler for WatchReconciler {
 
 /// The health of each recurring run of a namespace that was reconciled (for the metrics); `None` when the
 /// namespace could not be planned or its runs not listed (logged).
-fn health_after(api: &dyn kfp_client::KfpApi, result: &NamespaceReconcile) -> Option<RunsHealth> {
+fn health_after(
+    api: &dyn kfp_client::KfpApi,
+    result: &NamespaceReconcile,
+    now: jiff::Timestamp,
+    missed: &MissedFireOptions,
+) -> Option<RunsHealth> {
     if result.error.is_some() || result.managed_jobs.is_none() {
         return None;
     }
-    match kfp_reconcile::namespace_health(
-        api,
-        &result.namespace,
-        &result.declared,
-        jiff::Timestamp::now(),
-    ) {
-        Ok(health) => Some(health),
+    match kfp_reconcile::namespace_health(api, &result.namespace, &result.declared, now, missed) {
+        Ok(health) => {
+            for job in health.iter().filter(|job| job.missed_fires > 0) {
+                tracing::warn!(
+                    namespace = result.namespace.as_str(),
+                    recurring_run = job.name.as_str(),
+                    missed_fires = job.missed_fires,
+                    "fires of the live version produced no run (see `kfp-gitops status`)"
+                );
+            }
+            Some(health)
+        }
         Err(err) => {
             tracing::warn!(
                 namespace = result.namespace.as_str(),
@@ -370,6 +421,7 @@ fn namespace_outcome(result: &NamespaceReconcile) -> NamespaceOutcome {
             "drift: correcting a change made outside git"
         );
     }
+    crate::daemon::verify::count(result, &mut outcome);
     let Some(report) = &result.report else {
         return outcome;
     };
@@ -448,6 +500,7 @@ fn outcome_word(outcome: &Outcome) -> &'static str {
         Outcome::Adopted => "adopted",
         Outcome::Failed { .. } => "failed",
         Outcome::Skipped => "skipped",
+        Outcome::Pending { .. } => "pending",
     }
 }
 
@@ -459,6 +512,11 @@ fn failure_message(step: &StepReport) -> &str {
 }
 
 impl WatchReconciler {
+    /// The cycle's clock.
+    fn now(&self) -> jiff::Timestamp {
+        self.fixed_now.unwrap_or_else(jiff::Timestamp::now)
+    }
+
     /// Warns (once per URL) when this cycle's project file names another API URL than the one the
     /// client was built with at start-up: switching needs a restart.
     fn check_api_url(&mut self, named: Option<&str>) {

@@ -13,7 +13,7 @@ use prometheus_client::registry::Registry;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kfp_reconcile::Health;
+use kfp_reconcile::{Health, JobHealth};
 
 use super::CycleOutcome;
 
@@ -34,6 +34,13 @@ fn leftover_labels(namespace: &str, state: &str) -> Labels {
     vec![
         ("namespace".to_owned(), namespace.to_owned()),
         ("state".to_owned(), state.to_owned()),
+    ]
+}
+
+fn job_labels(namespace: &str, recurring_run: &str) -> Labels {
+    vec![
+        ("namespace".to_owned(), namespace.to_owned()),
+        ("recurring_run".to_owned(), recurring_run.to_owned()),
     ]
 }
 
@@ -61,6 +68,9 @@ pub struct Metrics {
     managed_jobs: Family<Labels, Gauge>,
     leftovers: Family<Labels, Gauge>,
     health: Family<Labels, Gauge>,
+    verifications: Family<Labels, Counter>,
+    unverified: Family<Labels, Gauge>,
+    missed_fires: Family<Labels, Gauge>,
     /// The recurring runs with health series, by namespace.
     health_series: Mutex<BTreeMap<String, BTreeSet<String>>>,
     /// The namespaces of the last cycle that got as far as listing them.
@@ -128,8 +138,29 @@ impl Metrics {
         let health = Family::<Labels, Gauge>::default();
         registry.register(
             "kfp_gitops_recurring_run_health",
-            "Health of each managed recurring run after the last cycle, by namespace, recurring run and health word (Healthy, Degraded: its last run failed, Progressing, Suspended, Missing): 1 for its health, 0 for the others",
+            "Health of each managed recurring run after the last cycle, by namespace, recurring run and health word (Healthy, Degraded: its last run failed, Progressing, Suspended, Missing, Missed: a fire produced no run): 1 for its health, 0 for the others",
             health.clone(),
+        );
+        let verifications = Family::<Labels, Counter>::default();
+        registry.register(
+            "kfp_gitops_verifications",
+            "Verification runs of new versions (verified rollout), by result: started, succeeded (the version took over), failed (failed or timed out; the old version stayed)",
+            verifications.clone(),
+        );
+        let unverified = Family::<Labels, Gauge>::default();
+        registry.register(
+            "kfp_gitops_unverified_recurring_runs",
+            "Recurring runs whose current config failed its verification run, by namespace: the old version keeps the schedule until the config changes",
+            unverified.clone(),
+        );
+        for result in ["started", "succeeded", "failed"] {
+            let _ = verifications.get_or_create(&vec![("result".to_owned(), result.to_owned())]);
+        }
+        let missed_fires = Family::<Labels, Gauge>::default();
+        registry.register(
+            "kfp_gitops_missed_fires",
+            "Fires of each managed recurring run's live version in the last 48 hours that produced no run (a ScheduledWorkflow controller that lost the schedule), by namespace and recurring run",
+            missed_fires.clone(),
         );
         // Series that exist from the start, at 0, so `increase()` and absence alerts work before the
         // first event.
@@ -151,6 +182,9 @@ impl Metrics {
             managed_jobs,
             leftovers,
             health,
+            verifications,
+            unverified,
+            missed_fires,
             health_series: Mutex::default(),
             namespaces: Mutex::default(),
         }
@@ -180,6 +214,8 @@ impl Metrics {
                 for state in ["enabled", "paused"] {
                     self.leftovers.remove(&leftover_labels(gone, state));
                 }
+                self.unverified
+                    .remove(&vec![("namespace".to_owned(), gone.clone())]);
             }
             *known = current.into_iter().map(str::to_owned).collect();
         }
@@ -195,6 +231,7 @@ impl Metrics {
                     .inc_by(*count);
             }
             self.drift.inc_by(namespace.drift);
+            self.record_verifications(namespace);
             if let Some(jobs) = namespace.managed_jobs {
                 self.managed_jobs
                     .get_or_create(&vec![("namespace".to_owned(), namespace.namespace.clone())])
@@ -220,26 +257,48 @@ impl Metrics {
         }
     }
 
+    fn record_verifications(&self, namespace: &crate::daemon::NamespaceOutcome) {
+        let counts = namespace.verifications;
+        for (result, count) in [
+            ("started", counts.started),
+            ("succeeded", counts.succeeded),
+            ("failed", counts.failed),
+        ] {
+            self.verifications
+                .get_or_create(&vec![("result".to_owned(), result.to_owned())])
+                .inc_by(count);
+        }
+        if let Some(unverified) = namespace.unverified {
+            self.unverified
+                .get_or_create(&vec![("namespace".to_owned(), namespace.namespace.clone())])
+                .set(i64::try_from(unverified).unwrap_or(i64::MAX));
+        }
+    }
+
     /// Sets the health series of a namespace's recurring runs (one per health word: 1 for the current one)
     /// and removes those of recurring runs no longer reported.
-    fn set_health(&self, namespace: &str, health: &[(String, Health)]) {
+    fn set_health(&self, namespace: &str, health: &[JobHealth]) {
         let mut series = self
             .health_series
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let known = series.entry(namespace.to_owned()).or_default();
-        let current: BTreeSet<String> = health.iter().map(|(name, _)| name.clone()).collect();
+        let current: BTreeSet<String> = health.iter().map(|job| job.name.clone()).collect();
         for gone in known.difference(&current) {
             for word in Health::ALL {
                 self.health.remove(&health_labels(namespace, gone, word));
             }
+            self.missed_fires.remove(&job_labels(namespace, gone));
         }
-        for (name, state) in health {
+        for job in health {
             for word in Health::ALL {
                 self.health
-                    .get_or_create(&health_labels(namespace, name, word))
-                    .set(i64::from(word == *state));
+                    .get_or_create(&health_labels(namespace, &job.name, word))
+                    .set(i64::from(word == job.health));
             }
+            self.missed_fires
+                .get_or_create(&job_labels(namespace, &job.name))
+                .set(i64::try_from(job.missed_fires).unwrap_or(i64::MAX));
         }
         *known = current;
     }
@@ -281,10 +340,24 @@ mod tests {
                 }),
                 error: None,
                 health: Some(vec![
-                    ("nightly".to_owned(), Health::Degraded),
-                    ("weekly".to_owned(), Health::Healthy),
+                    job_health("nightly", Health::Degraded, 0),
+                    job_health("weekly", Health::Missed, 2),
                 ]),
+                verifications: crate::daemon::verify::VerificationCounts {
+                    started: 2,
+                    succeeded: 1,
+                    failed: 1,
+                },
+                unverified: Some(1),
             }],
+        }
+    }
+
+    fn job_health(name: &str, health: Health, missed_fires: usize) -> JobHealth {
+        JobHealth {
+            name: name.to_owned(),
+            health,
+            missed_fires,
         }
     }
 
@@ -303,6 +376,9 @@ mod tests {
             "kfp_gitops_reconcile_total{result=\"success\"} 1",
             "kfp_gitops_reconcile_total{result=\"failure\"} 1",
             "kfp_gitops_actions_total{kind=\"create\"} 4",
+            "kfp_gitops_verifications_total{result=\"started\"} 4",
+            "kfp_gitops_verifications_total{result=\"failed\"} 2",
+            "kfp_gitops_unverified_recurring_runs{namespace=\"team-1\"} 1",
             "kfp_gitops_actions_total{kind=\"enable\"} 4",
             "kfp_gitops_action_failures_total{kind=\"delete\"} 1",
             "kfp_gitops_drift_total 2",
@@ -314,7 +390,9 @@ mod tests {
             "kfp_gitops_managed_jobs{namespace=\"team-1\"} 3",
             "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"nightly\",health=\"Degraded\"} 1",
             "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"nightly\",health=\"Healthy\"} 0",
-            "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"weekly\",health=\"Healthy\"} 1",
+            "kfp_gitops_recurring_run_health{namespace=\"team-1\",recurring_run=\"weekly\",health=\"Missed\"} 1",
+            "kfp_gitops_missed_fires{namespace=\"team-1\",recurring_run=\"nightly\"} 0",
+            "kfp_gitops_missed_fires{namespace=\"team-1\",recurring_run=\"weekly\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -402,9 +480,9 @@ mod tests {
             .lines()
             .filter(|l| l.contains("recurring_run=\"nightly\""))
             .collect();
-        assert_eq!(nightly.len(), Health::ALL.len(), "{text}");
+        assert_eq!(nightly.len(), Health::ALL.len() + 1, "{text}");
         let mut later = outcome(false);
-        later.namespaces[0].health = Some(vec![("weekly".to_owned(), Health::Suspended)]);
+        later.namespaces[0].health = Some(vec![job_health("weekly", Health::Suspended, 0)]);
         metrics.record(&later, Duration::from_millis(1), UNIX_EPOCH);
         let text = metrics.encode();
         assert!(!text.contains("recurring_run=\"nightly\""), "{text}");

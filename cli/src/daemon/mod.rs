@@ -7,6 +7,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod shutdown;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -33,7 +34,12 @@ pub struct NamespaceOutcome {
     /// Why the namespace could not be reconciled at all (config, sources, listing).
     pub error: Option<String>,
     /// The health of each managed recurring run after the cycle, when it could be read.
-    pub health: Option<Vec<(String, kfp_reconcile::Health)>>,
+    pub health: Option<Vec<kfp_reconcile::JobHealth>>,
+    /// Verification runs started, succeeded and failed in the cycle.
+    pub verifications: verify::VerificationCounts,
+    /// Recurring runs whose current config failed its verification (the old version keeps the
+    /// schedule), when the namespace got as far as planning.
+    pub unverified: Option<u64>,
 }
 
 /// Recurring runs no longer in git that were left in KFP, by state.

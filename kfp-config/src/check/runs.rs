@@ -1,5 +1,6 @@
 //! The rules of `recurring_runs.yaml`: the list, each entry and its keys.
 
+use super::rollout;
 use super::*;
 
 /// Checks `recurring_runs.yaml`. `experiments` are the declared experiment names (`None` when
@@ -46,6 +47,7 @@ pub(super) const RUN_KEYS: &[&str] = &[
     "pipeline_source",
     "pipeline_parameters",
     "keep_history",
+    "rollout",
     "job",
 ];
 
@@ -122,6 +124,7 @@ pub(super) fn check_run(
             }
         }
     };
+    let rollout = rollout::check_rollout(checker, &fields, parameters.as_deref());
     let mut repository_file_without_repository = false;
     if let (Some(PipelineSource::Path(_) | PipelineSource::Rendered(_)), Some(list), Some(items)) = (
         &source,
@@ -177,6 +180,7 @@ pub(super) fn check_run(
             pipeline_source: pipeline_source.clone(),
             pipeline_parameters: list.clone(),
             keep_history,
+            rollout: rollout.ok().flatten(),
             job,
         }),
         _ => None,

@@ -58,6 +58,10 @@ pub struct ObservedJob {
     pub workflow: ObservedWorkflow,
     /// When KFP created the job.
     pub created_at: Option<Timestamp>,
+    /// When KFP last changed the job (enabling or disabling it). Not part of the fingerprint: planning
+    /// never reads it; `status` takes it as the time the live version was enabled.
+    #[serde(skip)]
+    pub updated_at: Option<Timestamp>,
     /// Why the job cannot be a version kfp-gitops compares or acts on, when it cannot: KFP reports an `error`
     /// for it, or it is a KFP v2 job (no `workflow_manifest`; KFP2-V1BETA1.md §2.5 "jobs created by others",
     /// §5 P0-2). Planning skips such a job with a warning. Absent from the fingerprint when `None`.

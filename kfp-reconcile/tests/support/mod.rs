@@ -73,6 +73,7 @@ pub fn run(name: &str) -> DesiredRecurringRun {
         service_account: None,
         adopt: None,
         keep_history: 5,
+        rollout: Default::default(),
         trigger: DesiredTrigger {
             catchup: false,
             start: None,
@@ -649,6 +650,17 @@ pub fn summary(plan: &kfp_reconcile::Plan) -> String {
                     action.verb(),
                     version.name,
                     version.id.as_deref().unwrap_or("new")
+                ),
+                kfp_reconcile::Action::Verify {
+                    version,
+                    verification,
+                } => format!(
+                    "verify {} [{}] (timeout {}s, keep_failed {}, parameters {:?})",
+                    version.name,
+                    version.id.as_deref().unwrap_or("new"),
+                    verification.timeout_seconds,
+                    verification.keep_failed,
+                    verification.parameters
                 ),
             };
             let _ = writeln!(out, "  {line}");
