@@ -44,7 +44,7 @@ pub enum Health {
     Suspended,
     /// Declared, but not in KFP.
     Missing,
-    /// Enabled, but a fire of its trigger in the window produced no run (see [`crate::missed`]).
+    /// Enabled, but a fire of its trigger in the window produced no run (see [`crate::missed_fires`]).
     Missed,
 }
 
