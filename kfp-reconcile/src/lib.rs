@@ -38,6 +38,7 @@
 
 mod apply;
 mod cancel;
+mod cycle;
 mod diff;
 mod drift;
 mod error;
@@ -61,6 +62,7 @@ pub use apply::{
     apply_many_until, apply_until, job_body,
 };
 pub use cancel::CancelToken;
+pub use cycle::{CycleOptions, DaemonMemory, NamespaceCycle, reconcile_cycle};
 pub use diff::{attach_workflow_diffs, workflow_diff};
 pub use drift::{
     ConfigFingerprint, Converged, ConvergedJob, FailedVerifications, config_fingerprint,

@@ -14,15 +14,14 @@ use kfp_config::LoadOptions;
 use kfp_config::{
     PROJECT_FILE_NAME, ProjectLookup, TargetQuery, Targets, configs_in_checkout, project_file_in,
 };
-use kfp_reconcile::JobHealth;
-use kfp_reconcile::MissedFireOptions;
+use kfp_reconcile::{
+    ApplyOptions, CycleOptions, DaemonMemory, JobHealth, MissedFireOptions, NamespaceCycle,
+    NamespaceReconcile, Outcome, Session, SessionError, SessionOptions, StatusError, StepReport,
+    VerifyOptions, reconcile_cycle,
+};
 
 /// The health of each recurring run of a namespace.
 type RunsHealth = Vec<JobHealth>;
-use kfp_reconcile::{
-    ApplyOptions, Converged, FailedVerifications, NamespaceReconcile, Outcome, Session,
-    SessionError, SessionOptions, StepReport, VerifyOptions,
-};
 
 use crate::daemon::checkout;
 use crate::daemon::health::Health;
@@ -35,7 +34,7 @@ use crate::daemon::{
 use crate::failure::{Failure, Status};
 use crate::kfp_args::{KfpArgs, parse_duration};
 use crate::output::Context;
-use crate::settings::{LockArgs, ReconcileArgs, VerifyArgs, github_token};
+use crate::settings::{LockArgs, ReconcileArgs, VerifyArgs, github_token, with_project_api_url};
 
 /// Arguments of `kfp-gitops watch`.
 #[derive(Debug, Clone, Args)]
@@ -105,14 +104,13 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
     // Every cycle reads below the checkout: a config folder outside it could never be read, so it is
     // refused now rather than failing every cycle.
     let configs = configs_in_checkout(&args.configs, &args.root)?;
-    let mut global = ctx.global.clone();
-    let mut api_url_from_project = None;
-    if global.api_url.is_none() {
-        // Like plan and apply: the project file's default, read from the checkout as it is now. The
-        // client is built once, so later cycles only warn when the file names another URL.
-        global.api_url = project_api_url(&args.root);
-        api_url_from_project.clone_from(&global.api_url);
-    }
+    // Like plan and apply: the project file's default, read from the checkout as it is now. The
+    // client is built once, so later cycles only warn when the file names another URL.
+    let global = with_project_api_url(&ctx.global, checkout_project(&args.root).as_ref());
+    let api_url_from_project = global
+        .api_url
+        .clone()
+        .filter(|_| ctx.global.api_url.is_none());
     let api = args.kfp.client(&global)?;
     let health = Arc::new(Health::new(args.interval));
     let metrics = Arc::new(Metrics::new());
@@ -144,8 +142,7 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
         namespaces: global.namespaces.clone(),
         github_token: github_token(),
         api: Box::new(api),
-        converged: Converged::new(),
-        failed_verifications: FailedVerifications::new(),
+        memory: DaemonMemory::default(),
         api_url_from_project,
         warned_api_url: None,
     };
@@ -171,11 +168,10 @@ pub fn run(args: &WatchArgs, ctx: &Context) -> Result<Status, Failure> {
     }
 }
 
-/// `defaults.api_url` of the checkout's project file, if it is there and has one.
-fn project_api_url(root: &Path) -> Option<String> {
+/// The checkout's project file as it is now, if it is there and readable.
+fn checkout_project(root: &Path) -> Option<kfp_config::Project> {
     let snapshot = checkout::snapshot(root).ok()?;
-    let project = kfp_config::Project::load(&snapshot.dir.join(PROJECT_FILE_NAME)).ok()?;
-    project.file.defaults.api_url
+    kfp_config::Project::load(&snapshot.dir.join(PROJECT_FILE_NAME)).ok()
 }
 
 struct WatchReconciler {
@@ -186,11 +182,10 @@ struct WatchReconciler {
     namespaces: Vec<String>,
     github_token: Option<kfp_client::Secret>,
     api: Box<dyn KfpApi>,
-    /// What each job last converged to, to tell drift from config changes.
-    converged: Converged,
-    /// The configs whose verification failed, so that they are not verified again every cycle
-    /// (forgotten when the config changes; ignored with `--retry-failed`).
-    failed_verifications: FailedVerifications,
+    /// What each job last converged to (to tell drift from config changes) and the configs whose
+    /// verification failed (not verified again every cycle; forgotten when the config changes;
+    /// ignored with `--retry-failed`).
+    memory: DaemonMemory,
     /// The API URL in use when it came from the project file at start-up (not from a flag or
     /// `KFP_API_URL`, which the project file never overrides).
     api_url_from_project: Option<String>,
@@ -244,10 +239,7 @@ impl Reconciler for WatchReconciler {
         );
         let now = self.now();
         let zones = crate::settings::schedule_zones(project.as_ref(), now);
-        let missed = MissedFireOptions {
-            scheduler_zone: zones.scheduler_timezone.clone(),
-            ..MissedFireOptions::default()
-        };
+        let scheduler_zone = zones.scheduler_timezone.clone();
         let mut plan = self.args.reconcile.plan_options(project.as_ref());
         // This daemon reconciles every interval, whatever the project file says of other reconcilers.
         plan.reconciled_every = Some(
@@ -276,97 +268,52 @@ impl Reconciler for WatchReconciler {
             lock: Some(self.args.lock.options()),
         };
         let session = Session::new(self.api.as_ref(), options);
-        let converged = &self.converged;
-        let no_failures = FailedVerifications::new();
-        let failed_verifications = if self.args.verify.retry_failed {
-            &no_failures
-        } else {
-            &self.failed_verifications
+        let cycle = CycleOptions {
+            now,
+            retry_failed: self.args.verify.retry_failed,
+            missed: MissedFireOptions {
+                scheduler_zone: scheduler_zone.clone(),
+                ..MissedFireOptions::default()
+            },
         };
-        // Namespaces are independent: reconciled in parallel.
-        let results: Vec<(NamespaceReconcile, Option<RunsHealth>)> =
-            std::thread::scope(|threads| {
-                let handles: Vec<_> = targets
-                    .iter()
-                    .map(|target| {
-                        let session = &session;
-                        let api = self.api.as_ref();
-                        let missed = &missed;
-                        threads.spawn(move || {
-                            let result = session.reconcile_namespace(
-                                target,
-                                converged,
-                                failed_verifications,
-                                now,
-                                shutdown.token(),
-                                &mut |namespace, holder| {
-                                    tracing::info!(
-                                        namespace,
-                                        holder = %holder,
-                                        "waiting: another kfp-gitops is reconciling the namespace"
-                                    );
-                                },
-                            );
-                            let health = health_after(api, &result, now, missed);
-                            (result, health)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .zip(&targets)
-                    .map(|(handle, target)| {
-                        handle.join().unwrap_or_else(|_| {
-                            let result = NamespaceReconcile {
-                                namespace: target.namespace.clone(),
-                                error: Some(SessionError::Panicked("reconciling the namespace")),
-                                ..NamespaceReconcile::default()
-                            };
-                            (result, None)
-                        })
-                    })
-                    .collect()
-            });
+        let results = reconcile_cycle(
+            &session,
+            self.api.as_ref(),
+            &targets,
+            &self.memory,
+            &cycle,
+            shutdown.token(),
+            &|namespace, holder| {
+                tracing::info!(
+                    namespace,
+                    holder = %holder,
+                    "waiting: another kfp-gitops is reconciling the namespace"
+                );
+            },
+        );
         let mut outcome = CycleOutcome {
             revision: Some(snapshot.revision),
             ..CycleOutcome::default()
         };
-        for (result, health) in results {
-            outcome.interrupted |= result.is_interrupted();
-            for (job, converged) in &result.converged {
-                self.converged
-                    .insert((result.namespace.clone(), job.clone()), converged.clone());
-                self.failed_verifications
-                    .remove(&(result.namespace.clone(), job.clone()));
-            }
-            for (job, fingerprint) in &result.failed_verifications {
-                self.failed_verifications
-                    .insert((result.namespace.clone(), job.clone()), *fingerprint);
-            }
-            let mut namespace = namespace_outcome(&result);
-            namespace.health = health;
+        for NamespaceCycle { reconcile, health } in results {
+            outcome.interrupted |= reconcile.is_interrupted();
+            self.memory.remember(&reconcile);
+            let mut namespace = namespace_outcome(&reconcile);
+            namespace.health = health.and_then(|health| log_health(&reconcile.namespace, health));
             outcome.namespaces.push(namespace);
         }
         outcome
     }
 }
 
-/// The health of each recurring run of a namespace that was reconciled (for the metrics); `None` when the
-/// namespace could not be planned or its runs not listed (logged).
-fn health_after(
-    api: &dyn kfp_client::KfpApi,
-    result: &NamespaceReconcile,
-    now: jiff::Timestamp,
-    missed: &MissedFireOptions,
-) -> Option<RunsHealth> {
-    if result.error.is_some() || result.managed_jobs.is_none() {
-        return None;
-    }
-    match kfp_reconcile::namespace_health(api, &result.namespace, &result.declared, now, missed) {
+/// The health read after a namespace's reconcile, its missed fires logged; `None` (logged) when the runs
+/// could not be listed.
+fn log_health(namespace: &str, health: Result<RunsHealth, StatusError>) -> Option<RunsHealth> {
+    match health {
         Ok(health) => {
             for job in health.iter().filter(|job| job.missed_fires > 0) {
                 tracing::warn!(
-                    namespace = result.namespace.as_str(),
+                    namespace,
                     recurring_run = job.name.as_str(),
                     missed_fires = job.missed_fires,
                     "fires of the live version produced no run (see `kfp-gitops status`)"
@@ -376,7 +323,7 @@ fn health_after(
         }
         Err(err) => {
             tracing::warn!(
-                namespace = result.namespace.as_str(),
+                namespace,
                 error = %kfp_reconcile::describe(&err),
                 "cannot read the health of the recurring runs"
             );
