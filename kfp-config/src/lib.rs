@@ -13,6 +13,7 @@ mod cron;
 mod desired;
 mod load;
 mod model;
+mod naming;
 mod problem;
 mod project;
 mod rendered;
@@ -42,6 +43,11 @@ pub use model::{
     DEFAULT_KEEP_HISTORY, Experiment, ExperimentsFile, GitHubSource, GitSource, Job,
     ParameterValue, PathSource, PipelineParameter, PipelineSource, RecurringRun, RecurringRunsFile,
     RenderedSource, Trigger, ValueFrom,
+};
+pub use naming::{
+    MANAGED_PREFIX, MANUAL_PREFIX, VERIFY_PREFIX, VersionName, format_stamp, is_verify_run_of,
+    manual_run_name, next_version_timestamp, parse_version_name, truncate_to_second,
+    verify_run_name, version_name,
 };
 pub use problem::{ConfigErrors, Problem, plural};
 pub use project::{

@@ -20,8 +20,8 @@ use kfp_config::{
     PathSource, PipelineParameter, PipelineSource, RecurringRun, RecurringRunsFile, Trigger,
 };
 
-use crate::naming::parse_version_name;
 use crate::observe::scope;
+use kfp_config::parse_version_name;
 
 /// What to import.
 #[derive(Debug, Clone, Default)]

@@ -46,7 +46,6 @@ mod import;
 mod lock;
 mod missed;
 mod model;
-mod naming;
 mod observe;
 mod planner;
 mod rollout;
@@ -79,11 +78,6 @@ pub use model::{
     Action, ExperimentAction, ExperimentPlan, FORMAT_VERSION, FieldDiff, JobChange, JobPlan,
     Leftover, NewVersion, Parameter, Plan, PlanFile, PlannedSchedule, PlannedZone, Reason,
     RestartCause, Verification, VersionRef, VersionSummary, Warning,
-};
-pub use naming::{
-    MANAGED_PREFIX, MANUAL_PREFIX, VERIFY_PREFIX, VersionName, format_stamp, is_verify_run_of,
-    manual_run_name, next_version_timestamp, parse_version_name, truncate_to_second,
-    verify_run_name, version_name,
 };
 pub use observe::{
     JOBS_SORT, LOCK_EXPERIMENT, ObserveError, ObservedExperiment, ObservedJob, ObservedNamespace,

@@ -7,8 +7,6 @@ use kfp_client::models::{Experiment, Job};
 use kfp_client::{JobsEvent, KfpApi, ListOptions, ListScope, for_each_job, for_each_page};
 use kfp_config::Workflow;
 
-use crate::naming;
-
 mod state;
 
 pub use state::{
@@ -217,7 +215,7 @@ impl NewestVersions {
     /// as every version of its job seen so far. Equal timestamps all count, since the planner tells such
     /// versions apart by creation time and id.
     fn is_newest_so_far(&mut self, name: &str) -> bool {
-        let Some(version) = naming::parse_version_name(name) else {
+        let Some(version) = kfp_config::parse_version_name(name) else {
             return false;
         };
         match self.newest.get_mut(&version.job) {
@@ -240,7 +238,7 @@ impl NewestVersions {
             if matches!(job.workflow, ObservedWorkflow::NotRead) {
                 continue;
             }
-            let superseded = naming::parse_version_name(&job.name).is_none_or(|version| {
+            let superseded = kfp_config::parse_version_name(&job.name).is_none_or(|version| {
                 self.newest
                     .get(&version.job)
                     .is_some_and(|newest| *newest > version.timestamp)

@@ -10,9 +10,9 @@ use crate::model::{
     Parameter, Plan, PlannedSchedule, PlannedZone, Reason, RestartCause, VersionRef,
     VersionSummary, Warning,
 };
-use crate::naming::{self, VersionName};
 use crate::observe::{ObservedJob, ObservedNamespace, ObservedSchedule, ObservedWorkflow};
 use crate::zoned::{self, Translated};
+use kfp_config::{VersionName, next_version_timestamp, parse_version_name, version_name};
 
 mod compare;
 
@@ -309,7 +309,7 @@ fn skip_unusable_jobs(
         jobs: Vec::with_capacity(observed.jobs.len()),
     };
     for job in &observed.jobs {
-        match (&job.unusable, naming::parse_version_name(&job.name)) {
+        match (&job.unusable, parse_version_name(&job.name)) {
             (Some(reason), Some(version)) => warnings.push(Warning::UnusableJobSkipped {
                 job: version.job,
                 name: job.name.clone(),
@@ -329,7 +329,7 @@ fn group_versions(
     let mut groups: BTreeMap<String, Vec<Version<'_>>> = BTreeMap::new();
     let mut unmanaged = Vec::new();
     for job in &observed.jobs {
-        match naming::parse_version_name(&job.name) {
+        match parse_version_name(&job.name) {
             Some(VersionName {
                 job: name,
                 timestamp,
@@ -438,14 +438,14 @@ fn plan_job(
         let newest = observed
             .jobs
             .iter()
-            .filter_map(|job| naming::parse_version_name(&job.name))
+            .filter_map(|job| parse_version_name(&job.name))
             .filter(|version| version.job.eq_ignore_ascii_case(&run.name))
             .map(|version| version.timestamp)
             .max();
-        let stamp = naming::next_version_timestamp(now, newest);
+        let stamp = next_version_timestamp(now, newest);
         let new_version = new_version(
             run,
-            naming::version_name(&run.name, stamp),
+            version_name(&run.name, stamp),
             experiment_id,
             desired_digest.to_owned(),
             translated,

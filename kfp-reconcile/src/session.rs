@@ -23,10 +23,10 @@ use crate::drift::{
 };
 use crate::lock::{LockError, LockHolder, LockOptions, NamespaceLock};
 use crate::model::{Action, JobPlan, Leftover, Plan, Warning};
-use crate::naming::parse_version_name;
 use crate::observe::ObservedNamespace;
 use crate::observe::{ObserveError, observe, observe_many};
 use crate::planner::{PlanOptions, plan};
+use kfp_config::parse_version_name;
 
 /// How a session loads, plans and applies.
 #[derive(Debug, Clone)]

@@ -21,12 +21,12 @@ use kfp_config::Target;
 
 use crate::missed::{MissedFireOptions, missed_fires};
 use crate::model::{JobChange, Plan, Warning};
-use crate::naming::parse_version_name;
 use crate::observe::{ObserveError, observe_many};
 use crate::observe::{ObservedJob, ObservedNamespace, ObservedSchedule};
 use crate::session::{Session, SessionError};
 use crate::trigger::run_job_id;
 use crate::zoned::{local_time, next_fires, recorded};
+use kfp_config::parse_version_name;
 
 /// Version of the `status --output json` document; bumped on any incompatible change.
 pub const STATUS_FORMAT_VERSION: u32 = 1;

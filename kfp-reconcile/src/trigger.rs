@@ -3,7 +3,7 @@
 //! with the schedule's own runs (`kfp-gitops status`).
 //!
 //! The live version is the newest enabled version of the job, else its newest version. `kfp-gitops trigger`
-//! names the run `MANUAL::{job}__{timestamp}` ([`crate::naming::manual_run_name`]); other callers (a
+//! names the run `MANUAL::{job}__{timestamp}` ([`kfp_config::manual_run_name`]); other callers (a
 //! verified rollout) choose their own names through [`run_now`].
 
 use jiff::Timestamp;
@@ -12,8 +12,8 @@ use kfp_client::models::{
 };
 use kfp_client::{JobsEvent, KfpApi, ListOptions, for_each_job, list_all};
 
-use crate::naming::{manual_run_name, parse_version_name};
 use crate::observe::{JOBS_SORT, scope};
+use kfp_config::{manual_run_name, parse_version_name};
 
 /// Why a run could not be started.
 #[derive(Debug, thiserror::Error)]

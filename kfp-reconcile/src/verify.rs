@@ -25,11 +25,11 @@ use crate::apply::{Outcome, StepReport};
 use crate::cancel::CancelToken;
 use crate::error::describe;
 use crate::model::{Verification, VersionRef};
-use crate::naming::{
-    MANAGED_PREFIX, VERIFY_PREFIX, is_verify_run_of, parse_version_name, verify_run_name,
-};
 use crate::observe::scope;
 use crate::trigger::{run_job_id, start_run_of_version};
+use kfp_config::{
+    MANAGED_PREFIX, VERIFY_PREFIX, is_verify_run_of, parse_version_name, verify_run_name,
+};
 
 /// The step that starts a verification run (its target is the run's name, its id the run's id).
 pub const START_VERIFICATION: &str = "start_verification";

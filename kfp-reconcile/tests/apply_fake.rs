@@ -47,7 +47,7 @@ fn versions_of(fake: &FakeKfp, job: &str) -> Vec<(String, bool)> {
     let mut versions: Vec<(String, bool)> = fake
         .jobs()
         .into_iter()
-        .filter(|j| kfp_reconcile::parse_version_name(&j.name).is_some_and(|n| n.job == job))
+        .filter(|j| kfp_config::parse_version_name(&j.name).is_some_and(|n| n.job == job))
         .map(|j| (j.name, j.enabled))
         .collect();
     versions.sort();

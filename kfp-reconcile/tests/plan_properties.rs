@@ -151,7 +151,7 @@ proptest! {
                 .jobs()
                 .into_iter()
                 .filter_map(|job| {
-                    kfp_reconcile::parse_version_name(&job.name)
+                    kfp_config::parse_version_name(&job.name)
                         .filter(|name| name.job == run.name)
                         .map(|name| (name.timestamp, job.enabled))
                 })

@@ -259,7 +259,7 @@ pub fn run(args: &RunArgs, ctx: &Context) -> Result<Status, Failure> {
         find_or_create_experiment(&client, namespace, &args.experiment, args.create_experiment)?;
 
     let run = Run {
-        name: kfp_reconcile::manual_run_name(&name, jiff::Timestamp::now()),
+        name: kfp_config::manual_run_name(&name, jiff::Timestamp::now()),
         description: args.description.clone().unwrap_or_default(),
         pipeline_spec: PipelineSpec {
             workflow_manifest: prepared.workflow.to_manifest_json(),

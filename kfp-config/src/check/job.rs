@@ -88,7 +88,7 @@ pub(super) fn check_job(
                 "`adopt` is empty".to_owned(),
                 Some("name the recurring run to take over, or leave `adopt` out".to_owned()),
             );
-        } else if adopted.starts_with("GIT::") {
+        } else if adopted.starts_with(crate::naming::MANAGED_PREFIX) {
             checker.at(
                 adopt_node,
                 &fields.child("adopt"),

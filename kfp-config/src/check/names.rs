@@ -18,7 +18,8 @@ use crate::yaml::Node;
 pub const KFP_NAME_CHARS: usize = 255;
 
 /// What a version name adds to a recurring run's name: `GIT::`, `__` and a 20-character timestamp.
-const VERSION_NAME_OVERHEAD: usize = "GIT::".len() + "__".len() + "YYYY-MM-DDTHH-MM-SSZ".len();
+const VERSION_NAME_OVERHEAD: usize =
+    crate::naming::MANAGED_PREFIX.len() + "__".len() + crate::naming::STAMP_LEN;
 
 /// The longest recurring-run name whose version names KFP stores whole.
 pub const MAX_JOB_NAME_CHARS: usize = KFP_NAME_CHARS - VERSION_NAME_OVERHEAD;

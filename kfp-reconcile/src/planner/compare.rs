@@ -101,7 +101,7 @@ pub(super) fn compare(
             Some(run.trigger.catchup.to_string()),
         );
     }
-    let desired_start = run.trigger.start.map(naming::truncate_to_second);
+    let desired_start = run.trigger.start.map(kfp_config::truncate_to_second);
     if latest.trigger.start != desired_start {
         push(
             "trigger.start_date",
@@ -109,7 +109,7 @@ pub(super) fn compare(
             desired_start.map(|t| t.to_string()),
         );
     }
-    let desired_end = run.trigger.end.map(naming::truncate_to_second);
+    let desired_end = run.trigger.end.map(kfp_config::truncate_to_second);
     if latest.trigger.end != desired_end {
         push(
             "trigger.end_date",

@@ -13,11 +13,11 @@ use kfp_client::models::{
 };
 use kfp_client::{Error, KfpApi, ListOptions, Result};
 use kfp_config::Workflow;
+use kfp_config::parse_version_name;
 use kfp_config::{
     DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
     Schedule,
 };
-use kfp_reconcile::parse_version_name;
 use kfp_reconcile::{NewVersion, ObservedNamespace};
 
 pub fn ts(text: &str) -> Timestamp {
@@ -452,12 +452,12 @@ impl KfpApi for FakeKfp {
             created.created_at = Some(Timestamp::from_second(state.clock).unwrap());
             // KFP stores times as whole seconds.
             if let Some(cron) = created.trigger.cron_schedule.as_mut() {
-                cron.start_time = cron.start_time.map(kfp_reconcile::truncate_to_second);
-                cron.end_time = cron.end_time.map(kfp_reconcile::truncate_to_second);
+                cron.start_time = cron.start_time.map(kfp_config::truncate_to_second);
+                cron.end_time = cron.end_time.map(kfp_config::truncate_to_second);
             }
             if let Some(periodic) = created.trigger.periodic_schedule.as_mut() {
-                periodic.start_time = periodic.start_time.map(kfp_reconcile::truncate_to_second);
-                periodic.end_time = periodic.end_time.map(kfp_reconcile::truncate_to_second);
+                periodic.start_time = periodic.start_time.map(kfp_config::truncate_to_second);
+                periodic.end_time = periodic.end_time.map(kfp_config::truncate_to_second);
             }
             state.jobs.push(created.clone());
             if job.enabled {

@@ -24,7 +24,7 @@ pub const MANUAL_PREFIX: &str = "MANUAL::";
 pub const VERIFY_PREFIX: &str = "VERIFY::";
 
 /// Length of the `YYYY-MM-DDTHH-MM-SSZ` suffix.
-const STAMP_LEN: usize = 20;
+pub(crate) const STAMP_LEN: usize = 20;
 
 /// A managed version name, split into its logical job name and its timestamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
