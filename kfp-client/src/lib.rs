@@ -55,6 +55,7 @@
 //! ```
 
 mod api;
+mod cancel;
 pub mod classify;
 mod config;
 mod cookies;
@@ -73,6 +74,7 @@ pub use api::{
     PageInfo, find_experiment_by_name, for_each_job, for_each_page, list_all, list_all_experiments,
     list_all_jobs, list_all_pipelines, list_all_runs,
 };
+pub use cancel::CancelToken;
 pub use config::{
     AuthConfig, ClientConfig, DexAuthType, DexConfig, ENV_DEX_AUTH_TYPE, ENV_DEX_PASSWORD,
     ENV_DEX_USERNAME, ENV_TOKEN, ENV_TOKEN_PATH, IN_CLUSTER_TOKEN_PATH, RetryPolicy, Timeouts,

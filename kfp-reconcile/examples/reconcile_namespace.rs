@@ -10,9 +10,10 @@
 // A program of its own, like the CLI: printing is its output.
 #![allow(clippy::print_stdout)]
 
+use kfp_client::CancelToken;
 use kfp_client::{ClientConfig, HttpKfpClient};
 use kfp_config::{TargetQuery, resolve_targets};
-use kfp_reconcile::{CancelToken, Session, SessionOptions};
+use kfp_reconcile::{Session, SessionOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [api_url, namespace, config] = arguments()?;

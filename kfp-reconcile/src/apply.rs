@@ -21,13 +21,13 @@ use kfp_client::models::{
 use kfp_client::{KfpApi, ListOptions, for_each_page};
 use serde::{Deserialize, Serialize};
 
-use crate::cancel::CancelToken;
 use crate::error::describe;
 use crate::model::{
     Action, ExperimentAction, ExperimentPlan, JobPlan, NewVersion, Plan, PlannedSchedule,
 };
 use crate::observe::scope;
 use crate::verify::VerifyOptions;
+use kfp_client::CancelToken;
 
 /// Settings of [`apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,12 +9,12 @@ use jiff::Timestamp;
 use kfp_client::KfpApi;
 use kfp_config::Target;
 
-use crate::cancel::CancelToken;
 use crate::drift::{Converged, FailedVerifications};
 use crate::lock::LockHolder;
 use crate::missed::MissedFireOptions;
 use crate::session::{NamespaceReconcile, Session, SessionError};
 use crate::status::{JobHealth, StatusError, namespace_health};
+use kfp_client::CancelToken;
 
 /// What the daemon remembers between cycles.
 #[derive(Debug, Default)]

@@ -12,7 +12,7 @@
 //!
 //! [`Session`] owns a whole command run on top of these: loading the desired state of every target
 //! (resolved by [`kfp_config::resolve_targets`]) with shared fetchers, observing, planning,
-//! applying with bounded concurrency and a [`CancelToken`], the stale check of saved plans
+//! applying with bounded concurrency and a [`kfp_client::CancelToken`], the stale check of saved plans
 //! ([`read_plans`], [`check_fresh`]) and the `watch` daemon's per-namespace reconcile with its drift
 //! decision ([`is_drift`]). The `kfp-gitops` CLI calls exactly these functions. Reconciling one
 //! namespace takes a few lines (`examples/reconcile_namespace.rs`):
@@ -20,7 +20,8 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use kfp_config::{TargetQuery, resolve_targets};
-//! use kfp_reconcile::{CancelToken, Session, SessionOptions};
+//! use kfp_client::CancelToken;
+//! use kfp_reconcile::{Session, SessionOptions};
 //!
 //! let api = kfp_client::HttpKfpClient::new(kfp_client::ClientConfig::new("http://localhost:8888"))?;
 //! let query = TargetQuery::new(vec!["schedules/team-1".into()], vec!["team-1".into()]);
@@ -37,7 +38,6 @@
 //! What it must never do: read the clock or the network inside `plan`, print, or exit the process.
 
 mod apply;
-mod cancel;
 mod cycle;
 mod diff;
 mod drift;
@@ -60,7 +60,6 @@ pub use apply::{
     ApplyOptions, ApplyReport, JobReport, Outcome, RE_ENABLE, StepReport, apply, apply_many,
     apply_many_until, apply_until, job_body,
 };
-pub use cancel::CancelToken;
 pub use cycle::{CycleOptions, DaemonMemory, NamespaceCycle, reconcile_cycle};
 pub use diff::{attach_workflow_diffs, workflow_diff};
 pub use drift::{

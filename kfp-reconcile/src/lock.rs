@@ -19,8 +19,8 @@ use jiff::Timestamp;
 use kfp_client::KfpApi;
 use kfp_client::models::{Experiment, ResourceReference};
 
-use crate::cancel::CancelToken;
 use crate::observe::LOCK_EXPERIMENT;
+use kfp_client::CancelToken;
 
 /// How a lock is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,6 @@ use kfp_config::Target;
 use kfp_config::{DesiredNamespace, LoadOptions, Problem, Validation};
 
 use crate::apply::{ApplyOptions, ApplyReport, apply_many_until, apply_until};
-use crate::cancel::CancelToken;
 use crate::drift::{
     ConfigFingerprint, Converged, ConvergedJob, FailedVerifications, config_fingerprint,
     drift_reasons, is_drift, verification_fingerprint,
@@ -26,6 +25,7 @@ use crate::model::{Action, JobPlan, Leftover, Plan, Warning};
 use crate::observe::ObservedNamespace;
 use crate::observe::{ObserveError, observe, observe_many};
 use crate::planner::{PlanOptions, plan};
+use kfp_client::CancelToken;
 use kfp_config::parse_version_name;
 
 /// How a session loads, plans and applies.

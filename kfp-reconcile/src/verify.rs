@@ -22,11 +22,11 @@ use kfp_client::{KfpApi, ListOptions, list_all};
 use kfp_config::format_seconds;
 
 use crate::apply::{Outcome, StepReport};
-use crate::cancel::CancelToken;
 use crate::error::describe;
 use crate::model::{Verification, VersionRef};
 use crate::observe::scope;
 use crate::trigger::{run_job_id, start_run_of_version};
+use kfp_client::CancelToken;
 use kfp_config::{
     MANAGED_PREFIX, VERIFY_PREFIX, is_verify_run_of, parse_version_name, verify_run_name,
 };

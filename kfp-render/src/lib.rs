@@ -39,7 +39,4 @@ pub use run::{
     CheckOutcome, Determinism, Event, Freshness, Mode, Outcome, RenderOptions, RenderOutcome,
     TargetReport, check, check_determinism, render, run_one, run_targets, validate_targets,
 };
-pub use target::{CancelToken, DEFAULT_OUTPUT, OUTPUT_ENV, OUTPUT_PLACEHOLDER, RenderTarget};
-
-/// The comparison types render reports with, from [`kfp_config`].
-pub use kfp_config::{CompareOptions, Difference, DifferenceKind};
+pub use target::{DEFAULT_OUTPUT, OUTPUT_ENV, OUTPUT_PLACEHOLDER, RenderTarget};

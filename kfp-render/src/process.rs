@@ -8,7 +8,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::RenderError;
-use crate::target::{CancelToken, OUTPUT_ENV, RenderTarget};
+use kfp_client::CancelToken;
+
+use crate::target::{OUTPUT_ENV, RenderTarget};
 
 /// How much of the command's stderr is kept for error messages.
 const STDERR_TAIL_BYTES: usize = 16 * 1024;

@@ -12,7 +12,9 @@ use crate::error::RenderError;
 use crate::folder::{RenderedPipeline, copy_entries, extra_entries};
 use crate::process::{run_render_command, stderr_of};
 use crate::staging::{Staging, remove_stale};
-use crate::target::{CancelToken, RenderTarget};
+use kfp_client::CancelToken;
+
+use crate::target::RenderTarget;
 
 /// What to do with each target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,6 @@
 //! What to render: a named command run in a working directory that writes one output folder.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The placeholder substituted by the folder the render command must write into.
 pub const OUTPUT_PLACEHOLDER: &str = "{output}";
@@ -55,28 +53,6 @@ impl RenderTarget {
     }
 }
 
-/// A shared flag that asks running renders to stop: their commands are killed and their temporary
-/// folders removed. Cloning shares the flag.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    /// A token that is not cancelled.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks every render watching this token to stop.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether [`cancel`](Self::cancel) was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 /// `path` made absolute against the current directory, with `.` and `..` resolved lexically (without
 /// following symlinks), so that `a/../b` and `b` name the same output.
 pub(crate) fn absolute_path(path: &Path) -> std::io::Result<PathBuf> {
@@ -125,14 +101,5 @@ mod tests {
         );
         let cwd = std::env::current_dir().unwrap();
         assert_eq!(absolute_path(Path::new("x/..")).unwrap(), cwd);
-    }
-
-    #[test]
-    fn a_cancelled_token_is_seen_by_its_clones() {
-        let token = CancelToken::new();
-        let clone = token.clone();
-        assert!(!clone.is_cancelled());
-        token.cancel();
-        assert!(clone.is_cancelled());
     }
 }

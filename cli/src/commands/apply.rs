@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use kfp_client::CancelToken;
 use kfp_config::ProjectLookup;
-use kfp_reconcile::{
-    ApplyOptions, ApplyReport, CancelToken, Plan, Session, SessionOptions, VerifyOptions,
-};
+use kfp_reconcile::{ApplyOptions, ApplyReport, Plan, Session, SessionOptions, VerifyOptions};
 use serde::Serialize;
 
 use crate::args::OutputFormat;

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kfp_client::CancelToken;
 use kfp_render::{
-    CancelToken, Changes, CheckOutcome, Determinism, Event, Freshness, Mode, Outcome,
-    RenderOptions, RenderOutcome, RenderTarget, TargetReport,
+    Changes, CheckOutcome, Determinism, Event, Freshness, Mode, Outcome, RenderOptions,
+    RenderOutcome, RenderTarget, TargetReport,
 };
 use serde_json::{Value, json};
 
@@ -467,11 +468,11 @@ fn pointer_or_root(pointer: &str) -> &str {
     if pointer.is_empty() { "/" } else { pointer }
 }
 
-fn kind_word(kind: kfp_render::DifferenceKind) -> &'static str {
+fn kind_word(kind: kfp_config::DifferenceKind) -> &'static str {
     match kind {
-        kfp_render::DifferenceKind::Added => "added",
-        kfp_render::DifferenceKind::Removed => "removed",
-        kfp_render::DifferenceKind::Changed => "changed",
+        kfp_config::DifferenceKind::Added => "added",
+        kfp_config::DifferenceKind::Removed => "removed",
+        kfp_config::DifferenceKind::Changed => "changed",
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use kfp_reconcile::CancelToken;
+use kfp_client::CancelToken;
 
 /// A shared "please stop" flag that sleeping threads can wait on; the library's cancel token, which
 /// an apply in progress checks between jobs.

@@ -1,5 +1,6 @@
 //! Cooperative cancellation: a shared "please stop" flag that long work checks between units of work
-//! (an apply between jobs, the daemon between cycles) and that sleeping threads can wait on.
+//! (an apply between jobs, the daemon between cycles, a render between polls of its command) and that
+//! sleeping threads can wait on. One type for every crate, so that one Ctrl-C stops whatever runs.
 
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
