@@ -8,7 +8,7 @@
 //! the paused new version must succeed before the others are disabled.
 //!
 //! A recurring run `nightly` exists in KFP as *versions*: jobs named `GIT::nightly__{timestamp}` (see
-//! [`version_name`]), compatible with the reference scripts.
+//! [`kfp_config::version_name`]), compatible with the reference scripts.
 //!
 //! [`Session`] owns a whole command run on top of these: loading the desired state of every target
 //! (resolved by [`kfp_config::resolve_targets`]) with shared fetchers, observing, planning,
