@@ -48,6 +48,7 @@ mod missed;
 mod model;
 mod observe;
 mod planner;
+mod report;
 mod rollout;
 mod saved;
 mod session;
@@ -56,10 +57,7 @@ mod trigger;
 mod verify;
 mod zoned;
 
-pub use apply::{
-    ApplyOptions, ApplyReport, JobReport, Outcome, RE_ENABLE, StepReport, apply, apply_many,
-    apply_many_until, apply_until, job_body,
-};
+pub use apply::{ApplyOptions, apply, apply_many, apply_many_until, apply_until, job_body};
 pub use cycle::{CycleOptions, DaemonMemory, NamespaceCycle, reconcile_cycle};
 pub use diff::{attach_workflow_diffs, workflow_diff};
 pub use drift::{
@@ -84,6 +82,7 @@ pub use observe::{
     observe_many, observe_workflow, unusable_reason,
 };
 pub use planner::{DEFAULT_RUNNER_SA, PlanOptions, PruneMode, plan};
+pub use report::{ApplyReport, JobReport, Outcome, RE_ENABLE, StepReport};
 pub use rollout::{RolloutPolicy, verification};
 pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};
 pub use session::{

@@ -15,7 +15,7 @@ use kfp_config::SharedFetchers;
 use kfp_config::Target;
 use kfp_config::{DesiredNamespace, LoadOptions, Problem, Validation};
 
-use crate::apply::{ApplyOptions, ApplyReport, apply_many_until, apply_until};
+use crate::apply::{ApplyOptions, apply_many_until, apply_until};
 use crate::drift::{
     ConfigFingerprint, Converged, ConvergedJob, FailedVerifications, config_fingerprint,
     drift_reasons, is_drift, verification_fingerprint,
@@ -25,6 +25,7 @@ use crate::model::{Action, JobPlan, Leftover, Plan, Warning};
 use crate::observe::ObservedNamespace;
 use crate::observe::{ObserveError, observe, observe_many};
 use crate::planner::{PlanOptions, plan};
+use crate::report::ApplyReport;
 use kfp_client::CancelToken;
 use kfp_config::parse_version_name;
 
@@ -526,7 +527,7 @@ impl<'a> Session<'a> {
             .filter(|job| {
                 job.steps.iter().any(|step| {
                     step.action == crate::verify::VERIFY
-                        && matches!(step.outcome, crate::apply::Outcome::Failed { .. })
+                        && matches!(step.outcome, crate::report::Outcome::Failed { .. })
                 })
             })
             .filter_map(|job| {

@@ -21,10 +21,10 @@ use kfp_client::models::{Filter, Job, Predicate, Run};
 use kfp_client::{KfpApi, ListOptions, list_all};
 use kfp_config::format_seconds;
 
-use crate::apply::{Outcome, StepReport};
 use crate::error::describe;
 use crate::model::{Verification, VersionRef};
 use crate::observe::scope;
+use crate::report::{Outcome, StepReport};
 use crate::trigger::{run_job_id, start_run_of_version};
 use kfp_client::CancelToken;
 use kfp_config::{
