@@ -28,10 +28,7 @@ mod source;
 mod zone;
 
 use job::check_job;
-pub use names::{
-    KFP_NAME_CHARS, MAX_JOB_NAME_CHARS, MAX_NAMESPACE_CHARS, NAMESPACE_HINT, NO_CONTROL_PATTERN,
-    VERSION_SUFFIX_PATTERN, namespace_name,
-};
+pub use names::{MAX_NAMESPACE_CHARS, NAMESPACE_HINT, namespace_name};
 pub(crate) use reader::suggestion;
 pub use reader::{At, parse_timestamp};
 use reader::{Checker, Fields, child_pointer, index_pointer, parse_root};

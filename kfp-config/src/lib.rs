@@ -24,8 +24,7 @@ mod workflow;
 mod yaml;
 
 pub use check::{
-    At, CheckedRun, KFP_NAME_CHARS, MAX_JOB_NAME_CHARS, MAX_NAMESPACE_CHARS, NAMESPACE_HINT,
-    NO_CONTROL_PATTERN, VERSION_SUFFIX_PATTERN, namespace_name, parse_timestamp,
+    At, CheckedRun, MAX_NAMESPACE_CHARS, NAMESPACE_HINT, namespace_name, parse_timestamp,
 };
 pub use cron::{
     CronError, DEFAULT_SCHEDULER_TIMEZONE, ScheduleZones, ZoneError, last_change, next_change,
@@ -35,35 +34,32 @@ pub use desired::{
     DesiredExperiment, DesiredNamespace, DesiredPipeline, DesiredRecurringRun, DesiredTrigger,
     Schedule, TriggerZone,
 };
-pub use load::{
-    DEFAULT_CACHE_DIR, EXPERIMENTS_FILE, LoadOptions, RECURRING_RUNS_FILE, Validation,
-    find_repo_root, load_namespace, validate_namespace,
-};
+pub use load::{DEFAULT_CACHE_DIR, LoadOptions, Validation, load_namespace, validate_namespace};
 pub use model::{
     DEFAULT_KEEP_HISTORY, Experiment, ExperimentsFile, GitHubSource, GitSource, Job,
     ParameterValue, PathSource, PipelineParameter, PipelineSource, RecurringRun, RecurringRunsFile,
-    RenderedSource, Trigger, ValueFrom,
+    RenderedSource, Rollout, RolloutDefaults, RolloutStrategy, Trigger, ValueFrom,
 };
 pub use naming::{
-    MANAGED_PREFIX, MANUAL_PREFIX, VERIFY_PREFIX, VersionName, format_stamp, is_verify_run_of,
+    KFP_NAME_CHARS, MANAGED_PREFIX, MANUAL_PREFIX, MAX_JOB_NAME_CHARS, NO_CONTROL_PATTERN,
+    VERIFY_PREFIX, VERSION_SUFFIX_PATTERN, VersionName, format_stamp, is_verify_run_of,
     manual_run_name, next_version_timestamp, parse_version_name, truncate_to_second,
     verify_run_name, version_name,
 };
 pub use problem::{ConfigErrors, Problem, plural};
 pub use project::{
-    NamespaceTarget, PROJECT_FILE_NAME, Project, ProjectDefaults, ProjectError, ProjectFile,
-    ProjectFileError, ProjectLookup, PruneMode, RENDERED_PIPELINE, RenderTarget, Target,
-    TargetError, TargetQuery, Targets, Unnamed, configs_in_checkout, find_project, project_file_in,
-    resolve_targets,
+    EXPERIMENTS_FILE, NamespaceTarget, PROJECT_FILE_NAME, Project, ProjectDefaults, ProjectError,
+    ProjectFile, ProjectFileError, ProjectLookup, PruneMode, RECURRING_RUNS_FILE,
+    RENDERED_PIPELINE, RenderTarget, Target, TargetError, TargetQuery, Targets, Unnamed,
+    configs_in_checkout, find_project, find_repo_root, project_file_in, resolve_targets,
 };
 pub use rendered::{
     InputMatch, PARAMS_DIR, ParamFile, ParamsError, WORKFLOW_FILE, is_hidden, match_inputs,
     param_files,
 };
 pub use rollout::{
-    DEFAULT_VERIFY_TIMEOUT_SECONDS, DesiredRollout, ResolvedRollout, Rollout, RolloutDefaults,
-    RolloutStrategy, desired as desired_rollout, format_seconds, resolve as resolve_rollout,
-    timeout_seconds,
+    DEFAULT_VERIFY_TIMEOUT_SECONDS, DesiredRollout, ResolvedRollout, desired as desired_rollout,
+    format_seconds, resolve as resolve_rollout, timeout_seconds,
 };
 pub use schema::{SCHEMA_BASE_URL, SchemaFile, schemas};
 pub use sources::{

@@ -16,16 +16,13 @@ use crate::desired::{
 };
 use crate::model::{PipelineParameter, PipelineSource, RecurringRun, ValueFrom};
 use crate::problem::{ConfigErrors, Problem};
+use crate::project::{EXPERIMENTS_FILE, RECURRING_RUNS_FILE, find_repo_root};
 use crate::rendered;
 use crate::sources::{
     Fetcher, RemoteFile, Repo, Secret, SharedFetchers, SourceError, SourceOptions, resolve_local,
 };
 use crate::workflow::{PipelineInput, Workflow};
 
-/// The experiments file of a namespace folder.
-pub const EXPERIMENTS_FILE: &str = "experiments.yaml";
-/// The recurring runs file of a namespace folder.
-pub const RECURRING_RUNS_FILE: &str = "recurring_runs.yaml";
 /// The cache folder, relative to the repository root, unless overridden.
 pub const DEFAULT_CACHE_DIR: &str = ".cache/kfp-gitops";
 
@@ -118,21 +115,6 @@ pub fn load_namespace(
             Err(ConfigErrors { problems })
         }
     }
-}
-
-/// The repository root for a config folder (see [`LoadOptions::repo_root`]).
-pub fn find_repo_root(config_dir: &Path) -> PathBuf {
-    let absolute = if config_dir.is_absolute() {
-        config_dir.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(config_dir)
-    };
-    absolute
-        .ancestors()
-        .find(|dir| {
-            dir.join(".git").exists() || dir.join(crate::project::PROJECT_FILE_NAME).is_file()
-        })
-        .map_or(absolute.clone(), Path::to_path_buf)
 }
 
 /// Where one value (pipeline or parameter) comes from.

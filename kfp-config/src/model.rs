@@ -8,6 +8,9 @@
 
 use std::path::PathBuf;
 
+mod rollout;
+pub use rollout::{Rollout, RolloutDefaults, RolloutStrategy};
+
 use jiff::Timestamp;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
@@ -31,8 +34,8 @@ pub struct Experiment {
     /// The experiment name, unique in the namespace as KFP compares names (without regard to case), with
     /// no control character and at most 255 characters.
     #[schemars(
-        length(min = 1, max = crate::check::names::KFP_NAME_CHARS),
-        pattern(crate::check::names::NO_CONTROL_PATTERN)
+        length(min = 1, max = crate::naming::KFP_NAME_CHARS),
+        pattern(crate::naming::NO_CONTROL_PATTERN)
     )]
     pub name: String,
     /// Its description.
@@ -65,7 +68,7 @@ pub struct RecurringRun {
     pub keep_history: i64,
     /// How a new version takes over the schedule: `swap` at once, or `verify` with one run first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout: Option<crate::rollout::Rollout>,
+    pub rollout: Option<Rollout>,
     /// The KFP job.
     pub job: Job,
 }
@@ -371,9 +374,9 @@ pub struct Job {
     /// named `GIT::{name}__{YYYY-MM-DDTHH-MM-SSZ}`, so the name holds no such timestamp, no control character,
     /// and at most 228 characters.
     #[schemars(
-        length(min = 1, max = crate::check::names::MAX_JOB_NAME_CHARS),
-        pattern(crate::check::names::NO_CONTROL_PATTERN),
-        extend("not" = {"pattern": crate::check::names::VERSION_SUFFIX_PATTERN})
+        length(min = 1, max = crate::naming::MAX_JOB_NAME_CHARS),
+        pattern(crate::naming::NO_CONTROL_PATTERN),
+        extend("not" = {"pattern": crate::naming::VERSION_SUFFIX_PATTERN})
     )]
     pub name: String,
     /// The description.

@@ -26,6 +26,21 @@ pub const VERIFY_PREFIX: &str = "VERIFY::";
 /// Length of the `YYYY-MM-DDTHH-MM-SSZ` suffix.
 pub(crate) const STAMP_LEN: usize = 20;
 
+/// The size, in characters, of KFP's job and experiment name columns.
+pub const KFP_NAME_CHARS: usize = 255;
+
+/// What a version name adds to a recurring run's name: `GIT::`, `__` and a 20-character timestamp.
+const VERSION_NAME_OVERHEAD: usize = MANAGED_PREFIX.len() + "__".len() + STAMP_LEN;
+
+/// The longest recurring-run name whose version names KFP stores whole.
+pub const MAX_JOB_NAME_CHARS: usize = KFP_NAME_CHARS - VERSION_NAME_OVERHEAD;
+
+/// The JSON Schema `pattern` (ECMA 262) of a name without control characters.
+pub const NO_CONTROL_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// The JSON Schema `pattern` of a version-name timestamp after `__`, which a job name must not contain.
+pub const VERSION_SUFFIX_PATTERN: &str = "__[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z";
+
 /// A managed version name, split into its logical job name and its timestamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionName {

@@ -18,6 +18,11 @@ pub use targets::{
 /// The project file's name.
 pub const PROJECT_FILE_NAME: &str = "kfp-gitops.yaml";
 
+/// The experiments file of a namespace folder.
+pub const EXPERIMENTS_FILE: &str = "experiments.yaml";
+/// The recurring runs file of a namespace folder.
+pub const RECURRING_RUNS_FILE: &str = "recurring_runs.yaml";
+
 /// The default output folder of a render target.
 pub const RENDERED_PIPELINE: &str = "RENDERED_PIPELINE";
 
@@ -120,9 +125,9 @@ pub struct ProjectDefaults {
     /// own (`apply --rollout` overrides both) [default: `strategy: swap`].
     #[serde(
         default,
-        skip_serializing_if = "crate::rollout::RolloutDefaults::is_empty"
+        skip_serializing_if = "crate::model::RolloutDefaults::is_empty"
     )]
-    pub rollout: crate::rollout::RolloutDefaults,
+    pub rollout: crate::model::RolloutDefaults,
 }
 
 impl ProjectDefaults {
@@ -346,6 +351,32 @@ fn parse_reconciled_every(text: &str) -> Result<std::time::Duration, String> {
         .filter(|nanos| *nanos > 0)
         .map(std::time::Duration::from_nanos)
         .ok_or_else(|| format!("`{text}` must be longer than zero"))
+}
+
+/// The repository root for a config folder (see [`crate::LoadOptions::repo_root`]): the nearest ancestor with `.git` or a project file.
+pub fn find_repo_root(config_dir: &Path) -> PathBuf {
+    let absolute = if config_dir.is_absolute() {
+        config_dir.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(config_dir)
+    };
+    absolute
+        .ancestors()
+        .find(|dir| dir.join(".git").exists() || dir.join(PROJECT_FILE_NAME).is_file())
+        .map_or(absolute.clone(), Path::to_path_buf)
+}
+
+impl crate::cron::ScheduleZones {
+    /// The zones a project file declares, at `at`.
+    pub fn from_project(file: Option<&ProjectFile>, at: jiff::Timestamp) -> Self {
+        Self {
+            default_timezone: file.and_then(|file| file.defaults.timezone.clone()),
+            scheduler_timezone: file
+                .and_then(|file| file.scheduler_timezone.clone())
+                .unwrap_or_else(|| crate::cron::DEFAULT_SCHEDULER_TIMEZONE.to_owned()),
+            at,
+        }
+    }
 }
 
 #[cfg(test)]

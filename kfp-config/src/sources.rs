@@ -29,6 +29,10 @@ pub use local::resolve_local;
 
 use sha2::{Digest as _, Sha256};
 
+/// The tip for a path that is not a regular file.
+pub(crate) const NOT_REGULAR_TIP: &str = "kfp-gitops reads only regular files (a FIFO would block it, and a \
+     socket or device has no content git could review); point the path at a regular file";
+
 /// The public GitHub API.
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 
@@ -269,7 +273,7 @@ impl SourceError {
                     .to_owned(),
             ),
             SourceError::Offline => Some("run once without --offline to fill the cache".to_owned()),
-            SourceError::NotRegularFile { .. } => Some(crate::check::files::NOT_REGULAR_TIP.to_owned()),
+            SourceError::NotRegularFile { .. } => Some(NOT_REGULAR_TIP.to_owned()),
             _ => None,
         }
     }

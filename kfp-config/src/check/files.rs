@@ -47,10 +47,6 @@ fn regular(metadata: &Metadata) -> Result<(), &'static str> {
     }
 }
 
-/// The tip for a path that is not a regular file.
-pub(crate) const NOT_REGULAR_TIP: &str = "kfp-gitops reads only regular files (a FIFO would block it, and a \
-     socket or device has no content git could review); point the path at a regular file";
-
 /// The bytes of the regular file `real` (resolved already); `shown` names it in errors. Anything else is
 /// refused without being opened.
 pub(crate) fn read_regular(real: &Path, shown: &Path) -> Result<Vec<u8>, SourceError> {
@@ -117,7 +113,7 @@ pub(crate) fn read_text(path: &Path, problems: &mut Vec<Problem>) -> Option<Stri
         Ok(Err(kind)) => {
             problems.push(file_problem(
                 format!("the file is {kind}, not a regular file"),
-                Some(NOT_REGULAR_TIP.to_owned()),
+                Some(crate::sources::NOT_REGULAR_TIP.to_owned()),
                 None,
                 None,
             ));

@@ -12,26 +12,11 @@
 use std::collections::HashMap;
 
 use super::Checker;
+use crate::naming::{KFP_NAME_CHARS, MAX_JOB_NAME_CHARS};
 use crate::yaml::Node;
-
-/// The size, in characters, of KFP's job and experiment name columns.
-pub const KFP_NAME_CHARS: usize = 255;
-
-/// What a version name adds to a recurring run's name: `GIT::`, `__` and a 20-character timestamp.
-const VERSION_NAME_OVERHEAD: usize =
-    crate::naming::MANAGED_PREFIX.len() + "__".len() + crate::naming::STAMP_LEN;
-
-/// The longest recurring-run name whose version names KFP stores whole.
-pub const MAX_JOB_NAME_CHARS: usize = KFP_NAME_CHARS - VERSION_NAME_OVERHEAD;
 
 /// The longest Kubernetes namespace name.
 pub const MAX_NAMESPACE_CHARS: usize = 63;
-
-/// The JSON Schema `pattern` (ECMA 262) of a name without control characters.
-pub const NO_CONTROL_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
-
-/// The JSON Schema `pattern` of a version-name timestamp after `__`, which a job name must not contain.
-pub const VERSION_SUFFIX_PATTERN: &str = "__[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z";
 
 /// Checks a Kubernetes namespace name: at most 63 lowercase letters, digits and `-`, starting and ending
 /// with a letter or digit (an RFC 1123 label). The empty namespace (a single-user KFP) is accepted.

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::model::{ParameterValue, PipelineParameter};
-use crate::rollout::{Rollout, RolloutStrategy, timeout_seconds};
+use crate::model::{Rollout, RolloutStrategy};
+use crate::rollout::timeout_seconds;
 use crate::yaml::{Node, NodeValue};
 
 use super::{Checker, Fields, child_pointer};

@@ -468,17 +468,6 @@ pub struct ScheduleZones {
 }
 
 impl ScheduleZones {
-    /// The zones a project file declares, at `at`.
-    pub fn from_project(file: Option<&crate::project::ProjectFile>, at: Timestamp) -> Self {
-        Self {
-            default_timezone: file.and_then(|file| file.defaults.timezone.clone()),
-            scheduler_timezone: file
-                .and_then(|file| file.scheduler_timezone.clone())
-                .unwrap_or_else(|| DEFAULT_SCHEDULER_TIMEZONE.to_owned()),
-            at,
-        }
-    }
-
     /// The zone a cron with `timezone` (as written, if any) is written in, when it is not the
     /// scheduler's: the one to translate from.
     pub fn source_zone(&self, timezone: Option<&str>) -> Option<String> {

@@ -4,7 +4,7 @@
 //! targets here, from the same inputs: `--config [NS=]DIR` entries, `--namespace` values and the project
 //! file. The repository root that local `path:` sources must stay inside follows one rule: the checkout
 //! when one is given (the `watch` daemon's `--root`), else the nearest ancestor of the config folder
-//! with `.git` or `kfp-gitops.yaml` (see [`crate::load::find_repo_root`]).
+//! with `.git` or `kfp-gitops.yaml` (see [`crate::project::find_repo_root`]).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -208,8 +208,8 @@ pub fn resolve_targets(query: &TargetQuery) -> Result<Targets, TargetError> {
         return Ok(Targets { targets, project });
     }
     if let Some(folder) = &query.current_folder
-        && (folder.join(crate::load::RECURRING_RUNS_FILE).exists()
-            || folder.join(crate::load::EXPERIMENTS_FILE).exists())
+        && (folder.join(crate::project::RECURRING_RUNS_FILE).exists()
+            || folder.join(crate::project::EXPERIMENTS_FILE).exists())
     {
         let namespace = match query.namespaces.first() {
             Some(namespace) if !namespace.is_empty() => namespace.clone(),
@@ -401,7 +401,7 @@ fn project_prune(project: Option<&Project>, namespace: Option<&str>) -> Option<P
 fn repo_root_of(query: &TargetQuery, config: &Path) -> PathBuf {
     match &query.checkout {
         Some(checkout) => checkout.clone(),
-        None => crate::load::find_repo_root(config),
+        None => crate::project::find_repo_root(config),
     }
 }
 
