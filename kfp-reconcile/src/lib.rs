@@ -87,7 +87,7 @@ pub use rollout::{RolloutPolicy, verification};
 pub use saved::{SavedPlanError, check_api_url, check_fresh, read_plans, save_plans};
 pub use session::{
     DriftReport, Locks, NamespaceProblem, NamespaceReconcile, Session, SessionError,
-    SessionOptions, load_desired, longest_verification, validate,
+    SessionOptions, load_desired, validate,
 };
 pub use status::{
     Health, JobHealth, LiveVersion, NamespaceStatus, RecurringRunStatus, RunSummary, RunsError,

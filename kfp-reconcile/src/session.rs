@@ -269,8 +269,8 @@ impl<'a> Session<'a> {
     }
 
     /// [`Session::lock`] for an apply that may wait up to `verifying` for verification runs while it
-    /// holds the locks (see [`longest_verification`]): the lease is longer by that much, so that the
-    /// locks cannot expire under a verification that keeps to its timeout.
+    /// holds the locks (see [`Session::verification_budget`]): the lease is longer by that much, so that
+    /// the locks cannot expire under verifications that keep to their timeouts.
     pub fn lock_while_verifying(
         &self,
         namespaces: &[String],
@@ -325,17 +325,38 @@ impl<'a> Session<'a> {
         first.map_or(Ok(()), |err| Err(err.into()))
     }
 
-    /// The longest verification a plan of `desired` could wait for: the longest timeout of the
-    /// recurring runs whose rollout verifies (zero when none does).
-    pub fn longest_verification_of(&self, desired: &[DesiredNamespace]) -> Duration {
-        desired
-            .iter()
-            .flat_map(|namespace| &namespace.recurring_runs)
-            .map(|run| self.options.plan.rollout.resolve(run))
-            .filter(|rollout| rollout.strategy == kfp_config::RolloutStrategy::Verify)
-            .map(|rollout| Duration::from_secs(rollout.timeout_seconds))
-            .max()
-            .unwrap_or_default()
+    /// How long an apply of `desired` could wait for verification runs at most: every recurring run
+    /// whose rollout verifies may be replaced (see [`Session::verification_budget`]).
+    pub fn verification_budget_of(&self, desired: &[DesiredNamespace]) -> Duration {
+        let timeouts = desired.iter().map(|namespace| {
+            namespace
+                .recurring_runs
+                .iter()
+                .map(|run| self.options.plan.rollout.resolve(run))
+                .filter(|rollout| rollout.strategy == kfp_config::RolloutStrategy::Verify)
+                .map(|rollout| rollout.timeout_seconds)
+                .collect::<Vec<_>>()
+        });
+        verification_budget(timeouts, self.options.apply.concurrency)
+    }
+
+    /// How long applying `plans` could wait for their verification runs at most. Namespaces are applied
+    /// in parallel; within one, `concurrency` workers each wait for one verification at a time, so `n`
+    /// verifications take up to `ceil(n / concurrency)` times the longest timeout.
+    pub fn verification_budget(&self, plans: &[Plan]) -> Duration {
+        let timeouts = plans.iter().map(|plan| {
+            plan.jobs
+                .iter()
+                .flat_map(|job| &job.actions)
+                .filter_map(|action| match action {
+                    crate::model::Action::Verify { verification, .. } => {
+                        Some(verification.timeout_seconds)
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        });
+        verification_budget(timeouts, self.options.apply.concurrency)
     }
 
     /// The session's options.
@@ -595,19 +616,38 @@ fn created_version(job: &JobPlan) -> Option<String> {
     })
 }
 
-/// The longest verification `plans` wait for: the longest timeout of their verify steps (zero when
-/// there is none), for [`Session::lock_while_verifying`].
-pub fn longest_verification(plans: &[Plan]) -> Duration {
-    plans
-        .iter()
-        .flat_map(|plan| &plan.jobs)
-        .flat_map(|job| &job.actions)
-        .filter_map(|action| match action {
-            crate::model::Action::Verify { verification, .. } => {
-                Some(Duration::from_secs(verification.timeout_seconds))
-            }
-            _ => None,
+/// The longest of the namespaces' waits for verification runs (each namespace given as the timeouts
+/// of its verifications, in seconds), each `ceil(n / concurrency) × longest timeout`.
+fn verification_budget(namespaces: impl Iterator<Item = Vec<u64>>, concurrency: usize) -> Duration {
+    let workers = concurrency.max(1) as u64;
+    let seconds = namespaces
+        .map(|timeouts| {
+            let longest = timeouts.iter().copied().max().unwrap_or(0);
+            (timeouts.len() as u64)
+                .div_ceil(workers)
+                .saturating_mul(longest)
         })
         .max()
-        .unwrap_or_default()
+        .unwrap_or(0);
+    Duration::from_secs(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verification_budget_counts_the_rounds_of_each_namespaces_workers() {
+        let budget = |namespaces: Vec<Vec<u64>>, concurrency| {
+            verification_budget(namespaces.into_iter(), concurrency).as_secs()
+        };
+        assert_eq!(budget(vec![], 4), 0);
+        assert_eq!(budget(vec![vec![]], 4), 0);
+        assert_eq!(budget(vec![vec![3600, 7200]], 4), 7200, "one round");
+        // Twenty verifications of two hours by four workers: five rounds.
+        assert_eq!(budget(vec![vec![7200; 20]], 4), 5 * 7200);
+        // Namespaces are applied in parallel: the longest one counts.
+        assert_eq!(budget(vec![vec![7200; 5], vec![600; 40]], 4), 2 * 7200);
+        assert_eq!(budget(vec![vec![60; 3]], 0), 3 * 60, "no workers means one");
+    }
 }

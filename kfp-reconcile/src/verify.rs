@@ -238,22 +238,25 @@ impl Verify<'_> {
         Ok(runs.into_iter().next())
     }
 
-    /// A version of the job newer than `version`, if the listing finds one (a failed listing finds
-    /// none: it is a guard against a rare overlap, not a precondition).
-    fn newer_version(&self, version: &str) -> Option<String> {
-        let ours = parse_version_name(version)?.timestamp;
+    /// A version of the job newer than `version`, if there is one; `Err` (why) when the jobs could
+    /// not be listed: the swap then waits for the next apply rather than risk two enabled versions.
+    fn newer_version(&self, version: &str) -> Result<Option<String>, String> {
+        let Some(ours) = parse_version_name(version).map(|parsed| parsed.timestamp) else {
+            return Ok(None);
+        };
         let prefix = format!("{MANAGED_PREFIX}{}__", self.job);
         let options = ListOptions::scoped(&scope(self.namespace))
             .with_filter(Filter::single(Predicate::is_substring("name", prefix)))
             .with_page_size(kfp_client::MAX_PAGE_SIZE);
-        list_all(&options, |page| self.api.list_jobs(page))
-            .ok()?
+        let jobs =
+            list_all(&options, |page| self.api.list_jobs(page)).map_err(|err| describe(&err))?;
+        Ok(jobs
             .into_iter()
             .filter_map(|job| {
                 let parsed = parse_version_name(&job.name)?;
                 (parsed.job == self.job && parsed.timestamp > ours).then_some(job.name)
             })
-            .max()
+            .max())
     }
 
     fn start(&self, version: Job, how: &Verification) -> Result<Run, String> {
@@ -316,14 +319,19 @@ impl Verify<'_> {
                     // After a long wait another apply (the lock's lease is shorter than a long
                     // verification) may have rolled out a newer version: this one must not be enabled
                     // next to it.
-                    if let Some(newer) = self.newer_version(version) {
-                        let message = format!(
+                    let message = match self.newer_version(version) {
+                        Ok(None) => return (report(Outcome::Done), false),
+                        Ok(Some(newer)) => format!(
                             "verification run {} (id {}) succeeded, but version {newer} was made meanwhile; {version} stays paused",
                             run.name, run.id
-                        );
-                        return (report(Outcome::Pending { message }), false);
-                    }
-                    return (report(Outcome::Done), false);
+                        ),
+                        Err(why) => format!(
+                            "verification run {} (id {}) succeeded, but whether a newer version was made meanwhile cannot be \
+                             checked ({why}); {version} stays paused and the next apply continues with this run",
+                            run.name, run.id
+                        ),
+                    };
+                    return (report(Outcome::Pending { message }), false);
                 }
                 let error = if run.error.is_empty() {
                     String::new()

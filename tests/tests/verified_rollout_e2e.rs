@@ -9,7 +9,7 @@ mod rollout_support;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use kfp_gitops_tests::emulator::{ALL_PROFILES, RunOutcome};
+use kfp_gitops_tests::emulator::{ALL_PROFILES, Fault, RunOutcome};
 use rollout_support::*;
 
 #[test]
@@ -324,4 +324,43 @@ fn ctrl_c_while_waiting_stops_at_once_and_leaves_the_old_version_enabled() {
     assert_eq!(verify_runs(&emulator, "nightly").len(), 1);
     let now = versions(&emulator, "nightly");
     assert!(!now[0].2 && now[1].2, "{now:?}");
+}
+
+#[test]
+fn a_success_whose_check_for_a_newer_version_fails_leaves_the_swap_to_the_next_apply() {
+    let emulator = Arc::new(start());
+    let (project, old) = replaced(&emulator, VERIFY);
+    // The run succeeds, and from then on the jobs cannot be listed: whether another apply made a newer
+    // version meanwhile cannot be checked.
+    let faulty = emulator.clone();
+    let finisher = Finisher::start(&emulator, move |_| {
+        faulty.inject_fault(Fault {
+            method: "GET".into(),
+            path: "/apis/v1beta1/jobs".into(),
+            times: 0,
+            status: 503,
+            ..Fault::default()
+        });
+        Some(RunOutcome::Succeeded)
+    });
+    let applied = apply(&emulator, &project, &[]);
+    drop(finisher);
+    emulator.clear_faults();
+    assert!(!applied.status.success(), "{}", text(&applied));
+    assert!(
+        text(&applied).contains("cannot be checked"),
+        "{}",
+        text(&applied)
+    );
+    let left = versions(&emulator, "nightly");
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left[0], old, "the old version is still the enabled one");
+    assert!(!left[1].2, "the new version stays paused: {left:?}");
+
+    // The next apply finds the succeeded run and swaps, without a second run.
+    let again = apply(&emulator, &project, &[]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(verify_runs(&emulator, "nightly").len(), 1, "no second run");
+    let now = versions(&emulator, "nightly");
+    assert!(!now[0].2 && now[1].2, "swapped: {now:?}");
 }

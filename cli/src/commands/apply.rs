@@ -121,7 +121,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
             kfp_reconcile::check_api_url(&file, client.api_url(), path)?;
             let plans = file.plans;
             let namespaces: Vec<String> = plans.iter().map(|plan| plan.namespace.clone()).collect();
-            let verifying = kfp_reconcile::longest_verification(&plans);
+            let verifying = session.verification_budget(&plans);
             locked(&session, &namespaces, verifying, cancel, || {
                 session.check_fresh(&plans, path)?;
                 apply_plans(&plans, &session, cancel, ctx, client.api_url())
@@ -145,7 +145,7 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
                 .collect();
             // Bad configs are refused before anything is asked of KFP, the lock included.
             let desired = session.load(&settings.targets, settings.now)?;
-            let verifying = session.longest_verification_of(&desired);
+            let verifying = session.verification_budget_of(&desired);
             locked(&session, &namespaces, verifying, cancel, || {
                 // Planned once the namespaces are ours: no other apply changes them under the plan.
                 let mut plans = session.plan_loaded(&settings.targets, &desired, settings.now)?;
@@ -165,8 +165,8 @@ pub fn run(args: &ApplyArgs, ctx: &Context) -> Result<Status, Failure> {
     Ok(status)
 }
 
-/// Runs `work` while holding the locks of `namespaces` (leased for `verifying` longer, the longest
-/// verification run it may wait for), and gives them back whatever happens. While another process
+/// Runs `work` while holding the locks of `namespaces` (leased for `verifying` longer, the longest it may
+/// wait for verification runs), and gives them back whatever happens. While another process
 /// holds one, says so on stderr and waits.
 fn locked(
     session: &Session<'_>,
