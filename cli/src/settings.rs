@@ -204,6 +204,29 @@ impl ReconcileArgs {
     }
 }
 
+/// How `status` and `watch` look for fires of a schedule that produced no run.
+#[derive(Debug, Clone, Args)]
+pub struct MissedFireArgs {
+    /// How far back to look for fires of a live version that produced no run
+    #[arg(long, value_name = "DURATION", default_value = "48h", value_parser = crate::kfp_args::parse_duration)]
+    pub window: Duration,
+
+    /// How long a fire may take to produce its run before it counts as missed
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::kfp_args::parse_duration)]
+    pub grace: Duration,
+}
+
+impl MissedFireArgs {
+    /// The options, with the scheduler's zone of the project file (`scheduler_timezone`).
+    pub fn options(&self, zones: &ScheduleZones) -> kfp_reconcile::MissedFireOptions {
+        kfp_reconcile::MissedFireOptions {
+            window: self.window,
+            grace: self.grace,
+            scheduler_zone: zones.scheduler_timezone.clone(),
+        }
+    }
+}
+
 /// How `apply` and `watch` wait for another kfp-gitops process reconciling the same namespace.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Reconcile")]

@@ -4,9 +4,7 @@ use std::fmt::Write as _;
 
 use clap::Args;
 use jiff::Timestamp;
-use std::time::Duration;
 
-use kfp_reconcile::MissedFireOptions;
 use kfp_reconcile::Session;
 use kfp_reconcile::{
     Health, NamespaceStatus, RecurringRunStatus, STATUS_FORMAT_VERSION, StatusOptions, SyncState,
@@ -15,9 +13,9 @@ use serde::Serialize;
 
 use crate::args::OutputFormat;
 use crate::failure::{Failure, Status};
-use crate::kfp_args::{KfpArgs, parse_duration};
+use crate::kfp_args::KfpArgs;
 use crate::output::Context;
-use crate::settings::{ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs};
+use crate::settings::{MissedFireArgs, ReconcileArgs, ReconcileSettings, SourceArgs, TargetArgs};
 
 /// `kfp-gitops status`.
 #[derive(Debug, Clone, Args)]
@@ -50,13 +48,8 @@ pub struct StatusArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub runs: usize,
 
-    /// How far back to look for fires that produced no run
-    #[arg(long, value_name = "DURATION", default_value = "48h", value_parser = parse_duration)]
-    pub window: Duration,
-
-    /// How long a fire may take to produce its run before it counts as missed
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub grace: Duration,
+    #[command(flatten)]
+    pub missed: MissedFireArgs,
 
     #[command(flatten)]
     pub kfp: KfpArgs,
@@ -82,11 +75,7 @@ pub fn run(args: &StatusArgs, ctx: &Context) -> Result<Status, Failure> {
     let session = Session::new(&client, settings.session.clone());
     let options = StatusOptions {
         runs_per_job: args.runs,
-        missed: MissedFireOptions {
-            window: args.window,
-            grace: args.grace,
-            scheduler_zone: settings.session.load.zones.scheduler_timezone.clone(),
-        },
+        missed: args.missed.options(&settings.session.load.zones),
     };
     let statuses =
         kfp_reconcile::status(&session, &client, &settings.targets, settings.now, &options)

@@ -15,9 +15,9 @@ use kfp_config::{
     PROJECT_FILE_NAME, ProjectLookup, TargetQuery, Targets, configs_in_checkout, project_file_in,
 };
 use kfp_reconcile::{
-    ApplyOptions, CycleOptions, DaemonMemory, JobHealth, MissedFireOptions, NamespaceCycle,
-    NamespaceReconcile, Outcome, Session, SessionError, SessionOptions, StatusError, StepReport,
-    VerifyOptions, reconcile_cycle,
+    ApplyOptions, CycleOptions, DaemonMemory, JobHealth, NamespaceCycle, NamespaceReconcile,
+    Outcome, Session, SessionError, SessionOptions, StatusError, StepReport, VerifyOptions,
+    reconcile_cycle,
 };
 
 /// The health of each recurring run of a namespace.
@@ -34,7 +34,9 @@ use crate::daemon::{
 use crate::failure::{Failure, Status};
 use crate::kfp_args::{KfpArgs, parse_duration};
 use crate::output::Context;
-use crate::settings::{LockArgs, ReconcileArgs, VerifyArgs, github_token, with_project_api_url};
+use crate::settings::{
+    LockArgs, MissedFireArgs, ReconcileArgs, VerifyArgs, github_token, with_project_api_url,
+};
 
 /// Arguments of `kfp-gitops watch`.
 #[derive(Debug, Clone, Args)]
@@ -80,6 +82,9 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub verify: VerifyArgs,
+
+    #[command(flatten)]
+    pub missed: MissedFireArgs,
 
     /// Jobs of one namespace worked on at the same time
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -239,7 +244,7 @@ impl Reconciler for WatchReconciler {
         );
         let now = self.now();
         let zones = crate::settings::schedule_zones(project.as_ref(), now);
-        let scheduler_zone = zones.scheduler_timezone.clone();
+        let missed = self.args.missed.options(&zones);
         let mut plan = self.args.reconcile.plan_options(project.as_ref());
         // This daemon reconciles every interval, whatever the project file says of other reconcilers.
         plan.reconciled_every = Some(
@@ -271,10 +276,7 @@ impl Reconciler for WatchReconciler {
         let cycle = CycleOptions {
             now,
             retry_failed: self.args.verify.retry_failed,
-            missed: MissedFireOptions {
-                scheduler_zone: scheduler_zone.clone(),
-                ..MissedFireOptions::default()
-            },
+            missed,
         };
         let results = reconcile_cycle(
             &session,

@@ -159,7 +159,7 @@ impl Metrics {
         let missed_fires = Family::<Labels, Gauge>::default();
         registry.register(
             "kfp_gitops_missed_fires",
-            "Fires of each managed recurring run's live version in the last 48 hours that produced no run (a ScheduledWorkflow controller that lost the schedule), by namespace and recurring run",
+            "Fires of each managed recurring run's live version in the window (--window, default 48 hours) that produced no run within --grace (a ScheduledWorkflow controller that lost the schedule), by namespace and recurring run",
             missed_fires.clone(),
         );
         // Series that exist from the start, at 0, so `increase()` and absence alerts work before the
