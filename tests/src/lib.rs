@@ -5,4 +5,5 @@
 //! tests themselves live in `tests/tests/` and drive the real `kfp-gitops` binary.
 
 pub mod emulator;
+pub mod fixtures;
 pub mod python;

@@ -15,18 +15,7 @@ const START: &str = "2027-01-11T00:00:00Z";
 const SIX_HOURS_LATER: &str = "2027-01-11T06:00:00Z";
 const SEVEN_HOURS_LATER: &str = "2027-01-11T07:00:00Z";
 
-const WORKFLOW: &str = r#"apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata:
-  generateName: hello-
-spec:
-  entrypoint: hello
-  templates:
-  - name: hello
-    container:
-      image: alpine:3.19
-      command: [echo, hi]
-"#;
+const WORKFLOW: &str = kfp_gitops_tests::fixtures::ECHO_WORKFLOW;
 
 /// `hourly` fires on the hour, `lost` at half past.
 fn config() -> tempfile::TempDir {
@@ -75,12 +64,6 @@ fn kfp_gitops(emulator: &Emulator, dir: &Path, now: &str, args: &[&str]) -> (Opt
     )
 }
 
-fn set_clock(emulator: &Emulator, target: &str) {
-    let target: jiff::Timestamp = target.parse().unwrap();
-    let seconds = target.as_second() - jiff::Timestamp::now().as_second();
-    emulator.advance_clock(Duration::from_secs(u64::try_from(seconds).unwrap()));
-}
-
 fn job_id(emulator: &Emulator, prefix: &str) -> String {
     emulator.state()["jobs"]
         .as_array()
@@ -107,7 +90,7 @@ fn json_status(document: &Value, name: &str) -> Value {
 fn six_hours_with_a_lost_schedule() -> (Emulator, tempfile::TempDir) {
     let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
     let dir = config();
-    set_clock(&emulator, START);
+    emulator.set_clock(START.parse().unwrap());
     let (code, out) = kfp_gitops(&emulator, dir.path(), START, &["apply"]);
     assert_eq!(code, Some(0), "{out}");
     emulator.skip_fires(&job_id(&emulator, "GIT::lost__"), true);

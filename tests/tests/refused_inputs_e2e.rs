@@ -10,29 +10,7 @@ use kfp_gitops_tests::emulator::{Emulator, EmulatorConfig};
 
 const NAMESPACE: &str = "team-1";
 
-const WORKFLOW: &str = r#"apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata:
-  generateName: hello-
-  annotations:
-    pipelines.kubeflow.org/kfp_sdk_version: 1.8.22
-    pipelines.kubeflow.org/pipeline_spec: '{"inputs": [{"default": "hi", "name": "msg", "optional": true, "type": "String"}], "name": "hello"}'
-spec:
-  entrypoint: hello
-  arguments:
-    parameters:
-    - name: msg
-      value: hi
-  templates:
-  - name: hello
-    inputs:
-      parameters:
-      - name: msg
-    container:
-      image: alpine:3.19
-      command: [echo, '{{inputs.parameters.msg}}']
-  serviceAccountName: pipeline-runner
-"#;
+const WORKFLOW: &str = kfp_gitops_tests::fixtures::HELLO_WORKFLOW;
 
 /// One recurring run of `workflow.yaml` named `name`, with the parameter value `value` (YAML).
 fn run(name: &str, value: &str) -> String {

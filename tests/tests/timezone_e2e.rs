@@ -14,18 +14,7 @@ const WINTER: &str = "2027-01-15T12:00:00Z";
 const BEFORE_CHANGE: &str = "2027-03-25T12:00:00Z";
 const AFTER_CHANGE: &str = "2027-03-29T00:00:00Z";
 
-const WORKFLOW: &str = r#"apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata:
-  generateName: hello-
-spec:
-  entrypoint: hello
-  templates:
-  - name: hello
-    container:
-      image: alpine:3.19
-      command: [echo, hi]
-"#;
+const WORKFLOW: &str = kfp_gitops_tests::fixtures::ECHO_WORKFLOW;
 
 fn config(cron: &str, timezone: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -224,15 +213,6 @@ fn validate_refuses_a_local_time_that_the_change_skips() {
     assert!(out.contains("unknown time zone `Europe/Berlim`"), "{out}");
 }
 
-/// Moves the emulator's clock (which starts at the real time) to `target`, firing nothing.
-fn set_clock(emulator: &Emulator, target: &str) {
-    let target: jiff::Timestamp = target.parse().unwrap();
-    let seconds = target.as_second() - jiff::Timestamp::now().as_second();
-    emulator.advance_clock(std::time::Duration::from_secs(
-        u64::try_from(seconds).unwrap(),
-    ));
-}
-
 /// The `scheduled_at` of every run created by a job, in Berlin time.
 fn fires_in_berlin(emulator: &Emulator) -> Vec<String> {
     let berlin = kfp_config::zone("Europe/Berlin").unwrap();
@@ -265,7 +245,7 @@ fn simulated_fires_land_at_seven_in_berlin_on_both_sides_of_the_change() {
     let emulator = Emulator::start(EmulatorConfig::multi_user()).unwrap();
     let dir = config("0 0 7 * * MON-FRI", "Europe/Berlin");
     let monday = "2027-03-22T00:00:00Z";
-    set_clock(&emulator, monday);
+    emulator.set_clock(monday.parse().unwrap());
     let (code, out) = run(&emulator, dir.path(), monday, "apply");
     assert_eq!(code, Some(0), "{out}");
     let week = std::time::Duration::from_secs(7 * 86_400);

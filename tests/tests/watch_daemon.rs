@@ -976,18 +976,11 @@ fn every_action_is_logged_and_a_deleted_newest_version_is_named_as_the_drift() {
     );
 }
 
-/// Moves the emulator's clock (which starts at the real time) to `target`, firing nothing.
-fn set_clock(emulator: &Emulator, target: &str) {
-    let target: jiff::Timestamp = target.parse().unwrap();
-    let seconds = target.as_second() - jiff::Timestamp::now().as_second();
-    emulator.advance_clock(Duration::from_secs(u64::try_from(seconds).unwrap()));
-}
-
 #[test]
 fn fires_that_produced_no_run_make_a_recurring_run_missed_in_the_metrics() {
     let emulator = multi_user();
     let start = "2027-01-11T00:00:00Z";
-    set_clock(&emulator, start);
+    emulator.set_clock(start.parse().unwrap());
     let checkout = Checkout::new();
     checkout.publish(
         "9999999",

@@ -226,6 +226,12 @@ impl Emulator {
         control::advance_clock(&self.core, i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
     }
 
+    /// Moves the emulated clock (which starts at the real time) forward to `target`, firing nothing.
+    pub fn set_clock(&self, target: jiff::Timestamp) {
+        let seconds = target.as_second() - self.core.now_ms() / 1000;
+        control::advance_clock(&self.core, seconds.max(0));
+    }
+
     /// Moves the emulated clock forward and fires every enabled cron job at each of its times in between
     /// (UTC), as KFP's ScheduledWorkflow controller would: runs created by the job. Returns how many.
     pub fn advance_clock_firing(&self, by: Duration) -> usize {

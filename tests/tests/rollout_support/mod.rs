@@ -17,29 +17,7 @@ pub const NAMESPACE: &str = "team-1";
 /// Upper bound of every wait: far beyond what any condition needs on an idle machine.
 pub const PATIENCE: Duration = Duration::from_secs(120);
 
-pub const WORKFLOW: &str = r#"apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata:
-  generateName: hello-
-  annotations:
-    pipelines.kubeflow.org/kfp_sdk_version: 1.8.22
-    pipelines.kubeflow.org/pipeline_spec: '{"inputs": [{"default": "hi", "name": "msg", "optional": true, "type": "String"}], "name": "hello"}'
-spec:
-  entrypoint: hello
-  arguments:
-    parameters:
-    - name: msg
-      value: hi
-  templates:
-  - name: hello
-    inputs:
-      parameters:
-      - name: msg
-    container:
-      image: alpine:3.19
-      command: [echo, '{{inputs.parameters.msg}}']
-  serviceAccountName: pipeline-runner
-"#;
+pub const WORKFLOW: &str = kfp_gitops_tests::fixtures::HELLO_WORKFLOW;
 
 /// Polls `probe` until it gives a value; `what` describes the wait (evaluated only on failure).
 pub fn wait_for<T>(what: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
